@@ -1,0 +1,42 @@
+# Two commands for a new user: `make run` and `make test`. Everything lives in .venv.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+OUT ?= out
+
+.PHONY: run test bench clean data
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# torch==2.13.0 first: the CPU build on this machine's disk; an open range alone would
+# pull a multi-GB CUDA build. The extra itself keeps an open range for users.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q torch==2.13.0 || $(BIN)/pip install -q torch
+	$(BIN)/pip install -q -e '.[test,torch]'
+	touch $(STAMP)
+
+# The main job on the bundled data: lint the vault, run the AML.M0006 reference defense
+# (quick mode, numpy backend), and build the site with its evidence.
+run: $(STAMP)
+	$(BIN)/atlaskb lint --format text || true
+	$(BIN)/atlaskb defend run AML.M0006 --quick --backend numpy --out $(OUT)/evidence
+	$(BIN)/atlaskb site build --out site --evidence $(OUT)/evidence
+	@echo "Site written to site/index.html"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/pip install -q '.[bench]' || true
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) site $(OUT) build dist
+
+# Regenerate the bundled vault from MITRE's release: facts only, plus our own summaries.
+ATLAS_YAML ?= ../shared/atlas-data/ATLAS-5.6.0.yaml
+data: $(STAMP)
+	$(BIN)/atlaskb import atlas-yaml $(ATLAS_YAML) --out data/atlas --facts-only --summaries data/summaries

@@ -1,0 +1,120 @@
+"""The `atlaskb` command: a thin click layer over the library.
+
+Subcommands live in their own modules and are imported only when invoked (`LazyGroup`),
+so a one-shot query does not pay for the site renderer, numpy or the defenses.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+from atlaskb import __version__
+
+# command name -> "module:attribute"; each module owns its commands.
+COMMANDS = {
+    "export": "atlaskb.cli.core:export",
+    "import": "atlaskb.cli.core:import_",
+    "lint": "atlaskb.cli.core:lint",
+    "defend": "atlaskb.cli.defend:defend",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(COMMANDS))
+
+    def get_command(self, ctx, name):
+        if name in COMMANDS:
+            module_name, attr = COMMANDS[name].split(":")
+            return getattr(importlib.import_module(module_name), attr)
+        return super().get_command(ctx, name)
+
+
+class AppContext:
+    """What every command shares: the sources asked for and the loaded knowledge base."""
+
+    def __init__(self, sources: tuple[str, ...], fmt: str | None, no_color: bool):
+        self.sources = sources
+        self.format = fmt
+        self.no_color = no_color or bool(os.environ.get("NO_COLOR"))
+        self._kb = None
+
+    @property
+    def kb(self):
+        """The knowledge base, loaded once on first use from --source (or the bundled vault)."""
+        if self._kb is None:
+            from atlaskb import load
+
+            self._kb = load(*self.sources)
+            errors = [f for f in self._kb.findings if f.level == "error"]
+            if errors:
+                click.echo(
+                    f"atlaskb: {len(errors)} problem(s) while loading; "
+                    "run `atlaskb lint` for details",
+                    err=True,
+                )
+        return self._kb
+
+    def fmt(self, local: str | None, default: str = "table") -> str:
+        """The output format: the command's own --format, else the global one, else default."""
+        return local or self.format or default
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    metavar="PATH",
+    help="Vault folder, page file, ATLAS.yaml release or STIX bundle; repeat to overlay. "
+    "Default: the bundled ATLAS vault.",
+)
+@click.option("--format", "fmt", default=None, help="Default output format for commands.")
+@click.option("--no-color", is_flag=True, help="Plain output without colours.")
+@click.version_option(__version__, prog_name="atlaskb")
+@click.pass_context
+def cli(ctx, sources, fmt, no_color):
+    """Query, check and render MITRE ATLAS, and run its reference defenses."""
+    ctx.obj = AppContext(sources, fmt, no_color)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: turns AtlasError into a message and exit code, and hides tracebacks
+    unless ATLASKB_DEBUG is set."""
+    from atlaskb.errors import AtlasError
+
+    try:
+        rv = cli.main(args=argv, prog_name="atlaskb", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except AtlasError as e:
+        click.echo(f"atlaskb: {e}", err=True)
+        sys.exit(e.exit_code)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(0)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as e:  # noqa: BLE001 - last line of defence against tracebacks
+        if os.environ.get("ATLASKB_DEBUG"):
+            raise
+        click.echo(f"atlaskb: internal error: {type(e).__name__}: {e}", err=True)
+        click.echo("Set ATLASKB_DEBUG=1 to see the traceback.", err=True)
+        sys.exit(3)
+    # standalone_mode=False makes click return ctx.exit()'s code instead of exiting.
+    sys.exit(rv if isinstance(rv, int) else 0)

@@ -1,0 +1,120 @@
+"""Core commands: export, import and lint."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import click
+
+from atlaskb.cli import pass_app
+from atlaskb.errors import SourceError, UsageError
+
+
+def dump_json(data) -> str:
+    """Deterministic, readable JSON for every command's `--format json`."""
+    return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False, default=str)
+
+
+@click.group()
+def export():
+    """Write the loaded graph in another format."""
+
+
+@export.command("json")
+@click.option("--out", "out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
+@pass_app
+def export_json(app, out):
+    """The whole graph: {"nodes": [...], "edges": [...]}."""
+    from atlaskb.export.graph_json import to_json_data
+
+    text = dump_json(to_json_data(app.kb)) + "\n"
+    if out:
+        from atlaskb.fsutil import atomic_write
+
+        atomic_write(out, text)
+    else:
+        click.echo(text, nl=False)
+
+
+@click.group("import")
+def import_():
+    """Write a vault from another format."""
+
+
+@import_.command("atlas-yaml")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Vault folder to write (replaced atomically).")
+@click.option("--facts-only", is_flag=True, help="Only facts (IDs, names, dates, maturity, categories, relationships): no MITRE prose.")
+@click.option("--summaries", "summaries", type=click.Path(exists=True), multiple=True,
+              help="YAML file or folder of {ID: summary} used as descriptions with --facts-only.")
+def import_atlas_yaml(file, out, facts_only, summaries):
+    """Turn an ATLAS.yaml release into a markdown vault."""
+    from atlaskb.export.vault import write_vault
+    from atlaskb.kb import build
+    from atlaskb.lint import has_errors
+    from atlaskb.sources import detect_kind
+    from atlaskb.sources.atlas_yaml import read_atlas_yaml
+
+    if not os.path.isfile(file):
+        raise SourceError(f"no such file: {file}")
+    if detect_kind(file) != "atlas-yaml":
+        raise UsageError(f"{file} is not an ATLAS.yaml release (no top-level `matrices:`)")
+    result = read_atlas_yaml(file)
+    for f in result.findings:
+        click.echo(str(f), err=True)
+    if has_errors(result.findings) and not result.objects:
+        raise SourceError(f"{file}: nothing could be read")
+    kb = build([result])
+    texts = load_summaries(summaries) if summaries else {}
+    count = write_vault(kb, out, facts_only=facts_only, summaries=texts)
+    click.echo(f"wrote {count} pages to {out}", err=True)
+
+
+def load_summaries(paths) -> dict[str, str]:
+    """Read {ID: summary} YAML files (or every .yaml in a folder)."""
+    from atlaskb.sources.files import YamlProblem, load_frontmatter_yaml
+
+    files = []
+    for p in paths:
+        if os.path.isdir(p):
+            files += sorted(os.path.join(p, f) for f in os.listdir(p) if f.endswith((".yaml", ".yml")))
+        else:
+            files.append(p)
+    texts: dict[str, str] = {}
+    for f in files:
+        with open(f, encoding="utf-8") as fh:
+            try:
+                data = load_frontmatter_yaml(fh.read())
+            except YamlProblem as e:
+                raise UsageError(f"{f}:{e.line}: {e}") from None
+        if not isinstance(data, dict):
+            raise UsageError(f"{f}: expected a mapping of ID to summary")
+        texts.update({str(k): str(v) for k, v in data.items()})
+    return texts
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default=None)
+@pass_app
+def lint(app, fmt):
+    """Check the sources: broken links, slug/ID mismatches, duplicate IDs, one-sided
+    relationships, wrong (N) counts, missing metadata, sub-technique cycles, bad pages.
+    Exit 1 when there are errors."""
+    from atlaskb.kb import build
+    from atlaskb.lint import has_errors, lint as run_lint
+    from atlaskb.sources import default_sources, read_source
+
+    kb = build([read_source(p) for p in (app.sources or default_sources())])
+    findings = run_lint(kb)
+    fmt = app.fmt(fmt, "text")
+    if fmt == "json":
+        click.echo(dump_json([f.as_dict() for f in findings]))
+    else:
+        for f in findings:
+            click.echo(str(f))
+        errors = sum(f.level == "error" for f in findings)
+        click.echo(f"{len(kb)} objects, {kb.graph.number_of_edges()} links; "
+                   f"{errors} error(s), {len(findings) - errors} warning(s)", err=True)
+    if has_errors(findings):
+        raise click.exceptions.Exit(1)

@@ -1,0 +1,1 @@
+"""Writers that turn a KnowledgeBase into other formats (JSON, CSV, vaults, ...)."""

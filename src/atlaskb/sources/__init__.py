@@ -1,0 +1,67 @@
+"""Input formats and how a path is recognised as one of them (by content, not by name).
+
+`read_source(path)` is the only entry point the KnowledgeBase needs: a folder is a vault;
+a file is an ATLAS.yaml release, a STIX bundle or a single vault page, whatever its
+extension (the AML.M0006 seed page is a `.txt`).
+"""
+
+from __future__ import annotations
+
+import os
+
+from atlaskb.errors import SourceError
+from atlaskb.model import SourceResult
+from atlaskb.resources import bundled_vault
+
+_SNIFF_BYTES = 4096
+
+
+def detect_kind(path: str) -> str:
+    """'vault', 'atlas-yaml', 'stix' or 'page'. Raises SourceError for a missing path."""
+    if os.path.isdir(path):
+        return "vault"
+    if not os.path.exists(path):
+        raise SourceError(f"source not found: {path}")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(_SNIFF_BYTES).decode("utf-8", errors="replace")
+    except OSError as e:
+        raise SourceError(f"cannot read source {path}: {e.strerror or e}") from None
+    stripped = head.lstrip("\ufeff \t\r\n")
+    if stripped.startswith("{") and '"type"' in head and ("bundle" in head or "spec_version" in head):
+        return "stix"
+    from atlaskb.sources.atlas_yaml import looks_like_atlas_yaml
+
+    if looks_like_atlas_yaml(head):
+        return "atlas-yaml"
+    return "page"
+
+
+def read_source(path: str) -> SourceResult:
+    """Read one source of any supported kind into records and findings."""
+    kind = detect_kind(path)
+    if kind == "vault":
+        from atlaskb.sources.vault import read_vault
+
+        return read_vault(path)
+    if kind == "atlas-yaml":
+        from atlaskb.sources.atlas_yaml import read_atlas_yaml
+
+        return read_atlas_yaml(path)
+    if kind == "stix":
+        try:
+            from atlaskb.sources.stix import read_stix
+        except ImportError:
+            raise SourceError(f"{path}: STIX bundles are not supported by this build") from None
+        return read_stix(path)
+    from atlaskb.sources.vault import read_page
+
+    return read_page(path)
+
+
+def default_sources() -> list[str]:
+    """With no --source, the bundled ATLAS vault."""
+    return [bundled_vault()]
+
+
+__all__ = ["detect_kind", "read_source", "default_sources"]

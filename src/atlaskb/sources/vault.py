@@ -1,0 +1,471 @@
+"""ATLAS markdown vaults: one page per object, YAML frontmatter, `[[path|label]]` links.
+
+The format and its real-world defects are described in docs/vault-format.md. This module
+only *reads*: it turns each page into an ObjectRecord and each relationship line into a
+LinkRecord whose far end is an unresolved Ref (label ID, path, name). Resolution needs
+every page of every source, so the KnowledgeBase does it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+from atlaskb.model import (
+    ACHIEVES,
+    CASE_STUDY,
+    MITIGATES,
+    MITIGATION,
+    OBJECT_TYPES,
+    SUBTECHNIQUE_OF,
+    TACTIC,
+    TECHNIQUE,
+    USES,
+    Finding,
+    LinkRecord,
+    ObjectRecord,
+    Ref,
+    SourceResult,
+    find_id,
+    is_id,
+    type_of_id,
+)
+from atlaskb.sources.files import MAX_PAGE_BYTES, YamlProblem, load_frontmatter_yaml, read_text
+
+PAGE_SUFFIXES = (".md", ".markdown", ".mdx")
+
+WIKILINK_RE = re.compile(r"\[\[([^\]\|\n]*)(?:\|([^\]\n]*))?\]\]")
+HEADING_RE = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+COUNT_RE = re.compile(r"^(.*?)\s*\((\d+)\)\s*$")
+META_RE = re.compile(r"^[-*]\s+\*\*(.+?):?\*\*:?\s*(.*)$")
+BOLD_FIELD_RE = re.compile(r"^\s*[-*]?\s*\*\*(Technique|Tactic|Parent Technique):?\*\*:?\s*(.*)$", re.I)
+STEP_RE = re.compile(r"^Step\s+(\d+)\s*[:.\-—–]?\s*(.*)$", re.I)
+NOTE_SEP_RE = re.compile(r"^\s*(?:—|–|-{1,2}|:)\s*")
+MATURITY_RE = re.compile(r"\((feasible|demonstrated|realized)\)\s*$", re.I)
+
+# Metadata keys as written on pages -> attribute names in the graph.
+META_KEYS = {
+    "created": "created",
+    "last modified": "modified",
+    "modified": "modified",
+    "category": "category",
+    "ml lifecycle": "lifecycle",
+    "maturity": "maturity",
+    "mitre att&ck reference": "attack_ref",
+    "att&ck reference": "attack_ref",
+    "incident date": "incident_date",
+    "target": "target",
+    "actor": "actor",
+    "reporter": "reporter",
+    "type": "case_study_type",
+    "case study type": "case_study_type",
+}
+LIST_META = {"category", "lifecycle"}
+ID_META_KEYS = {"id", "mitigation id", "technique id", "tactic id", "case study id", "sub-technique id"}
+
+# Relationship sections: (page type, section name) -> how to turn an item into a link.
+# "out": page -> target; "in": target -> page.
+SECTIONS = {
+    (MITIGATION, "techniques"): (MITIGATES, "out"),
+    (TECHNIQUE, "mitigations"): (MITIGATES, "in"),
+    (TECHNIQUE, "tactics"): (ACHIEVES, "out"),
+    (TECHNIQUE, "case studies"): (USES, "in"),
+    (TECHNIQUE, "sub-techniques"): (SUBTECHNIQUE_OF, "in"),
+    (TECHNIQUE, "subtechniques"): (SUBTECHNIQUE_OF, "in"),
+    (TACTIC, "techniques"): (ACHIEVES, "in"),
+    (CASE_STUDY, "techniques"): (USES, "out"),
+}
+SECTION_TARGET_TYPE = {
+    "techniques": TECHNIQUE,
+    "mitigations": MITIGATION,
+    "tactics": TACTIC,
+    "case studies": CASE_STUDY,
+    "sub-techniques": TECHNIQUE,
+    "subtechniques": TECHNIQUE,
+}
+
+
+@dataclass
+class _Section:
+    name: str
+    line: int
+    count: int | None
+    items: int = 0
+
+
+@dataclass
+class _Page:
+    """Parse state for one page."""
+
+    file: str
+    rel: str
+    findings: list[Finding]
+    obj_id: str | None = None
+    obj_type: str | None = None
+    name: str = ""
+    id_line: int = 1
+    attrs: dict = field(default_factory=dict)
+    links: list[LinkRecord] = field(default_factory=list)
+    sections: list[_Section] = field(default_factory=list)
+
+
+def parse_label(label: str | None) -> Ref:
+    """`AML.T0015: Evade AI Model` -> Ref(id, name); `AML.T0015` -> Ref(id); `Name` -> Ref(name)."""
+    ref = Ref()
+    if not label:
+        return ref
+    label = label.strip()
+    first = re.split(r"[\s:]", label, maxsplit=1)[0]
+    if is_id(first):
+        ref.id = first
+        rest = label[len(first):].lstrip(" :—–-").strip()
+        ref.name = rest or None
+    else:
+        ref.name = label
+    return ref
+
+
+def normalise_link_path(path: str) -> str:
+    """Link paths appear with and without `frameworks/`, a leading slash or `.md`."""
+    path = path.strip().split("#", 1)[0].strip("/")
+    for suffix in PAGE_SUFFIXES:
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+    return path
+
+
+def parse_page(text: str, file: str, rel: str) -> tuple[ObjectRecord | None, list[LinkRecord], list[Finding]]:
+    """Parse one page's text. Returns its object (None for index or unusable pages), the
+    links it states and the findings; never raises on malformed content."""
+    findings: list[Finding] = []
+    page = _Page(file=file, rel=rel, findings=findings)
+    lines = text.split("\n")
+    body_start = 0
+    frontmatter: dict = {}
+    has_frontmatter = bool(lines) and lines[0].strip() == "---"
+    if has_frontmatter:
+        end = next((i for i in range(1, len(lines)) if lines[i].strip() in ("---", "...")), None)
+        if end is None:
+            findings.append(Finding("error", "bad-frontmatter", file, 1, "frontmatter opened with '---' is never closed"))
+            body_start = 1
+        else:
+            body_start = end + 1
+            try:
+                loaded = load_frontmatter_yaml("\n".join(lines[1:end]))
+            except YamlProblem as e:
+                findings.append(Finding("error", "bad-frontmatter", file, e.line + 1, f"{e}; using the page body only"))
+                loaded = {}
+            if loaded is None:
+                loaded = {}
+            if not isinstance(loaded, dict):
+                findings.append(Finding("error", "bad-frontmatter", file, 2, "frontmatter is not a mapping of keys to values"))
+                loaded = {}
+            frontmatter = loaded
+    _apply_frontmatter(page, frontmatter)
+    _parse_body(page, lines, body_start)
+
+    if page.obj_id is None:
+        stem = os.path.splitext(os.path.basename(rel))[0]
+        parent = os.path.basename(os.path.dirname(rel))
+        if not has_frontmatter and stem == parent:
+            return None, [], findings  # a folder's index page: not an object
+        findings.append(Finding("warning", "no-id", file, 1, "page has no ATLAS ID in its title, heading or metadata; skipped"))
+        return None, [], findings
+    if page.obj_type is None:
+        findings.append(Finding("error", "unknown-type", file, page.id_line, f"cannot tell the type of {page.obj_id}; skipped"))
+        return None, [], findings
+    for section in page.sections:
+        if section.count is not None and section.count != section.items:
+            findings.append(
+                Finding("warning", "count-mismatch", file, section.line,
+                        f"heading says {section.count} {section.name} but lists {section.items}")
+            )
+    if not page.name:
+        findings.append(Finding("warning", "missing-metadata", file, page.id_line, f"{page.obj_id} has no name"))
+    if page.obj_type == TECHNIQUE and "maturity" not in page.attrs:
+        findings.append(Finding("warning", "missing-metadata", file, page.id_line, f"{page.obj_id} has no maturity"))
+    for key in ("created", "modified"):
+        if key not in page.attrs and page.obj_type != CASE_STUDY:
+            findings.append(Finding("warning", "missing-metadata", file, page.id_line, f"{page.obj_id} has no {key} date"))
+
+    record = ObjectRecord(
+        id=page.obj_id, type=page.obj_type, name=page.name, attrs=page.attrs,
+        file=file, line=page.id_line, has_page=True, page_path=normalise_link_path(rel),
+    )
+    me = Ref(id=page.obj_id)
+    for link in page.links:
+        if link.source is None:
+            link.source = me
+        if link.target is None:
+            link.target = me
+    return record, page.links, findings
+
+
+def _apply_frontmatter(page: _Page, fm: dict) -> None:
+    title = fm.get("title")
+    if isinstance(title, str):
+        ref = parse_label(title)
+        if ref.id:
+            page.obj_id, page.name, page.id_line = ref.id, ref.name or "", 2
+    declared = fm.get("type")
+    if isinstance(declared, str) and declared.strip().lower() in OBJECT_TYPES:
+        page.obj_type = declared.strip().lower()
+    if not page.name and isinstance(fm.get("sidebar_label"), str):
+        page.name = fm["sidebar_label"].strip()
+
+
+def _parse_body(page: _Page, lines: list[str], start: int) -> None:
+    section: _Section | None = None
+    step: int | None = None
+    step_tactic: Ref | None = None
+    description: list[str] = []
+    in_description = False
+    saw_h1 = False
+    in_code = False
+    for idx in range(start, len(lines)):
+        raw = lines[idx]
+        lineno = idx + 1
+        stripped = raw.strip()
+        if _is_fence(stripped):
+            in_code = not in_code
+        if in_code:
+            if in_description:
+                description.append(raw)
+            continue
+        heading = HEADING_RE.match(stripped) if stripped.startswith("#") else None
+        if heading:
+            level = len(heading.group(1))
+            text = heading.group(2)
+            if level == 1 and not saw_h1:
+                saw_h1 = True
+                ref = parse_label(text)
+                if ref.id and page.obj_id is None:
+                    page.obj_id, page.id_line = ref.id, lineno
+                if ref.id == page.obj_id and ref.name and not page.name:
+                    page.name = ref.name
+                in_description = True
+                continue
+            if level == 2:
+                in_description = False
+                m = COUNT_RE.match(text)
+                name, count = (m.group(1), int(m.group(2))) if m else (text, None)
+                section = _Section(name.strip().lower(), lineno, count)
+                page.sections.append(section)
+                step, step_tactic = None, None
+                continue
+            if level >= 3 and section is not None:
+                m = STEP_RE.match(text)
+                if m:
+                    step, step_tactic = int(m.group(1)), None
+                    continue
+                if WIKILINK_RE.search(text):
+                    _add_section_links(page, section, text, lineno)
+                continue
+        if in_description:
+            description.append(raw)
+            continue
+        if section is None:
+            continue
+        _parse_section_line(page, section, stripped, lineno, step, step_tactic)
+        if section.name == "procedure" and step is not None:
+            f = BOLD_FIELD_RE.match(stripped)
+            if f and f.group(1).lower() == "tactic":
+                step_tactic = _first_ref(f.group(2))
+                # A tactic line after the technique line: fill it into this step's link.
+                for link in reversed(page.links):
+                    if link.type == USES and link.attrs.get("step") == step and link.attrs.get("tactic_ref") is None:
+                        link.attrs["tactic_ref"] = step_tactic
+                        break
+            elif f and f.group(1).lower() == "technique":
+                target = _first_ref(f.group(2))
+                if target is not None:
+                    page.links.append(LinkRecord(
+                        source=None, target=target, type=USES,
+                        attrs={"step": step, "tactic_ref": step_tactic}, file=page.file, line=lineno,
+                        declared_by=CASE_STUDY,
+                    ))
+    page.attrs["description"] = "\n".join(description).strip()
+    if page.obj_type is None and page.obj_id:
+        page.obj_type = type_of_id(page.obj_id)
+
+
+def _is_fence(stripped: str) -> bool:
+    """A code fence per CommonMark: ``` or ~~~, and a backtick fence's info string has no
+    backticks (so a line like ```code``` is inline code, not a fence)."""
+    if stripped.startswith("~~~"):
+        return True
+    return stripped.startswith("```") and "`" not in stripped.lstrip("`")
+
+
+def _first_ref(text: str) -> Ref | None:
+    m = WIKILINK_RE.search(text)
+    if m:
+        ref = parse_label(m.group(2))
+        ref.path = normalise_link_path(m.group(1)) or None
+        return ref if (ref.id or ref.path or ref.name) else None
+    ref = parse_label(text)
+    if ref.id is None:
+        found = find_id(text)
+        ref = Ref(id=found) if found else ref
+    return ref if (ref.id or ref.name) else None
+
+
+def _parse_section_line(page: _Page, section: _Section, stripped: str, lineno: int, step, step_tactic) -> None:
+    if not stripped:
+        return
+    parent = BOLD_FIELD_RE.match(stripped)
+    if parent and parent.group(1).lower() == "parent technique":
+        target = _first_ref(parent.group(2))
+        if target is not None:
+            page.links.append(LinkRecord(None, target, SUBTECHNIQUE_OF, {}, page.file, lineno, TECHNIQUE))
+        return
+    if section.name == "metadata":
+        m = META_RE.match(stripped)
+        if m:
+            _apply_meta(page, m.group(1).strip().lower(), m.group(2).strip(), lineno)
+        return
+    if stripped[:2] in ("- ", "* ", "+ ") and WIKILINK_RE.search(stripped):
+        _add_section_links(page, section, stripped[2:], lineno)
+
+
+def _apply_meta(page: _Page, key: str, value: str, lineno: int) -> None:
+    if key in ID_META_KEYS:
+        found = find_id(value)
+        if found and page.obj_id is None:
+            page.obj_id, page.id_line = found, lineno
+        elif found and found != page.obj_id:
+            page.findings.append(Finding("warning", "id-mismatch", page.file, lineno,
+                                         f"metadata ID {found} differs from the title's {page.obj_id}"))
+        return
+    attr = META_KEYS.get(key)
+    if attr is None:
+        return
+    if attr == "attack_ref":
+        m = re.search(r"\[([^\]]+)\]\(([^)]+)\)", value)
+        page.attrs[attr] = {"id": m.group(1), "url": m.group(2)} if m else {"id": value, "url": ""}
+    elif attr in LIST_META:
+        page.attrs[attr] = [v.strip() for v in value.split(",") if v.strip()]
+    elif attr in ("created", "modified", "incident_date"):
+        page.attrs[attr] = normalise_date(value)
+    elif attr == "maturity":
+        page.attrs[attr] = value.strip().lower()
+    else:
+        page.attrs[attr] = value
+
+
+_MONTHS = {m: i for i, m in enumerate(
+    ["january", "february", "march", "april", "may", "june", "july", "august",
+     "september", "october", "november", "december"], start=1)}
+
+
+def normalise_date(value: str) -> str:
+    """`2023-04-12` stays; `May 13, 2021` becomes `2021-05-13`; anything else is kept as is."""
+    value = value.strip()
+    if re.match(r"^\d{4}-\d{2}-\d{2}$", value):
+        return value
+    m = re.match(r"^([A-Za-z]+)\s+(\d{1,2}),?\s+(\d{4})$", value)
+    if m and m.group(1).lower() in _MONTHS:
+        return f"{m.group(3)}-{_MONTHS[m.group(1).lower()]:02d}-{int(m.group(2)):02d}"
+    return value
+
+
+def _add_section_links(page: _Page, section: _Section, text: str, lineno: int) -> None:
+    page_type = page.obj_type or type_of_id(page.obj_id or "") or ""
+    rule = SECTIONS.get((page_type, section.name))
+    m = WIKILINK_RE.search(text)
+    if m is None:
+        return
+    section.items += 1
+    if rule is None:
+        return
+    edge_type, direction = rule
+    ref = parse_label(m.group(2))
+    ref.path = normalise_link_path(m.group(1)) or None
+    trailing = text[m.end():]
+    attrs: dict = {}
+    note = NOTE_SEP_RE.sub("", trailing, count=1).strip()
+    if page_type == TACTIC:
+        # Tactic pages list `[[path|ID]] — Name (maturity)`: the tail names the technique.
+        mat = MATURITY_RE.search(note)
+        if mat:
+            note = note[: mat.start()].strip()
+        if note and not ref.name:
+            ref.name = note
+        note = ""
+    if edge_type == MITIGATES and note:
+        attrs["note"] = note
+    if not (ref.id or ref.path or ref.name):
+        page.findings.append(Finding("error", "broken-link", page.file, lineno, "link with neither label nor path"))
+        return
+    ref_type = SECTION_TARGET_TYPE.get(section.name)
+    attrs["expected_type"] = ref_type
+    link = LinkRecord(None, None, edge_type, attrs, page.file, lineno, page_type)
+    if direction == "out":
+        link.target = ref
+    else:
+        link.source = ref
+    page.links.append(link)
+
+
+def read_page(path: str, display: str | None = None, rel: str | None = None) -> SourceResult:
+    """Read one page file (any extension) as a one-page source."""
+    display = display or path
+    result = SourceResult(path=path, kind="page")
+    text = read_text(path, display, MAX_PAGE_BYTES, result.findings)
+    if text is None:
+        return result
+    record, links, findings = parse_page(text, display, rel or os.path.basename(path))
+    result.findings.extend(findings)
+    if record is not None:
+        result.objects.append(record)
+        result.links.extend(links)
+    return result
+
+
+def iter_vault_files(root: str, findings: list[Finding]) -> list[tuple[str, str]]:
+    """Markdown files under `root` as (absolute path, path relative to root), sorted.
+
+    Symlinks that lead outside the vault are reported and not followed: a vault is
+    untrusted input and must not make us read, say, a home directory.
+    """
+    root_real = os.path.realpath(root)
+    found: list[tuple[str, str]] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for d in list(dirnames):
+            full = os.path.join(dirpath, d)
+            if os.path.islink(full) and not _inside(os.path.realpath(full), root_real):
+                rel = os.path.relpath(full, root)
+                findings.append(Finding("error", "symlink-escape", rel, 1, "symbolic link leads outside the vault; not followed"))
+                dirnames.remove(d)
+        for name in sorted(filenames):
+            if not name.lower().endswith(PAGE_SUFFIXES) or name.startswith("."):
+                continue
+            full = os.path.join(dirpath, name)
+            rel = os.path.relpath(full, root)
+            if os.path.islink(full) and not _inside(os.path.realpath(full), root_real):
+                findings.append(Finding("error", "symlink-escape", rel, 1, "symbolic link leads outside the vault; not followed"))
+                continue
+            found.append((full, rel.replace(os.sep, "/")))
+    return found
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def read_vault(root: str) -> SourceResult:
+    """Read every page of a vault folder. Each bad page adds findings; the rest still load."""
+    result = SourceResult(path=root, kind="vault")
+    for full, rel in iter_vault_files(root, result.findings):
+        text = read_text(full, rel, MAX_PAGE_BYTES, result.findings)
+        if text is None:
+            continue
+        record, links, findings = parse_page(text, rel, rel)
+        result.findings.extend(findings)
+        if record is not None:
+            result.objects.append(record)
+            result.links.extend(links)
+    result.meta["root"] = os.path.abspath(root)
+    return result
