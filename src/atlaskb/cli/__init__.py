@@ -19,6 +19,18 @@ COMMANDS = {
     "export": "atlaskb.cli.core:export",
     "import": "atlaskb.cli.core:import_",
     "lint": "atlaskb.cli.core:lint",
+    "show": "atlaskb.cli.query:show",
+    "mitigations": "atlaskb.cli.query:mitigations",
+    "techniques": "atlaskb.cli.query:techniques",
+    "tactics": "atlaskb.cli.query:tactics",
+    "matrix": "atlaskb.cli.query:matrix",
+    "search": "atlaskb.cli.query:search",
+    "case-studies": "atlaskb.cli.query:case_studies",
+    "path": "atlaskb.cli.query:path",
+    "coverage": "atlaskb.cli.coverage:coverage",
+    "recommend": "atlaskb.cli.coverage:recommend",
+    "diff": "atlaskb.cli.query:diff",
+    "site": "atlaskb.cli.site:site",
     "defend": "atlaskb.cli.defend:defend",
 }
 
@@ -32,7 +44,13 @@ class LazyGroup(click.Group):
     def get_command(self, ctx, name):
         if name in COMMANDS:
             module_name, attr = COMMANDS[name].split(":")
-            return getattr(importlib.import_module(module_name), attr)
+            try:
+                module = importlib.import_module(module_name)
+            except ModuleNotFoundError as e:
+                if e.name != module_name:
+                    raise
+                return None  # a command whose module is not part of this build
+            return getattr(module, attr)
         return super().get_command(ctx, name)
 
 

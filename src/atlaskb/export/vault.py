@@ -146,7 +146,7 @@ class _PageWriter:
             f"id: {self.layout.slug(object_id)}",
             f"title: {_yaml_str(self.label(object_id))}",
             f"sidebar_label: {_yaml_str(node.get('name', ''))}",
-            f"sidebar_position: {kind_ids.index(object_id) + 1}",
+            f"sidebar_position: {node.get('order') or kind_ids.index(object_id) + 1}",
         ]
         if obj_type in (MITIGATION, CASE_STUDY):
             lines.append(f"type: {obj_type}")

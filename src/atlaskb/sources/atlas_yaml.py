@@ -90,6 +90,7 @@ class _Adder:
     def __init__(self, result: SourceResult, display: str):
         self.result = result
         self.file = display
+        self.order: dict[str, int] = {}
 
     def _object(self, item: Any, expected: str) -> ObjectRecord | None:
         line = item.get("__line__", 1) if isinstance(item, dict) else 1
@@ -103,6 +104,9 @@ class _Adder:
                 Finding("error", "bad-entry", self.file, line, f"{obj_id!r} is not a {expected} ID; skipped"))
             return None
         record = ObjectRecord(id=obj_id, type=expected, name=_text(item.get("name")), file=self.file, line=line)
+        # The release lists tactics in kill-chain order; keep it for the matrix.
+        self.order[expected] = self.order.get(expected, 0) + 1
+        record.attrs["order"] = self.order[expected]
         record.attrs["description"] = _text(item.get("description"))
         for key, attr in (("created_date", "created"), ("modified_date", "modified")):
             if item.get(key) is not None:

@@ -211,6 +211,9 @@ def _apply_frontmatter(page: _Page, fm: dict) -> None:
     declared = fm.get("type")
     if isinstance(declared, str) and declared.strip().lower() in OBJECT_TYPES:
         page.obj_type = declared.strip().lower()
+    position = fm.get("sidebar_position")
+    if isinstance(position, int) and not isinstance(position, bool):
+        page.attrs["order"] = position
     if not page.name and isinstance(fm.get("sidebar_label"), str):
         page.name = fm["sidebar_label"].strip()
 

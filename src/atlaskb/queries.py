@@ -1,0 +1,191 @@
+"""Questions asked of a KnowledgeBase, as plain functions (the networkx habit).
+
+Each takes the KnowledgeBase first and returns plain data (IDs, dicts), in ATLAS ID
+order, so the CLI, the site and tests all get the same answers. Costs are per call on
+the graph's adjacency: O(degree) unless stated.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from atlaskb.errors import NotFound
+from atlaskb.kb import KnowledgeBase
+from atlaskb.model import (
+    ACHIEVES,
+    MATURITY_ORDER,
+    MITIGATES,
+    SUBTECHNIQUE_OF,
+    TACTIC,
+    USES,
+    id_sort_key,
+    is_id,
+)
+
+
+def _out(kb: KnowledgeBase, node: str, edge_type: str) -> list[str]:
+    return sorted({v for _, v, k in kb.graph.out_edges(node, keys=True) if k == edge_type}, key=id_sort_key)
+
+
+def _in(kb: KnowledgeBase, node: str, edge_type: str) -> list[str]:
+    return sorted({u for u, _, k in kb.graph.in_edges(node, keys=True) if k == edge_type}, key=id_sort_key)
+
+
+# -- finding objects --------------------------------------------------------------------
+
+def resolve(kb: KnowledgeBase, query: str, obj_type: str | None = None) -> str:
+    """An ID from an ID (any case), an exact name, or an unambiguous partial name.
+
+    Raises NotFound with up to five suggestions ("did you mean ...") otherwise.
+    """
+    q = query.strip()
+    candidates = kb.nodes_of_type(obj_type) if obj_type else sorted(kb.graph.nodes, key=id_sort_key)
+    if q.upper() in kb.graph and (obj_type is None or kb.graph.nodes[q.upper()].get("type") == obj_type):
+        return q.upper()
+    if q in kb.graph and (obj_type is None or kb.graph.nodes[q].get("type") == obj_type):
+        return q
+    low = q.lower()
+    exact = [n for n in candidates if (kb.graph.nodes[n].get("name") or "").lower() == low]
+    if len(exact) == 1:
+        return exact[0]
+    partial = [n for n in candidates if low and low in (kb.graph.nodes[n].get("name") or "").lower()]
+    if len(partial) == 1:
+        return partial[0]
+    raise NotFound(query, suggest(kb, query, candidates, partial))
+
+
+def suggest(kb: KnowledgeBase, query: str, candidates: list[str], partial: list[str] | None = None) -> list[str]:
+    """Up to five "did you mean" entries as `ID (name)`: partial-name hits first, then
+    IDs and names that are spelled alike."""
+    label = {n: f"{n} ({kb.graph.nodes[n].get('name') or '?'})" for n in candidates}
+    if partial:
+        return [label[n] for n in partial[:5]]
+    q = query.strip()
+    by_id = difflib.get_close_matches(q.upper(), candidates, n=5, cutoff=0.6) if is_id(q.upper()) or "." in q else []
+    names = {(kb.graph.nodes[n].get("name") or "").lower(): n for n in candidates}
+    by_name = [names[m] for m in difflib.get_close_matches(q.lower(), list(names), n=5, cutoff=0.5)]
+    seen: list[str] = []
+    for n in by_id + by_name:
+        if n not in seen:
+            seen.append(n)
+    return [label[n] for n in seen[:5]]
+
+
+def search(kb: KnowledgeBase, text: str, obj_type: str | None = None) -> list[str]:
+    """IDs whose ID, name or description contain every word of `text` (case-insensitive),
+    ranked: ID match, then name match, then description match."""
+    words = text.lower().split()
+    if not words:
+        return []
+    ranked = []
+    for n, d in kb.graph.nodes(data=True):
+        if obj_type and d.get("type") != obj_type:
+            continue
+        idl, name, desc = n.lower(), (d.get("name") or "").lower(), (d.get("description") or "").lower()
+        hay = f"{idl} {name} {desc}"
+        if not all(w in hay for w in words):
+            continue
+        rank = 0 if all(w in idl for w in words) else 1 if all(w in f"{idl} {name}" for w in words) else 2
+        ranked.append((rank, id_sort_key(n), n))
+    return [n for _, _, n in sorted(ranked)]
+
+
+# -- structure ---------------------------------------------------------------------------
+
+def parent(kb: KnowledgeBase, technique: str) -> str | None:
+    found = _out(kb, technique, SUBTECHNIQUE_OF)
+    return found[0] if found else None
+
+
+def subtechniques(kb: KnowledgeBase, technique: str) -> list[str]:
+    return _in(kb, technique, SUBTECHNIQUE_OF)
+
+
+def tactics_of(kb: KnowledgeBase, technique: str) -> list[str]:
+    """The tactics a technique achieves. A sub-technique that states none takes its
+    parent's (ATLAS lists tactics on parents only)."""
+    own = _out(kb, technique, ACHIEVES)
+    if own:
+        return own
+    p = parent(kb, technique)
+    return tactics_of(kb, p) if p and p != technique else []
+
+
+def techniques_of_tactic(kb: KnowledgeBase, tactic: str, include_subtechniques: bool = False) -> list[str]:
+    """Top-level techniques that achieve `tactic` (and optionally their sub-techniques)."""
+    achieving = _in(kb, tactic, ACHIEVES)
+    tops = [t for t in achieving if parent(kb, t) not in achieving]
+    if not include_subtechniques:
+        return tops
+    out = []
+    for t in tops:
+        out.append(t)
+        out.extend(subtechniques(kb, t))
+    return out
+
+
+def tactics(kb: KnowledgeBase) -> list[str]:
+    """Tactics in matrix order: the order the release (or vault) lists them, which is
+    the kill-chain order, falling back to ID order."""
+    return sorted(kb.nodes_of_type(TACTIC), key=lambda t: (kb.graph.nodes[t].get("order", 10**6), id_sort_key(t)))
+
+
+# -- mitigation links --------------------------------------------------------------------
+
+def mitigations_for(kb: KnowledgeBase, technique: str, rollup: bool = False) -> list[dict]:
+    """Mitigations addressing `technique`, each ``{"id", "name", "note", "via"}``.
+
+    With `rollup`, mitigations stated for its parent or its sub-techniques are included
+    too, with ``via`` naming the technique they were stated for (None when direct).
+    """
+    rows: dict[str, dict] = {}
+    related = [technique]
+    if rollup:
+        p = parent(kb, technique)
+        related += ([p] if p else []) + subtechniques(kb, technique)
+    for t in related:
+        for m, _, k, d in kb.graph.in_edges(t, keys=True, data=True):
+            if k != MITIGATES or m in rows and rows[m]["via"] is None:
+                continue
+            rows[m] = {"id": m, "name": kb.graph.nodes[m].get("name", ""), "note": d.get("note", ""),
+                       "via": None if t == technique else t}
+    return [rows[m] for m in sorted(rows, key=id_sort_key)]
+
+
+def techniques_for(kb: KnowledgeBase, mitigation: str) -> list[dict]:
+    """Techniques `mitigation` addresses, each ``{"id", "name", "note", "tactics"}``."""
+    out = []
+    for _, t, k, d in kb.graph.out_edges(mitigation, keys=True, data=True):
+        if k == MITIGATES:
+            out.append({"id": t, "name": kb.graph.nodes[t].get("name", ""), "note": d.get("note", ""),
+                        "tactics": tactics_of(kb, t)})
+    return sorted(out, key=lambda r: id_sort_key(r["id"]))
+
+
+def case_studies_for(kb: KnowledgeBase, technique: str) -> list[dict]:
+    """Case studies using `technique`, with the procedure steps that use it."""
+    out = []
+    for cs, _, k, d in kb.graph.in_edges(technique, keys=True, data=True):
+        if k == USES:
+            out.append({"id": cs, "name": kb.graph.nodes[cs].get("name", ""), "steps": d.get("steps", [])})
+    return sorted(out, key=lambda r: id_sort_key(r["id"]))
+
+
+def case_study_count(kb: KnowledgeBase, technique: str) -> int:
+    return sum(1 for _, _, k in kb.graph.in_edges(technique, keys=True) if k == USES)
+
+
+def maturity_rank(kb: KnowledgeBase, technique: str) -> int:
+    """realized 3 > demonstrated 2 > feasible 1 > unknown 0."""
+    return MATURITY_ORDER.get(kb.graph.nodes[technique].get("maturity") or "", 0)
+
+
+def mitigation_count(kb: KnowledgeBase, technique: str) -> int:
+    return sum(1 for _, _, k in kb.graph.in_edges(technique, keys=True) if k == MITIGATES)
+
+
+__all__ = [
+    "resolve", "suggest", "search", "parent", "subtechniques", "tactics_of", "techniques_of_tactic",
+    "tactics", "mitigations_for", "techniques_for", "case_studies_for", "case_study_count",
+    "maturity_rank", "mitigation_count",
+]
