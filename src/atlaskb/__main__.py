@@ -1,0 +1,5 @@
+"""`python -m atlaskb` runs the CLI."""
+
+from atlaskb.cli import main
+
+main()
