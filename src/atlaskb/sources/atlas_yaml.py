@@ -123,6 +123,22 @@ class _Adder:
             return
         self.result.links.append(LinkRecord(Ref(id=source), Ref(id=target.strip()), edge_type, attrs, self.file, line))
 
+    def _labels(self, item: dict, key: str, record: ObjectRecord) -> list[str]:
+        """A list of plain labels. ATLAS 5.6.0 has technique entries misplaced inside
+        two mitigations' `ml-lifecycle` lists; they are reported, not read as labels, and
+        not turned into relationships the release does not state where it should."""
+        labels = []
+        for entry in item.get(key) or []:
+            if isinstance(entry, str):
+                labels.append(entry.strip())
+                continue
+            line = entry.get("__line__", record.line) if isinstance(entry, dict) else record.line
+            what = f"a reference to {entry.get('id')}" if isinstance(entry, dict) and entry.get("id") else "a non-text entry"
+            self.result.findings.append(Finding(
+                "warning", "misplaced-entry", self.file, line,
+                f"{record.id}: {key} holds {what}; ignored (not a {key} label, not a stated relationship)"))
+        return labels
+
     def tactic(self, item: Any) -> None:
         self._object(item, TACTIC)
 
@@ -141,8 +157,8 @@ class _Adder:
         record = self._object(item, MITIGATION)
         if record is None:
             return
-        record.attrs["category"] = _list(item.get("category"))
-        record.attrs["lifecycle"] = _list(item.get("ml-lifecycle"))
+        record.attrs["category"] = self._labels(item, "category", record)
+        record.attrs["lifecycle"] = self._labels(item, "ml-lifecycle", record)
         for entry in item.get("techniques") or []:
             if isinstance(entry, dict):
                 line = entry.get("__line__", record.line)

@@ -130,8 +130,7 @@ def read_text(path: str, display: str, limit: int, findings: list[Finding]) -> s
         findings.append(Finding("warning", "empty-file", display, 1, "file is empty; skipped"))
         return None
     if b"\x00" in raw[:8192]:
-        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
-        findings.append(Finding("error", "not-text", display, line, "file is binary, not text; skipped"))
+        findings.append(Finding("error", "not-text", display, 1, "file is binary, not text; skipped"))
         return None
     try:
         text = raw.decode("utf-8")
