@@ -7,6 +7,7 @@ file or a YAML alias bomb becomes a `Finding` naming the file and line, never a 
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import yaml
@@ -65,12 +66,46 @@ def _describe(exc: yaml.YAMLError) -> str:
     return f"invalid YAML: {text}"
 
 
+_SIMPLE_KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*):[ \t]*(.*?)[ \t]*$")
+_PLAIN_TEXT = re.compile(r"^[A-Za-z][A-Za-z0-9 _.,()/+-]*$")
+_YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n"}
+
+
+def _simple_frontmatter(text: str) -> dict | None:
+    """Frontmatter made only of `key: "string"`, `key: plain words` and `key: 123`
+    lines (what every real ATLAS page has) parsed directly: YAML gives the same values,
+    at a fraction of the cost on a 10,000-page vault. None means "ask the YAML parser"."""
+    out: dict[str, Any] = {}
+    for line in text.split("\n"):
+        if not line.strip():
+            continue
+        m = _SIMPLE_KEY.match(line)
+        if m is None:
+            return None
+        key, value = m.groups()
+        if key in out or key.lower() in _YAML_WORDS or not value.isprintable():
+            return None
+        if len(value) >= 2 and value[0] == '"' and value[-1] == '"' and '"' not in value[1:-1] and "\\" not in value:
+            out[key] = value[1:-1]
+        elif value.isdigit() and (value == "0" or not value.startswith("0")):
+            out[key] = int(value)
+        elif _PLAIN_TEXT.match(value) and value.lower() not in _YAML_WORDS and " #" not in value:
+            out[key] = value
+        else:
+            return None
+    return out
+
+
 def load_frontmatter_yaml(text: str) -> Any:
     """Parse a page's frontmatter. Raises YamlProblem with a line relative to `text`.
 
-    The fast C loader is used unless the text could hold an anchor or alias, in which
-    case the pure-Python loader that refuses them decides.
+    Simple `key: value` frontmatter takes a direct path; otherwise the C loader is used
+    unless the text could hold an anchor or alias, in which case the pure-Python loader
+    that refuses them decides.
     """
+    simple = _simple_frontmatter(text)
+    if simple is not None:
+        return simple
     loader = _NoAliasSafeLoader if ("&" in text or "*" in text) else _Loader
     try:
         return yaml.load(text, Loader=loader)  # noqa: S506 - safe loaders only

@@ -230,7 +230,7 @@ def _parse_body(page: _Page, lines: list[str], start: int) -> None:
         raw = lines[idx]
         lineno = idx + 1
         stripped = raw.strip()
-        if _is_fence(stripped):
+        if stripped[:1] in "`~" and stripped and _is_fence(stripped):
             in_code = not in_code
         if in_code:
             if in_description:
@@ -271,7 +271,7 @@ def _parse_body(page: _Page, lines: list[str], start: int) -> None:
         if section is None:
             continue
         _parse_section_line(page, section, stripped, lineno, step, step_tactic)
-        if section.name == "procedure" and step is not None:
+        if section.name == "procedure" and step is not None and "**" in stripped:
             f = BOLD_FIELD_RE.match(stripped)
             if f and f.group(1).lower() == "tactic":
                 step_tactic = _first_ref(f.group(2))
@@ -317,7 +317,7 @@ def _first_ref(text: str) -> Ref | None:
 def _parse_section_line(page: _Page, section: _Section, stripped: str, lineno: int, step, step_tactic) -> None:
     if not stripped:
         return
-    parent = BOLD_FIELD_RE.match(stripped)
+    parent = BOLD_FIELD_RE.match(stripped) if "**" in stripped else None
     if parent and parent.group(1).lower() == "parent technique":
         target = _first_ref(parent.group(2))
         if target is not None:

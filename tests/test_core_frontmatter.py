@@ -1,0 +1,47 @@
+"""The frontmatter fast path must agree with YAML wherever it answers at all."""
+
+from __future__ import annotations
+
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from atlaskb.sources.files import YamlProblem, _simple_frontmatter, load_frontmatter_yaml
+
+keys = st.from_regex(r"[A-Za-z_][A-Za-z0-9_-]{0,12}", fullmatch=True)
+values = st.one_of(
+    st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=30).map(lambda s: f'"{s}"'),
+    st.from_regex(r"[A-Za-z][A-Za-z0-9 _.,()/+:#'-]{0,20}", fullmatch=True),
+    st.integers(min_value=0, max_value=10**6).map(str),
+    st.sampled_from(["true", "No", "null", "~", "2024-01-01", "1.5", "0123", "[a, b]", "{a: 1}", "&x a", "*x", "'q'"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(keys, values), min_size=1, max_size=6, unique_by=lambda kv: kv[0]))
+def test_fast_path_agrees_with_yaml(pairs):
+    text = "\n".join(f"{k}: {v}" for k, v in pairs)
+    fast = _simple_frontmatter(text)
+    if fast is None:
+        return
+    try:
+        expected = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise AssertionError(f"fast path accepted text YAML rejects: {text!r}") from None
+    assert fast == expected
+
+
+def test_real_page_frontmatter_takes_the_fast_path():
+    text = 'id: use-ensemble-methods\ntitle: "AML.M0006: Use Ensemble Methods"\nsidebar_position: 7\ntype: mitigation'
+    assert _simple_frontmatter(text) == {
+        "id": "use-ensemble-methods", "title": "AML.M0006: Use Ensemble Methods",
+        "sidebar_position": 7, "type": "mitigation"}
+
+
+def test_anything_unusual_goes_to_yaml_with_line_numbers():
+    try:
+        load_frontmatter_yaml("a: 1\nb: [unclosed\nc: 2")
+    except YamlProblem as e:
+        assert e.line == 3
+    else:
+        raise AssertionError("expected a YamlProblem")
