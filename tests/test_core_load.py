@@ -199,3 +199,17 @@ def test_missing_source_is_a_usage_error():
     assert code == 2
     assert "source not found: /nonexistent/vault" in err
     assert "Traceback" not in err
+
+
+def test_case_study_variant_with_summary_section_and_attack_procedure():
+    """Another real vault version: the description under `## Summary`, steps under
+    `## Attack Procedure`, slug-only link paths, a step table that repeats the steps."""
+    kb = atlaskb.load(str(FIXTURES / "vault_v3"))
+    g = kb.graph
+    cs = g.nodes["AML.CS0005"]
+    assert cs["description"].startswith("Fixture prose: researchers copied")
+    assert (cs["incident_date"], cs["target"], cs["case_study_type"]) == ("2020", "Fixture translation services", "exercise")
+    uses = {v: d["steps"] for _, v, k, d in g.out_edges("AML.CS0005", keys=True, data=True) if k == "uses"}
+    assert uses == {"AML.T0043.002": [{"step": 1, "tactic": "AML.TA0001"}],
+                    "AML.T0015": [{"step": 2, "tactic": "AML.TA0011"}]}
+    assert g.edges["AML.T0043.002", "AML.T0043", "subtechnique-of"]["inferred"] is True

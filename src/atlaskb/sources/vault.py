@@ -86,6 +86,15 @@ SECTION_TARGET_TYPE = {
 }
 
 
+DESCRIPTION_SECTIONS = {"summary", "description"}
+
+
+def _section_name(heading: str) -> str:
+    """Normalise a section heading: `Attack Procedure` and `Procedure` are one section."""
+    name = heading.strip().lower()
+    return "procedure" if name.endswith("procedure") else name
+
+
 @dataclass
 class _Section:
     name: str
@@ -253,9 +262,11 @@ def _parse_body(page: _Page, lines: list[str], start: int) -> None:
                 in_description = False
                 m = COUNT_RE.match(text)
                 name, count = (m.group(1), int(m.group(2))) if m else (text, None)
-                section = _Section(name.strip().lower(), lineno, count)
+                section = _Section(_section_name(name), lineno, count)
                 page.sections.append(section)
                 step, step_tactic = None, None
+                # Some vault versions put the description under its own heading.
+                in_description = section.name in DESCRIPTION_SECTIONS and not "".join(description).strip()
                 continue
             if level >= 3 and section is not None:
                 m = STEP_RE.match(text)
