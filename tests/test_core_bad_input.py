@@ -193,3 +193,15 @@ def test_bad_vault_never_shows_a_traceback_in_a_real_process(tmp_path):
     assert code == 1
     assert "Traceback" not in err + out
     assert "bin.md:1: error: [not-text]" in out
+
+
+def test_an_overlay_page_is_not_one_sided_against_the_vault_it_overlays(tmp_path):
+    from atlaskb.lint import lint
+    from atlaskb.resources import bundled_vault
+
+    page = tmp_path / "acme.md"
+    page.write_text("---\ntitle: \"ACME.M0001: Firewall\"\ntype: mitigation\n---\n# ACME.M0001: Firewall\n\n"
+                    "## Metadata\n\n- **Created:** 2024-01-01\n- **Last Modified:** 2024-01-01\n\n"
+                    "## Techniques (1)\n\n- [[x|AML.T0015: Evade AI Model]]\n", encoding="utf-8")
+    findings = lint(atlaskb.load(bundled_vault(), str(page)))
+    assert [f for f in findings if f.code == "one-sided"] == []

@@ -64,6 +64,8 @@ class KnowledgeBase:
     # (mitigation, technique) -> set of page types that stated it, per vault source:
     # lint uses it to find relationships listed on one side only.
     declared: dict = field(default_factory=dict)
+    # object id -> index (into `sources`) of the source that holds its page.
+    page_source: dict = field(default_factory=dict)
 
     def nodes_of_type(self, obj_type: str) -> list[str]:
         """IDs of one type, in ATLAS order."""
@@ -102,7 +104,7 @@ class _Builder:
         self.graph = self.kb.graph
         self.by_path: dict[str, str] = {}
         self.by_name: dict[str, str] = {}
-        self.page_source: dict[str, int] = {}  # object id -> index of the source holding its page
+        self.page_source = self.kb.page_source
 
     # -- objects -----------------------------------------------------------------------
     def add_objects(self, result: SourceResult) -> None:

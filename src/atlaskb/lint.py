@@ -33,14 +33,17 @@ def lint(kb: KnowledgeBase) -> list[Finding]:
 def _one_sided(kb: KnowledgeBase) -> list[Finding]:
     """A relationship listed on one page whose other end has a page that does not list it.
 
-    Only checked where both ends have pages; a technique known only from a link cannot
-    be expected to list anything.
+    Only checked where both ends have pages in the same source: a technique known only
+    from a link cannot be expected to list anything, and an overlay (an organisation's
+    own mitigation page over the bundled vault) cannot be expected to edit the vault.
     """
     out = []
     g = kb.graph
     for (source, target, edge_type), declared_by in sorted(kb.declared.items()):
         sides = _SIDES.get(edge_type)
         if sides is None or not (g.nodes[source].get("has_page") and g.nodes[target].get("has_page")):
+            continue
+        if kb.page_source.get(source) != kb.page_source.get(target):
             continue
         missing = [side for side in sides if side not in declared_by]
         if len(missing) != 1:
