@@ -29,7 +29,7 @@ COMMANDS = {
     "path": "atlaskb.cli.query:path",
     "coverage": "atlaskb.cli.coverage:coverage",
     "recommend": "atlaskb.cli.coverage:recommend",
-    "diff": "atlaskb.cli.query:diff",
+    "diff": "atlaskb.cli.diff:diff",
     "site": "atlaskb.cli.site:site",
     "defend": "atlaskb.cli.defend:defend",
 }

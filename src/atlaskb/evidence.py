@@ -1,0 +1,115 @@
+"""Measured evidence from the reference defenses, attached to the graph's `mitigates` edges.
+
+`atlaskb defend run` writes `DIR/results.json` (and plots under `DIR/plots/`). This module
+is the only reader of that file: it checks the shape, then hangs each result on the edge
+mitigation→technique it measures, as the edge attribute ``evidence`` (a list of result
+dicts). The CLI's `show --evidence` and the site read the edge; neither parses results.
+
+A result that names an edge the graph does not have (for instance evidence measured
+against another release) is reported as a finding, not dropped silently and not invented
+into a new edge.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+from atlaskb.errors import SourceError
+from atlaskb.model import MITIGATES, Finding
+
+RESULTS_FILE = "results.json"
+METRICS = ("robust_accuracy", "attack_success_rate", "identification_accuracy", "accuracy", "queries")
+_TOP_KEYS = ("mitigation", "backend", "device", "dataset", "provenance", "clean_accuracy", "results")
+_RESULT_KEYS = ("technique", "attack", "metric", "higher_is_better", "baseline", "defended", "ci95", "params")
+_MAX_BYTES = 20 * 1024 * 1024
+
+
+def results_path(directory: str) -> str:
+    return os.path.join(directory, RESULTS_FILE)
+
+
+def load_results(directory: str) -> dict:
+    """Read and check `DIR/results.json`. Raises SourceError naming the file (and the
+    line, for JSON syntax errors) when it is missing or not of the documented shape."""
+    path = results_path(directory)
+    if not os.path.isfile(path):
+        raise SourceError(f"{path}: no results here; run `atlaskb defend run ... --out {directory}` first")
+    if os.path.getsize(path) > _MAX_BYTES:
+        raise SourceError(f"{path}: larger than {_MAX_BYTES // (1024 * 1024)} MB, not a results file")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except UnicodeDecodeError:
+        raise SourceError(f"{path}: not UTF-8 text") from None
+    except json.JSONDecodeError as e:
+        raise SourceError(f"{path}:{e.lineno}: not valid JSON: {e.msg}") from None
+    problems = validate(data)
+    if problems:
+        raise SourceError(f"{path}: not a results file: " + "; ".join(problems[:5]))
+    return data
+
+
+def validate(data) -> list[str]:
+    """Problems with a results document, as messages; empty when it matches the schema."""
+    if not isinstance(data, dict):
+        return ["top level is not an object"]
+    problems = [f"missing key {k!r}" for k in _TOP_KEYS if k not in data]
+    if problems:
+        return problems
+    if not isinstance(data["results"], list):
+        return ["'results' is not a list"]
+    for i, r in enumerate(data["results"]):
+        where = f"results[{i}]"
+        if not isinstance(r, dict):
+            problems.append(f"{where} is not an object")
+            continue
+        problems += [f"{where}: missing key {k!r}" for k in _RESULT_KEYS if k not in r]
+        if r.get("metric") not in METRICS:
+            problems.append(f"{where}: unknown metric {r.get('metric')!r}")
+        for side in ("baseline", "defended"):
+            v = r.get(side)
+            if v is not None and not (isinstance(v, (int, float)) and math.isfinite(v)):
+                problems.append(f"{where}: {side} is not a finite number")
+        plots = r.get("plots", [])
+        if not isinstance(plots, list) or any(
+            not isinstance(p, str) or os.path.isabs(p) or ".." in p.replace("\\", "/").split("/") for p in plots
+        ):
+            problems.append(f"{where}: plots must be relative paths inside the results folder")
+    return problems
+
+
+def attach_evidence(kb, directory: str) -> list[Finding]:
+    """Hang every result of `DIR/results.json` on its mitigates edge (attribute
+    ``evidence``; ``evidence_meta`` carries backend, device, dataset and provenance).
+
+    Returns findings for results whose edge the graph lacks. Raises SourceError when the
+    file is missing or malformed (see `load_results`).
+    """
+    data = load_results(directory)
+    path = results_path(directory)
+    mitigation = data["mitigation"]
+    meta = {k: data[k] for k in ("mitigation", "backend", "device", "dataset", "provenance", "clean_accuracy")}
+    meta["directory"] = os.path.abspath(directory)
+    findings: list[Finding] = []
+    graph = kb.graph
+    for r in data["results"]:
+        technique = r["technique"]
+        if not graph.has_edge(mitigation, technique, key=MITIGATES):
+            findings.append(Finding(
+                "warning", "evidence-without-edge", path, 0,
+                f"evidence for {mitigation} → {technique} but the loaded sources have no such mitigates link",
+            ))
+            continue
+        edge = graph.edges[mitigation, technique, MITIGATES]
+        edge.setdefault("evidence", []).append(dict(r))
+        edge["evidence_meta"] = meta
+    return findings
+
+
+def evidence_for(kb, mitigation: str, technique: str) -> list[dict]:
+    """The results attached to one mitigates edge (empty when none)."""
+    if not kb.graph.has_edge(mitigation, technique, key=MITIGATES):
+        return []
+    return list(kb.graph.edges[mitigation, technique, MITIGATES].get("evidence", []))

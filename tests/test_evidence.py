@@ -1,0 +1,76 @@
+"""Evidence files are checked before anything is attached, and land on the right edge."""
+
+import json
+
+import pytest
+
+from atlaskb import load
+from atlaskb.errors import SourceError
+from atlaskb.evidence import attach_evidence, evidence_for, load_results, validate
+
+
+def _result(technique="AML.T0043.002", **over):
+    r = {
+        "technique": technique, "attack": "transfer-pgd", "metric": "robust_accuracy",
+        "higher_is_better": True, "baseline": 0.41, "defended": 0.52,
+        "ci95": {"baseline": [0.38, 0.44], "defended": [0.5, 0.54]}, "params": {"eps": 0.2},
+        "plots": [f"plots/{technique}.svg"],
+    }
+    r.update(over)
+    return r
+
+
+def _doc(results):
+    return {
+        "mitigation": "AML.M0006", "backend": "numpy", "device": "cpu", "dataset": "digits",
+        "provenance": {"seeds": [0, 1, 2]}, "clean_accuracy": {"baseline": 0.95, "defended": 0.97},
+        "results": results,
+    }
+
+
+def _write(tmp_path, doc):
+    (tmp_path / "results.json").write_text(json.dumps(doc) if not isinstance(doc, str) else doc)
+    return str(tmp_path)
+
+
+def test_results_land_on_their_mitigates_edge(tmp_path):
+    kb = load()
+    findings = attach_evidence(kb, _write(tmp_path, _doc([_result()])))
+    assert findings == []
+    (ev,) = evidence_for(kb, "AML.M0006", "AML.T0043.002")
+    assert ev["defended"] == 0.52
+    assert evidence_for(kb, "AML.M0006", "AML.T0043.001") == []
+
+
+def test_evidence_for_a_link_the_graph_lacks_is_reported_not_invented(tmp_path):
+    kb = load()
+    findings = attach_evidence(kb, _write(tmp_path, _doc([_result("AML.T0000")])))
+    assert [f.code for f in findings] == ["evidence-without-edge"]
+    assert not kb.graph.has_edge("AML.M0006", "AML.T0000")
+
+
+def test_missing_results_file_names_the_folder(tmp_path):
+    with pytest.raises(SourceError, match="results.json"):
+        load_results(str(tmp_path))
+
+
+def test_broken_json_names_file_and_line(tmp_path):
+    with pytest.raises(SourceError, match=r"results\.json:3: not valid JSON"):
+        load_results(_write(tmp_path, '{\n"mitigation": "AML.M0006",\n oops\n}'))
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"metric": "vibes"}, "unknown metric"),
+    ({"defended": float("nan")}, "not a finite number"),
+    ({"plots": ["../../etc/passwd"]}, "relative paths inside"),
+    ({"plots": ["/etc/passwd"]}, "relative paths inside"),
+])
+def test_malformed_results_are_refused(tmp_path, change, message):
+    assert any(message in p for p in validate(_doc([_result(**change)])))
+    with pytest.raises(SourceError, match=message):
+        load_results(_write(tmp_path, _doc([_result(**change)])))
+
+
+def test_missing_top_level_keys_are_listed():
+    assert validate({"mitigation": "AML.M0006"})[0].startswith("missing key")
+    assert validate([]) == ["top level is not an object"]
