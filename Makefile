@@ -30,7 +30,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/pip install -q '.[bench]' || true
+	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python bench/run_all.py
 
 clean:
