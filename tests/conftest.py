@@ -19,6 +19,14 @@ SHARED = Path(os.environ.get("ATLASKB_SHARED", REPO.parent / "shared"))
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+def pytest_configure(config):
+    """Keep the parsed-KB cache (atlaskb.cache) out of the user's home: every test run,
+    and every process a test starts, gets its own empty cache folder."""
+    import tempfile
+
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="atlaskb-test-cache-")
+
+
 def _shared_file(*parts: str) -> Path:
     path = SHARED.joinpath(*parts)
     if not path.exists():
