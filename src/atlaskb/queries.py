@@ -7,10 +7,9 @@ the graph's adjacency: O(degree) unless stated.
 
 from __future__ import annotations
 
-import difflib
+from typing import TYPE_CHECKING
 
 from atlaskb.errors import NotFound
-from atlaskb.kb import KnowledgeBase
 from atlaskb.model import (
     ACHIEVES,
     MATURITY_ORDER,
@@ -21,6 +20,9 @@ from atlaskb.model import (
     id_sort_key,
     is_id,
 )
+
+if TYPE_CHECKING:  # only for annotations: importing kb (and so networkx) costs ~90 ms
+    from atlaskb.kb import KnowledgeBase
 
 
 def _out(kb: KnowledgeBase, node: str, edge_type: str) -> list[str]:
@@ -57,6 +59,8 @@ def resolve(kb: KnowledgeBase, query: str, obj_type: str | None = None) -> str:
 def suggest(kb: KnowledgeBase, query: str, candidates: list[str], partial: list[str] | None = None) -> list[str]:
     """Up to five "did you mean" entries as `ID (name)`: partial-name hits first, then
     IDs and names that are spelled alike."""
+    import difflib  # only when a lookup failed: keeps it off the start-up path
+
     label = {n: f"{n} ({kb.graph.nodes[n].get('name') or '?'})" for n in candidates}
     if partial:
         return [label[n] for n in partial[:5]]
@@ -189,3 +193,54 @@ __all__ = [
     "tactics", "mitigations_for", "techniques_for", "case_studies_for", "case_study_count",
     "maturity_rank", "mitigation_count",
 ]
+
+
+# -- paths -------------------------------------------------------------------------------
+
+def neighbours(kb: KnowledgeBase, node: str) -> list[str]:
+    """Objects linked to `node` by any edge, either direction, in ATLAS ID order."""
+    g = kb.graph
+    return sorted(set(g.successors(node)) | set(g.predecessors(node)), key=id_sort_key)
+
+
+def shortest_path(kb: KnowledgeBase, source: str, target: str) -> list[str] | None:
+    """The shortest chain of relationships between two objects, ignoring direction, as
+    a list of IDs from `source` to `target` (None when they are not connected).
+
+    Breadth-first search that visits neighbours in ATLAS ID order, so among several
+    shortest paths the same one is always returned, whatever order the sources were read
+    in (networkx's own search follows insertion order). O(nodes + edges).
+    """
+    if source == target:
+        return [source]
+    previous: dict[str, str | None] = {source: None}
+    frontier = [source]
+    while frontier:
+        nxt: list[str] = []
+        for node in frontier:
+            for other in neighbours(kb, node):
+                if other in previous:
+                    continue
+                previous[other] = node
+                if other == target:
+                    path = [target]
+                    while previous[path[-1]] is not None:
+                        path.append(previous[path[-1]])
+                    return path[::-1]
+                nxt.append(other)
+        frontier = nxt
+    return None
+
+
+def links_between(kb: KnowledgeBase, a: str, b: str) -> list[tuple[str, str]]:
+    """Every edge joining `a` and `b` as (edge type, "forward" a→b | "backward" b→a)."""
+    g = kb.graph
+    found = []
+    if g.has_edge(a, b):
+        found += [(k, "forward") for k in g[a][b]]
+    if g.has_edge(b, a):
+        found += [(k, "backward") for k in g[b][a]]
+    return sorted(found)
+
+
+__all__ += ["neighbours", "shortest_path", "links_between"]

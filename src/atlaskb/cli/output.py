@@ -1,0 +1,193 @@
+"""One renderer for every query command's `--format table|json|csv|yaml`.
+
+A command builds two things: the *data* (plain dicts and lists: what `json` and `yaml`
+print, the machine contract) and one or more `Table`s (what people read: `table` and
+`csv`). Keeping them apart lets the JSON carry nested detail while the table stays flat.
+
+* `table` on a terminal: rich tables (colour unless `--no-color` or NO_COLOR).
+* `table` when stdout is not a terminal: plain aligned columns, no ANSI codes, so
+  `| grep` and `| column` see clean text.
+* `json`: sorted keys, two-space indent, UTF-8; the same input always gives the same bytes.
+* `csv`: one header row then data; several tables become one with a leading `section`
+  column (the union of columns, in first-seen order).
+* `yaml`: the data, `safe_dump`ed with sorted keys.
+
+rich and yaml are imported only on the branch that needs them: a one-shot query piped
+into a script must not pay for them at start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+
+FORMATS = ("table", "json", "csv", "yaml")
+
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(FORMATS), default=None,
+    help="Output format (default: the global --format, else table).",
+)
+
+
+@dataclass
+class Table:
+    """A flat table: `columns` are (key, header) pairs looked up in each row dict."""
+
+    columns: list[tuple[str, str]]
+    rows: list[dict[str, Any]]
+    title: str | None = None
+    # Free text printed under the table (a summary line); table format only.
+    caption: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def dump_json(data: Any) -> str:
+    """Deterministic JSON: sorted keys, fixed indent, non-ASCII kept readable."""
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def cell(value: Any) -> str:
+    """How one value reads in a table or CSV cell."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.3f}".rstrip("0").rstrip(".") if value == value else "nan"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(cell(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={cell(v)}" for k, v in value.items())
+    return str(value)
+
+
+def emit(data: Any, tables: list[Table] | Table, fmt: str, no_color: bool = False) -> None:
+    """Print `data` (json/yaml) or `tables` (table/csv) to stdout in format `fmt`."""
+    if isinstance(tables, Table):
+        tables = [tables]
+    if fmt == "json":
+        click.echo(dump_json(data))
+    elif fmt == "yaml":
+        import yaml  # only here: yaml costs start-up time the other formats need not pay
+
+        click.echo(yaml.safe_dump(_plain(data), sort_keys=True, allow_unicode=True,
+                                  default_flow_style=False), nl=False)
+    elif fmt == "csv":
+        click.echo(to_csv(tables), nl=False)
+    elif fmt == "table":
+        if _is_tty():
+            _rich_tables(tables, no_color)
+        else:
+            click.echo(to_plain(tables), nl=False)
+    else:  # guarded by click.Choice; kept for library callers
+        from atlaskb.errors import UsageError
+
+        raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def _plain(data: Any) -> Any:
+    """Tuples and other sequences as lists, so safe_dump never emits python tags."""
+    if isinstance(data, dict):
+        return {str(k): _plain(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple, set, frozenset)):
+        items = sorted(data) if isinstance(data, (set, frozenset)) else data
+        return [_plain(v) for v in items]
+    return data
+
+
+def _is_tty() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def to_csv(tables: list[Table]) -> str:
+    """RFC 4180 CSV (\\r\\n line ends, as the csv module writes); see module docstring."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    if len(tables) == 1:
+        t = tables[0]
+        writer.writerow([h for _, h in t.columns])
+        for row in t.rows:
+            writer.writerow([cell(row.get(k)) for k, _ in t.columns])
+        return buf.getvalue()
+    columns: list[tuple[str, str]] = []
+    for t in tables:
+        for col in t.columns:
+            if col[0] not in [c[0] for c in columns]:
+                columns.append(col)
+    writer.writerow(["section"] + [h for _, h in columns])
+    for t in tables:
+        for row in t.rows:
+            writer.writerow([t.title or ""] + [cell(row.get(k)) for k, _ in columns])
+    return buf.getvalue()
+
+
+def to_plain(tables: list[Table]) -> str:
+    """Aligned columns separated by two spaces; the last column is not padded."""
+    out: list[str] = []
+    for i, t in enumerate(tables):
+        if i:
+            out.append("")
+        if t.title:
+            out.append(f"{t.title}")
+        if not t.rows:
+            out.append("(none)")
+        else:
+            headers = [h for _, h in t.columns]
+            body = [[_one_line(cell(r.get(k))) for k, _ in t.columns] for r in t.rows]
+            widths = [max(len(x) for x in col) for col in zip(headers, *body)]
+            for line in [headers, ["-" * w for w in widths]] + body:
+                text = "  ".join(v.ljust(w) for v, w in zip(line[:-1], widths[:-1]))
+                out.append((text + ("  " if len(line) > 1 else "") + line[-1]).rstrip())
+        if t.caption:
+            out.append(t.caption)
+    return "\n".join(out) + "\n"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _rich_tables(tables: list[Table], no_color: bool) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table as RichTable
+
+    # Called only once we know stdout is a terminal, so rich need not guess again; with
+    # --no-color (or NO_COLOR) no escape code at all is written, bold and italic included.
+    console = Console(color_system=None if no_color else "auto", force_terminal=True,
+                      highlight=False, soft_wrap=False)
+    for i, t in enumerate(tables):
+        if i:
+            console.print()
+        if not t.rows:
+            if t.title:
+                console.print(t.title, style=None if no_color else "bold", markup=False)
+            console.print("(none)", markup=False)
+        else:
+            table = RichTable(title=t.title, title_justify="left", box=box.SIMPLE_HEAD,
+                              header_style=None if no_color else "bold cyan", show_edge=False)
+            for key, header in t.columns:
+                # IDs never wrap; prose columns take the remaining width.
+                table.add_column(header, no_wrap=key in ("id", "tactic", "technique", "mitigation"),
+                                 overflow="fold")
+            for r in t.rows:
+                table.add_row(*[_escape(cell(r.get(k))) for k, _ in t.columns])
+            console.print(table)
+        if t.caption:
+            console.print(t.caption, markup=False)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

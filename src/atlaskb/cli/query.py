@@ -1,0 +1,481 @@
+"""Query commands: show, mitigations, techniques, tactics, matrix, search, case-studies, path.
+
+Every command builds plain data with `atlaskb.queries` and hands it to `cli.output.emit`,
+so the four formats agree. Commands that take IDs also take several at once, and `-` (or
+`--stdin`) reads IDs from standard input one per line: a script asking a hundred
+questions pays the interpreter's start-up and the load once, not a hundred times.
+
+An unknown ID or name is reported on stderr with "did you mean ..."; the command still
+answers the IDs it could resolve, then exits 1.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from atlaskb import queries as q
+from atlaskb.cli import pass_app
+from atlaskb.cli.output import Table, emit, format_option
+from atlaskb.errors import AtlasError, NotFound
+from atlaskb.model import CASE_STUDY, MITIGATES, MITIGATION, TACTIC, TECHNIQUE, USES, id_sort_key
+
+_TYPE_COMMAND = {TECHNIQUE: "mitigations", MITIGATION: "techniques", TACTIC: "show", CASE_STUDY: "show"}
+
+stdin_option = click.option("--stdin", "use_stdin", is_flag=True,
+                            help="Also read IDs or names from standard input, one per line (same as `-`).")
+
+
+# -- shared helpers ----------------------------------------------------------------------
+
+def query_kb(app):
+    """The knowledge base for a read-only query: from the warm cache as a networkx-free
+    `graphlite` view when possible (saves the ~90 ms networkx import), else `app.kb`
+    (which loads, and fills the cache for next time). Same answers either way: a parity
+    test compares them."""
+    if getattr(app, "_kb", None) is None:  # nothing loaded yet in this process
+        from atlaskb.cache import load_lite
+
+        lite = load_lite(app.sources)
+        if lite is not None:
+            errors = [f for f in lite.findings if f.level == "error"]
+            if errors:  # the same notice AppContext.kb gives after a full load
+                click.echo(f"atlaskb: {len(errors)} problem(s) while loading; run `atlaskb lint` for details",
+                           err=True)
+            return lite
+    return app.kb
+
+
+def complete_ids(obj_type: str | None):
+    """Shell completion of IDs (with the name as help) for an argument of `obj_type`.
+    Reads the same sources as the command would; never fails (no completion instead)."""
+
+    def complete(ctx, param, incomplete):
+        try:
+            from click.shell_completion import CompletionItem
+
+            from atlaskb.cache import load_lite
+
+            sources = ctx.find_root().params.get("sources") or ()
+            kb = load_lite(sources)
+            if kb is None:
+                import atlaskb
+
+                kb = atlaskb.load(*sources)
+            ids = kb.nodes_of_type(obj_type) if obj_type else sorted(kb.graph.nodes)
+            prefix = incomplete.upper()
+            return [CompletionItem(n, help=kb.graph.nodes[n].get("name") or None)
+                    for n in ids if n.upper().startswith(prefix)]
+        except Exception:  # noqa: BLE001 - a completion must never print a traceback
+            return []
+
+    return complete
+
+
+def read_queries(args: tuple[str, ...], use_stdin: bool) -> list[str]:
+    """The IDs asked for: arguments in order, `-` (or --stdin) replaced by stdin's lines.
+    Blank lines and lines starting with `#` are skipped; repeats are asked once."""
+    out: list[str] = []
+    wants_stdin = use_stdin or "-" in args
+    for a in args:
+        if a == "-":
+            continue
+        out.append(a)
+    if wants_stdin:
+        for line in sys.stdin:
+            line = line.strip()
+            if line and not line.startswith("#"):
+                out.append(line)
+    seen: set[str] = set()
+    unique = []
+    for item in out:
+        if item not in seen:
+            seen.add(item)
+            unique.append(item)
+    if not unique:
+        raise click.UsageError("give at least one ID or name (or `-` to read them from stdin)")
+    return unique
+
+
+def resolve_as(kb, query: str, obj_type: str | None) -> str:
+    """`queries.resolve`, with a precise message when the ID exists but is of another
+    type (`mitigations AML.M0003` asks a technique question of a mitigation)."""
+    try:
+        return q.resolve(kb, query, obj_type)
+    except NotFound:
+        if obj_type is not None:
+            other = query.strip().upper()
+            if other in kb.graph:
+                actual = kb.graph.nodes[other].get("type")
+                hint = _TYPE_COMMAND.get(actual, "show")
+                raise AtlasError(f"{other} is a {actual}, not a {obj_type}; try `atlaskb {hint} {other}`") from None
+        raise
+
+
+def resolve_many(kb, queries: list[str], obj_type: str | None) -> tuple[list[str], list[AtlasError]]:
+    """Resolve each query; unknown ones become errors (reported later) instead of stopping
+    the batch. Keeps the order asked, dropping repeats after resolution."""
+    ids: list[str] = []
+    errors: list[AtlasError] = []
+    for query in queries:
+        try:
+            found = resolve_as(kb, query, obj_type)
+        except AtlasError as e:
+            errors.append(e)
+            continue
+        if found not in ids:
+            ids.append(found)
+    return ids, errors
+
+
+def finish(errors: list[AtlasError]) -> None:
+    """Report the queries that failed; exit 1 if any did."""
+    for e in errors:
+        click.echo(f"atlaskb: {e}", err=True)
+    if errors:
+        raise click.exceptions.Exit(1)
+
+
+def name_of(kb, object_id: str) -> str:
+    return kb.graph.nodes[object_id].get("name") or "" if object_id in kb.graph else ""
+
+
+def ref(kb, object_id: str) -> dict:
+    return {"id": object_id, "name": name_of(kb, object_id)}
+
+
+def tactic_order(kb) -> dict[str, int]:
+    return {t: i for i, t in enumerate(q.tactics(kb))}
+
+
+# -- show --------------------------------------------------------------------------------
+
+_HIDDEN_FIELDS = {"type", "name", "description", "procedure", "order"}
+
+
+def describe(kb, object_id: str) -> dict:
+    """One object with its attributes and all its relationships, as plain data."""
+    node = kb.graph.nodes[object_id]
+    out = {"id": object_id, **{k: v for k, v in node.items() if k != "order"}}
+    obj_type = node.get("type")
+    if obj_type == TECHNIQUE:
+        parent = q.parent(kb, object_id)
+        out["parent"] = ref(kb, parent) if parent else None
+        out["subtechniques"] = [ref(kb, s) for s in q.subtechniques(kb, object_id)]
+        out["tactics"] = [ref(kb, t) for t in q.tactics_of(kb, object_id)]
+        out["mitigations"] = [{k: m[k] for k in ("id", "name", "note")}
+                              for m in q.mitigations_for(kb, object_id)]
+        out["case_studies"] = q.case_studies_for(kb, object_id)
+    elif obj_type == MITIGATION:
+        out["techniques"] = [{k: t[k] for k in ("id", "name", "note", "tactics")}
+                             for t in q.techniques_for(kb, object_id)]
+    elif obj_type == TACTIC:
+        out["techniques"] = [ref(kb, t) for t in q.techniques_of_tactic(kb, object_id, include_subtechniques=True)]
+    elif obj_type == CASE_STUDY:
+        uses = []
+        for _, t, k, d in kb.graph.out_edges(object_id, keys=True, data=True):
+            if k == USES:
+                uses.append({**ref(kb, t), "steps": d.get("steps", [])})
+        uses.sort(key=lambda u: (min((s.get("step") or 0 for s in u["steps"]), default=10**6), id_sort_key(u["id"])))
+        out["techniques"] = uses
+    return out
+
+
+def add_evidence(kb, obj: dict) -> list[dict]:
+    """Attach measured figures (already hung on the edges by `attach_evidence`) to the
+    object's mitigation/technique entries; returns the flat evidence rows for the table."""
+    rows = []
+    obj_type = obj.get("type")
+    entries = obj.get("mitigations") if obj_type == TECHNIQUE else obj.get("techniques") if obj_type == MITIGATION else None
+    for entry in entries or []:
+        m, t = (entry["id"], obj["id"]) if obj_type == TECHNIQUE else (obj["id"], entry["id"])
+        if not kb.graph.has_edge(m, t, key=MITIGATES):
+            continue
+        evidence = kb.graph.edges[m, t, MITIGATES].get("evidence") or []
+        if not evidence:
+            continue
+        entry["evidence"] = evidence
+        for r in evidence:
+            rows.append({"mitigation": m, "technique": t, "attack": r.get("attack"), "metric": r.get("metric"),
+                         "baseline": r.get("baseline"), "defended": r.get("defended"), "ci95": r.get("ci95"),
+                         "better": "higher" if r.get("higher_is_better") else "lower"})
+    return rows
+
+
+def show_tables(obj: dict, evidence_rows: list[dict] | None) -> list[Table]:
+    fields = [{"field": "id", "value": obj["id"]}, {"field": "type", "value": obj.get("type")},
+              {"field": "name", "value": obj.get("name")}]
+    for key in sorted(obj):
+        value = obj[key]
+        if key in _HIDDEN_FIELDS or key == "id" or isinstance(value, (list, dict)) or value in (None, ""):
+            if key in ("category", "lifecycle") and value:
+                fields.append({"field": key, "value": value})
+            continue
+        fields.append({"field": key, "value": value})
+    if obj.get("description"):
+        fields.append({"field": "description", "value": obj["description"]})
+    tables = [Table([("field", "Field"), ("value", "Value")], fields, title=f"{obj['id']}  {obj.get('name', '')}")]
+    if obj.get("parent"):
+        tables.append(Table([("id", "ID"), ("name", "Name")], [obj["parent"]], title="Parent technique"))
+    if obj.get("subtechniques"):
+        tables.append(Table([("id", "ID"), ("name", "Name")], obj["subtechniques"], title="Sub-techniques"))
+    if "tactics" in obj and obj.get("type") == TECHNIQUE:
+        tables.append(Table([("id", "ID"), ("name", "Name")], obj["tactics"], title="Tactics"))
+    if "mitigations" in obj:
+        tables.append(Table([("id", "ID"), ("name", "Name"), ("note", "Note")], obj["mitigations"], title="Mitigations"))
+    if "case_studies" in obj:
+        rows = [{**c, "steps": _steps_text(c["steps"])} for c in obj["case_studies"]]
+        tables.append(Table([("id", "ID"), ("name", "Name"), ("steps", "Steps")], rows, title="Case studies"))
+    if "techniques" in obj:
+        if obj.get("type") == MITIGATION:
+            cols = [("id", "ID"), ("name", "Name"), ("tactics", "Tactics"), ("note", "Note")]
+        elif obj.get("type") == CASE_STUDY:
+            cols = [("steps", "Steps"), ("id", "ID"), ("name", "Name")]
+        else:
+            cols = [("id", "ID"), ("name", "Name")]
+        rows = [{**t, "steps": _steps_text(t.get("steps", []))} for t in obj["techniques"]]
+        tables.append(Table(cols, rows, title="Techniques"))
+    if evidence_rows is not None:
+        tables.append(Table([("mitigation", "Mitigation"), ("technique", "Technique"), ("attack", "Attack"),
+                             ("metric", "Metric"), ("better", "Better"), ("baseline", "Baseline"),
+                             ("defended", "Defended"), ("ci95", "95% CI")], evidence_rows, title="Measured evidence"))
+    return tables
+
+
+def _steps_text(steps: list[dict]) -> str:
+    return ", ".join(f"{s.get('step')}" + (f" ({s['tactic']})" if s.get("tactic") else "") for s in steps)
+
+
+@click.command()
+@click.argument("objects", nargs=-1, metavar="ID|NAME...", shell_complete=complete_ids(None))
+@stdin_option
+@click.option("--evidence", "evidence_dir", type=click.Path(file_okay=False),
+              help="Folder with results.json from `atlaskb defend run`: show the measured figures per link.")
+@format_option
+@pass_app
+def show(app, objects, use_stdin, evidence_dir, fmt):
+    """One object (ID, name or partial name) with its relationships.
+
+    JSON: an object for one query, an array for several (or with `-`/--stdin).
+    """
+    queries = read_queries(objects, use_stdin)
+    kb = query_kb(app)
+    if evidence_dir:
+        from atlaskb.evidence import attach_evidence
+
+        for finding in attach_evidence(kb, evidence_dir):
+            click.echo(f"atlaskb: {finding}", err=True)
+    ids, errors = resolve_many(kb, queries, None)
+    objs, tables = [], []
+    for object_id in ids:
+        obj = describe(kb, object_id)
+        rows = add_evidence(kb, obj) if evidence_dir else None
+        objs.append(obj)
+        tables.extend(show_tables(obj, rows))
+    if objs:
+        batch = len(queries) > 1 or use_stdin or "-" in objects
+        emit(objs if batch else objs[0], tables, app.fmt(fmt), app.no_color)
+    finish(errors)
+
+
+# -- mitigations / techniques --------------------------------------------------------------
+
+@click.command()
+@click.argument("techniques", nargs=-1, metavar="TECHNIQUE...", shell_complete=complete_ids(TECHNIQUE))
+@stdin_option
+@click.option("--rollup", is_flag=True,
+              help="Also count mitigations stated for the technique's parent or its sub-techniques (column `via`).")
+@format_option
+@pass_app
+def mitigations(app, techniques, use_stdin, rollup, fmt):
+    """The mitigations that address a technique, with their notes.
+
+    Several techniques (or `-` for stdin) give one list with a `technique` column.
+    JSON: an array of {technique, id, name, note, via}; `via` is null for a direct link.
+    """
+    queries = read_queries(techniques, use_stdin)
+    kb = query_kb(app)
+    ids, errors = resolve_many(kb, queries, TECHNIQUE)
+    rows = []
+    for t in ids:
+        for m in q.mitigations_for(kb, t, rollup=rollup):
+            rows.append({"technique": t, **m})
+    if ids:
+        cols = [("id", "ID"), ("name", "Name")] + ([("via", "Via")] if rollup else []) + [("note", "Note")]
+        if len(ids) > 1:
+            cols.insert(0, ("technique", "Technique"))
+        title = None if len(ids) > 1 else f"Mitigations of {ids[0]} {name_of(kb, ids[0])}"
+        emit(rows, Table(cols, rows, title=title, caption=f"{len(rows)} mitigation link(s)"), app.fmt(fmt), app.no_color)
+    finish(errors)
+
+
+@click.command()
+@click.argument("mitigation_ids", nargs=-1, metavar="MITIGATION...", shell_complete=complete_ids(MITIGATION))
+@stdin_option
+@format_option
+@pass_app
+def techniques(app, mitigation_ids, use_stdin, fmt):
+    """What a mitigation covers, grouped by tactic (kill-chain order).
+
+    JSON: an array of {mitigation, id, name, note, tactics}, one per technique, ordered by
+    its first tactic then ID. A table lists a technique under each tactic it serves.
+    """
+    queries = read_queries(mitigation_ids, use_stdin)
+    kb = query_kb(app)
+    ids, errors = resolve_many(kb, queries, MITIGATION)
+    order = tactic_order(kb)
+    rows, tables = [], []
+    for m in ids:
+        found = q.techniques_for(kb, m)
+        for t in found:
+            t["tactics"] = sorted(t["tactics"], key=lambda x: (order.get(x, 10**6), id_sort_key(x)))
+        found.sort(key=lambda t: (order.get(t["tactics"][0], 10**6) if t["tactics"] else 10**7, id_sort_key(t["id"])))
+        rows += [{"mitigation": m, **t} for t in found]
+        groups: dict[str, list[dict]] = {}
+        for t in found:
+            for tac in t["tactics"] or [""]:
+                groups.setdefault(tac, []).append({"mitigation": m, **t})
+        for tac in sorted(groups, key=lambda x: (order.get(x, 10**6), id_sort_key(x) if x else (9,))):
+            title = f"{tac} {name_of(kb, tac)}" if tac else "(no tactic)"
+            if len(ids) > 1:
+                title = f"{m} · {title}"
+            tables.append(Table([("id", "ID"), ("name", "Name"), ("note", "Note")], groups[tac], title=title))
+    if ids:
+        if not tables:
+            tables.append(Table([("id", "ID"), ("name", "Name"), ("note", "Note")], [], title="Techniques"))
+        if len(ids) == 1:
+            tables[-1].caption = f"{len(rows)} technique(s) covered by {ids[0]} {name_of(kb, ids[0])}"
+        emit(rows, tables, app.fmt(fmt), app.no_color)
+    finish(errors)
+
+
+# -- tactics / matrix ------------------------------------------------------------------------
+
+@click.command()
+@format_option
+@pass_app
+def tactics(app, fmt):
+    """The tactics in kill-chain order, with how many techniques achieve each."""
+    kb = query_kb(app)
+    rows = []
+    for t in q.tactics(kb):
+        tops = q.techniques_of_tactic(kb, t)
+        subs = sum(len(q.subtechniques(kb, x)) for x in tops)
+        rows.append({**ref(kb, t), "techniques": len(tops), "subtechniques": subs})
+    emit(rows, Table([("id", "ID"), ("name", "Name"), ("techniques", "Techniques"),
+                      ("subtechniques", "Sub-techniques")], rows), app.fmt(fmt), app.no_color)
+
+
+@click.command()
+@click.option("--sub", "with_subs", is_flag=True, help="Include sub-techniques under their parents.")
+@click.option("--ids", "ids_only", is_flag=True, help="Cells show IDs only (narrower).")
+@format_option
+@pass_app
+def matrix(app, with_subs, ids_only, fmt):
+    """The tactic × technique matrix: one column per tactic, in kill-chain order.
+
+    JSON: an array of tactics, each {id, name, techniques: [{id, name, parent}]}.
+    """
+    kb = query_kb(app)
+    columns, data = [], []
+    for t in q.tactics(kb):
+        techs = q.techniques_of_tactic(kb, t, include_subtechniques=with_subs)
+        entries = [{**ref(kb, x), "parent": q.parent(kb, x)} for x in techs]
+        data.append({**ref(kb, t), "techniques": entries})
+        columns.append((t, name_of(kb, t) or t))
+    height = max((len(c["techniques"]) for c in data), default=0)
+    rows = []
+    for i in range(height):
+        row = {}
+        for col in data:
+            if i < len(col["techniques"]):
+                e = col["techniques"][i]
+                indent = "  " if e["parent"] else ""
+                row[col["id"]] = indent + (e["id"] if ids_only else (e["name"] or e["id"]))
+        rows.append(row)
+    emit(data, Table(columns, rows), app.fmt(fmt), app.no_color)
+
+
+# -- search / case studies / path -------------------------------------------------------------
+
+@click.command()
+@click.argument("text", nargs=-1, required=True)
+@click.option("--type", "obj_type", type=click.Choice([TACTIC, TECHNIQUE, MITIGATION, CASE_STUDY]),
+              help="Only objects of this type.")
+@format_option
+@pass_app
+def search(app, text, obj_type, fmt):
+    """Objects whose ID, name or description contain every word of TEXT.
+
+    Ranked: ID matches, then name matches, then description matches. Exit 1 when
+    nothing matches. JSON: an array of {id, name, type}.
+    """
+    kb = query_kb(app)
+    found = q.search(kb, " ".join(text), obj_type)
+    rows = [{"id": n, "name": name_of(kb, n), "type": kb.graph.nodes[n].get("type")} for n in found]
+    if not rows:
+        raise AtlasError(f"nothing matches {' '.join(text)!r}")
+    emit(rows, Table([("id", "ID"), ("type", "Type"), ("name", "Name")], rows,
+                     caption=f"{len(rows)} match(es)"), app.fmt(fmt), app.no_color)
+
+
+@click.command("case-studies")
+@click.argument("techniques", nargs=-1, metavar="[TECHNIQUE...]", shell_complete=complete_ids(TECHNIQUE))
+@stdin_option
+@format_option
+@pass_app
+def case_studies(app, techniques, use_stdin, fmt):
+    """Case studies that use a technique, with the procedure steps (and tactic) using it.
+    With no technique: every case study.
+
+    JSON: an array of {technique, id, name, steps: [{step, tactic}]}.
+    """
+    kb = query_kb(app)
+    if not techniques and not use_stdin:
+        rows = [{"id": c, "name": name_of(kb, c), "incident_date": kb.graph.nodes[c].get("incident_date"),
+                 "target": kb.graph.nodes[c].get("target")} for c in kb.nodes_of_type(CASE_STUDY)]
+        emit(rows, Table([("id", "ID"), ("name", "Name"), ("incident_date", "Date"), ("target", "Target")], rows),
+             app.fmt(fmt), app.no_color)
+        return
+    ids, errors = resolve_many(kb, read_queries(techniques, use_stdin), TECHNIQUE)
+    rows = []
+    for t in ids:
+        rows += [{"technique": t, **c} for c in q.case_studies_for(kb, t)]
+    if ids:
+        table_rows = [{**r, "steps": _steps_text(r["steps"])} for r in rows]
+        cols = [("id", "ID"), ("name", "Name"), ("steps", "Steps")]
+        if len(ids) > 1:
+            cols.insert(0, ("technique", "Technique"))
+        emit(rows, Table(cols, table_rows, caption=f"{len(rows)} case stud{'y' if len(rows) == 1 else 'ies'}"),
+             app.fmt(fmt), app.no_color)
+    finish(errors)
+
+
+@click.command()
+@click.argument("a", metavar="A", shell_complete=complete_ids(None))
+@click.argument("b", metavar="B", shell_complete=complete_ids(None))
+@format_option
+@pass_app
+def path(app, a, b, fmt):
+    """The shortest chain of relationships between two objects (direction ignored).
+
+    Each hop names the link type and whether it points forward (A→B) or backward.
+    Exit 1 when the two are not connected. JSON: {from, to, length, path: [...]}.
+    """
+    kb = query_kb(app)
+    src, dst = resolve_as(kb, a, None), resolve_as(kb, b, None)
+    found = q.shortest_path(kb, src, dst)
+    if found is None:
+        raise AtlasError(f"no path between {src} and {dst}")
+    hops = []
+    for i, node in enumerate(found):
+        link = None
+        if i:
+            links = q.links_between(kb, found[i - 1], node)
+            link = ", ".join(f"{t}" if d == "forward" else f"{t} (reverse)" for t, d in links)
+        hops.append({**ref(kb, node), "type": kb.graph.nodes[node].get("type"), "link": link})
+    data = {"from": src, "to": dst, "length": len(found) - 1, "path": hops}
+    rows = [{**h, "step": i} for i, h in enumerate(hops)]
+    emit(data, Table([("step", "#"), ("link", "Link from previous"), ("id", "ID"), ("type", "Type"), ("name", "Name")],
+                     rows, title=f"{src} → {dst}: {len(found) - 1} link(s)"), app.fmt(fmt), app.no_color)

@@ -1,0 +1,299 @@
+"""Coverage of ATLAS techniques by the mitigations an organisation has in place, and what
+to deploy next.
+
+How techniques count
+--------------------
+A technique (parent or sub-technique alike) is *covered* only when a deployed mitigation
+has a direct ``mitigates`` link to it. Nothing is inherited in either direction:
+
+* a mitigation of a parent does not cover its sub-techniques: ATLAS states its
+  mitigations per sub-technique (Model Hardening lists AML.T0043 *and* each of
+  AML.T0043.000-.004), so a missing sub-technique link is a real statement, and
+  inheriting would overstate coverage;
+* covering every sub-technique does not cover the parent, whose own behaviour (the
+  general form of the attack) may still be open.
+
+`covered` and `uncovered` therefore partition *all* techniques of the graph, parents and
+sub-techniques, including objects known only from links. `by_tactic` lists each
+technique under every tactic it achieves (a sub-technique under its parent's tactics
+when it states none: `queries.tactics_of`), so a technique may appear in several tactics
+and techniques with no tactic appear in none.
+
+Strength
+--------
+A profile may give each mitigation a strength in [0, 1] (default 1: fully effective).
+A technique's coverage level is ``1 - Π(1 - strength)`` over the deployed mitigations
+linked to it; it is *covered* when that is above 0. A mitigation listed with strength 0
+is in place but counted as ineffective. Recommendations weigh the residual
+``1 - level`` of each technique, so strengthening a weakly covered technique still
+counts, in proportion.
+
+Gaps and weights
+----------------
+Uncovered techniques are ranked by maturity (realized > demonstrated > feasible >
+unknown), then by the number of case studies that use them, then by ID. For the
+weighted set cover each technique weighs ``maturity factor × (1 + case studies)`` with
+factors realized 3, demonstrated 2, feasible 1, unknown 1: a technique seen in the wild
+and used in many case studies is the gap to close first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from atlaskb import queries as q
+from atlaskb.errors import NotFound, SourceError, UsageError
+from atlaskb.model import MITIGATES, MITIGATION, TECHNIQUE, id_sort_key, is_id
+
+MATURITY_FACTOR = {"realized": 3.0, "demonstrated": 2.0, "feasible": 1.0}
+_MAX_PROFILE_BYTES = 1024 * 1024
+
+
+@dataclass
+class Profile:
+    """The mitigations in place, as a profile file states them (IDs or names, unresolved)."""
+
+    mitigations: list[str] = field(default_factory=list)
+    notes: dict[str, str] = field(default_factory=dict)
+    strength: dict[str, float] = field(default_factory=dict)
+
+
+# -- profiles --------------------------------------------------------------------------------
+
+def load_profile(path: str) -> Profile:
+    """Read a profile: a YAML file with a ``mitigations`` list (or mapping).
+
+    Accepted shapes::
+
+        mitigations:              # list of IDs ...
+          - AML.M0003
+          - id: AML.M0015         # ... or of {id, note, strength}
+            note: WAF rule set 12
+            strength: 0.5
+        # or a mapping  ID: {note, strength}  (or ID: null), or a bare top-level list.
+
+    Only YAML's safe subset is read (the file is composed, never constructed into Python
+    objects). Errors name the file and line: SourceError (exit 2) when the file cannot be
+    read or is not YAML, UsageError (exit 2) when its shape is wrong.
+    """
+    import os
+
+    import yaml
+
+    try:
+        if os.path.getsize(path) > _MAX_PROFILE_BYTES:
+            raise SourceError(f"{path}: larger than 1 MB; not a coverage profile")
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        raise SourceError(f"{path}: no such profile file") from None
+    except IsADirectoryError:
+        raise SourceError(f"{path}: is a folder, not a profile file") from None
+    except UnicodeDecodeError:
+        raise SourceError(f"{path}: not UTF-8 text") from None
+    except OSError as e:
+        raise SourceError(f"{path}: cannot read: {e.strerror or e}") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = f":{mark.line + 1}" if mark else ""
+        raise SourceError(f"{path}{line}: not valid YAML: {e.problem or e.context}") from None
+    except yaml.YAMLError as e:
+        raise SourceError(f"{path}: not valid YAML: {e}") from None
+    if root is None:
+        raise UsageError(f"{path}: empty profile; expected `mitigations:` with a list of mitigation IDs")
+    return _profile_from_node(path, root)
+
+
+def _where(path: str, node) -> str:
+    return f"{path}:{node.start_mark.line + 1}"
+
+
+def _scalar(path: str, node, what: str) -> str:
+    import yaml
+
+    if not isinstance(node, yaml.ScalarNode):
+        raise UsageError(f"{_where(path, node)}: {what} must be a plain value, not a list or mapping")
+    return str(node.value).strip()
+
+
+def _profile_from_node(path: str, root) -> Profile:
+    import yaml
+
+    items = root
+    if isinstance(root, yaml.MappingNode):
+        keys = {_scalar(path, k, "a key"): (k, v) for k, v in root.value}
+        unknown = sorted(set(keys) - {"mitigations", "name", "description", "notes"})
+        if unknown:
+            raise UsageError(f"{_where(path, keys[unknown[0]][0])}: unknown key {unknown[0]!r}; "
+                             "a profile has `mitigations:` (and optionally `name:`, `description:`)")
+        if "mitigations" not in keys:
+            raise UsageError(f"{_where(path, root)}: no `mitigations:` key")
+        items = keys["mitigations"][1]
+    profile = Profile()
+    if isinstance(items, yaml.ScalarNode):
+        if items.value.strip() in ("", "~", "null"):
+            return profile  # `mitigations:` with nothing: nothing deployed
+        raise UsageError(f"{_where(path, items)}: `mitigations` must be a list or mapping of mitigation IDs")
+    if isinstance(items, yaml.SequenceNode):
+        entries = []
+        for item in items.value:
+            if isinstance(item, yaml.MappingNode):
+                fields = {_scalar(path, k, "a key"): v for k, v in item.value}
+                if "id" not in fields:
+                    raise UsageError(f"{_where(path, item)}: a mitigation entry needs an `id`")
+                entries.append((fields.pop("id"), fields, item))
+            else:
+                entries.append((item, {}, item))
+    else:  # mapping ID -> {note, strength} | null
+        entries = []
+        for k, v in items.value:
+            if isinstance(v, yaml.MappingNode):
+                fields = {_scalar(path, fk, "a key"): fv for fk, fv in v.value}
+            elif isinstance(v, yaml.ScalarNode) and v.value.strip() in ("", "~", "null"):
+                fields = {}
+            else:
+                raise UsageError(f"{_where(path, v)}: expected {{note, strength}} for {k.value}")
+            entries.append((k, fields, k))
+    for id_node, fields, node in entries:
+        mid = _scalar(path, id_node, "a mitigation ID")
+        if not mid:
+            raise UsageError(f"{_where(path, node)}: empty mitigation ID")
+        if is_id(mid.upper()):
+            mid = mid.upper()
+        unknown = sorted(set(fields) - {"note", "strength"})
+        if unknown:
+            raise UsageError(f"{_where(path, fields[unknown[0]])}: unknown field {unknown[0]!r} "
+                             "(a mitigation entry has id, note, strength)")
+        if mid not in profile.mitigations:
+            profile.mitigations.append(mid)
+        if "note" in fields:
+            profile.notes[mid] = _scalar(path, fields["note"], "note")
+        if "strength" in fields:
+            raw = _scalar(path, fields["strength"], "strength")
+            try:
+                value = float(raw)
+            except ValueError:
+                value = float("nan")
+            if not 0.0 <= value <= 1.0:
+                raise UsageError(f"{_where(path, fields['strength'])}: strength must be a number from 0 to 1, "
+                                 f"not {raw!r}")
+            profile.strength[mid] = value
+    return profile
+
+
+# -- coverage --------------------------------------------------------------------------------
+
+def _resolve_have(kb, have, strength) -> tuple[list[str], dict[str, float]]:
+    """Resolve IDs or names of mitigations; the strengths re-keyed by resolved ID."""
+    resolved: list[str] = []
+    strengths: dict[str, float] = {}
+    for item in have:
+        mid = q.resolve(kb, item, MITIGATION)  # NotFound, with suggestions, for unknown ones
+        if mid not in resolved:
+            resolved.append(mid)
+        s = (strength or {}).get(item, (strength or {}).get(mid))
+        if s is not None:
+            strengths[mid] = float(s)
+    return sorted(resolved, key=id_sort_key), strengths
+
+
+def _levels(kb, have: list[str], strengths: dict[str, float]) -> dict[str, float]:
+    """Technique -> coverage level 1 - Π(1 - strength), for techniques some deployed
+    mitigation links to (level may be 0 when all of them have strength 0)."""
+    residual: dict[str, float] = {}
+    for m in have:
+        s = strengths.get(m, 1.0)
+        for _, t, k in kb.graph.out_edges(m, keys=True):
+            if k == MITIGATES:
+                residual[t] = residual.get(t, 1.0) * (1.0 - s)
+    return {t: 1.0 - r for t, r in residual.items()}
+
+
+def technique_weight(kb, technique: str) -> float:
+    """maturity factor × (1 + number of case studies using it); see module docstring."""
+    factor = MATURITY_FACTOR.get(kb.graph.nodes[technique].get("maturity") or "", 1.0)
+    return factor * (1 + q.case_study_count(kb, technique))
+
+
+def compute(kb, have, strength: dict[str, float] | None = None) -> dict:
+    """Coverage of every technique by the mitigations `have` (IDs or names).
+
+    Returns ``{"have", "covered", "uncovered", "level", "by_tactic", "gaps", "totals"}``:
+    `covered`/`uncovered` partition all technique IDs (ATLAS order); `level` maps each
+    covered technique to its coverage level (1.0 without strengths); `by_tactic` is
+    ``{tactic: {"name", "covered", "uncovered", "ratio"}}`` in kill-chain order;
+    `gaps` ranks the uncovered (see module docstring). Unknown mitigations raise NotFound.
+    """
+    ids, strengths = _resolve_have(kb, have, strength)
+    levels = _levels(kb, ids, strengths)
+    techniques = kb.nodes_of_type(TECHNIQUE)
+    covered = [t for t in techniques if levels.get(t, 0.0) > 0.0]
+    covered_set = set(covered)
+    uncovered = [t for t in techniques if t not in covered_set]
+    by_tactic: dict[str, dict] = {}
+    for tactic in q.tactics(kb):
+        by_tactic[tactic] = {"name": kb.graph.nodes[tactic].get("name", ""), "covered": [], "uncovered": []}
+    for t in techniques:
+        for tactic in q.tactics_of(kb, t):
+            if tactic in by_tactic:
+                by_tactic[tactic]["covered" if t in covered_set else "uncovered"].append(t)
+    for entry in by_tactic.values():
+        total = len(entry["covered"]) + len(entry["uncovered"])
+        entry["ratio"] = round(len(entry["covered"]) / total, 4) if total else 0.0
+    gaps = [{"id": t, "name": kb.graph.nodes[t].get("name", ""),
+             "maturity": kb.graph.nodes[t].get("maturity") or None,
+             "case_studies": q.case_study_count(kb, t), "weight": technique_weight(kb, t)}
+            for t in uncovered]
+    gaps.sort(key=lambda g: (-q.maturity_rank(kb, g["id"]), -g["case_studies"], id_sort_key(g["id"])))
+    return {
+        "have": ids,
+        "covered": covered,
+        "uncovered": uncovered,
+        "level": {t: round(levels[t], 4) for t in covered},
+        "by_tactic": by_tactic,
+        "gaps": gaps,
+        "totals": {"techniques": len(techniques), "covered": len(covered),
+                   "ratio": round(len(covered) / len(techniques), 4) if techniques else 0.0},
+    }
+
+
+def recommend(kb, have, top: int = 5, strength: dict[str, float] | None = None) -> list[dict]:
+    """The next mitigations to deploy: greedy weighted set cover over the techniques'
+    residual risk (weight × (1 - coverage level)), assuming a new mitigation is fully
+    effective. Each pick is ``{"id", "name", "gain", "newly_covered", "techniques"}``:
+    `gain` the weight it removes, `newly_covered` the techniques uncovered until now that
+    it covers. Ties go to more newly covered techniques, then to ATLAS ID order.
+    Mitigations that would gain nothing are never proposed (the list may be shorter).
+    """
+    if top < 1:
+        raise UsageError("--top must be at least 1")
+    ids, strengths = _resolve_have(kb, have, strength)
+    levels = _levels(kb, ids, strengths)
+    residual = {t: technique_weight(kb, t) * (1.0 - levels.get(t, 0.0)) for t in kb.nodes_of_type(TECHNIQUE)}
+    uncovered = {t for t in residual if levels.get(t, 0.0) <= 0.0}
+    candidates = {m: sorted((t for _, t, k in kb.graph.out_edges(m, keys=True)
+                             if k == MITIGATES and t in residual), key=id_sort_key)
+                  for m in kb.nodes_of_type(MITIGATION) if m not in ids}
+    picks: list[dict] = []
+    while len(picks) < top and candidates:
+        best = None
+        for m in sorted(candidates, key=id_sort_key):
+            gain = sum(residual[t] for t in candidates[m])
+            new = [t for t in candidates[m] if t in uncovered]
+            key = (round(gain, 9), len(new))
+            if best is None or key > best[0]:
+                best = (key, m, gain, new)
+        if best is None or best[2] <= 0:
+            break
+        _, m, gain, new = best
+        picks.append({"id": m, "name": kb.graph.nodes[m].get("name", ""), "gain": round(gain, 4),
+                      "newly_covered": new, "techniques": list(candidates[m])})
+        for t in candidates.pop(m):
+            residual[t] = 0.0
+            uncovered.discard(t)
+    return picks
+
+
+__all__ = ["Profile", "load_profile", "compute", "recommend", "technique_weight", "MATURITY_FACTOR", "NotFound"]
