@@ -9,20 +9,33 @@ def load(*sources: str):
 
     Problems in the input never raise: they are collected in ``kb.findings``. Only a
     source that does not exist raises ``atlaskb.errors.SourceError``.
+
+    The parsed result is cached as JSON in the user's cache folder, keyed by the
+    sources' paths, mtimes and sizes (see `atlaskb.cache`; ``ATLASKB_NO_CACHE=1`` turns
+    it off), so a one-shot query does not re-parse an unchanged vault.
     """
     import gc
 
-    from atlaskb.kb import build
-    from atlaskb.sources import default_sources, read_source
+    from atlaskb import cache
+    from atlaskb.sources import default_sources
 
     paths = list(sources) or default_sources()
+    key = cache.cache_key(paths) if cache.enabled() else None
+    kb = cache.get(key)
+    if kb is not None:
+        return kb
+    from atlaskb.kb import build
+    from atlaskb.sources import read_source
+
     # Loading allocates many small, long-lived objects and frees almost none; the cyclic
     # collector would rescan them all again and again, making per-page cost grow with
     # vault size. Pausing it keeps the cost flat.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return build([read_source(p) for p in paths])
+        kb = build([read_source(p) for p in paths])
     finally:
         if was_enabled:
             gc.enable()
+    cache.put(key, kb, paths)
+    return kb

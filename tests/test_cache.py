@@ -1,0 +1,182 @@
+"""The parsed-KB cache and the networkx-free view the query commands read it through:
+never stale, never trusted when corrupt, off with ATLASKB_NO_CACHE=1, and giving exactly
+the answers a fresh load gives."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+
+import atlaskb
+from atlaskb import cache, coverage
+from atlaskb import queries as q
+from conftest import REPO, run_cli
+
+
+@pytest.fixture
+def cache_home(tmp_path, monkeypatch):
+    home = tmp_path / "xdg"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    monkeypatch.delenv("ATLASKB_NO_CACHE", raising=False)
+    monkeypatch.setattr(cache, "_RACY_NS", 0)  # tests write sources and load at once
+    return home / "atlaskb"
+
+
+@pytest.fixture
+def vault_copy(tmp_path):
+    dst = tmp_path / "vault"
+    shutil.copytree(REPO / "data" / "atlas", dst)
+    return dst
+
+
+def graph_facts(kb):
+    g = kb.graph
+    nodes = [(n, dict(d)) for n, d in g.nodes(data=True)]
+    edges = sorted((u, v, k, json.dumps(d, sort_keys=True)) for u, v, k, d in g.edges(keys=True, data=True))
+    return nodes, edges
+
+
+def test_cached_load_equals_fresh_load(cache_home, vault_copy, monkeypatch):
+    first = atlaskb.load(str(vault_copy))
+    files = list(cache_home.glob("kb-*.json"))
+    assert len(files) == 1
+    second = atlaskb.load(str(vault_copy))  # from the cache
+    assert graph_facts(second) == graph_facts(first)
+    assert [n for n in second.graph] == [n for n in first.graph]
+    assert second.findings == first.findings and second.sources == first.sources
+    assert second.declared == first.declared and second.page_source == first.page_source
+    monkeypatch.setenv("ATLASKB_NO_CACHE", "1")
+    assert graph_facts(atlaskb.load(str(vault_copy))) == graph_facts(first)
+
+
+def test_edit_invalidates(cache_home, vault_copy):
+    page = next(vault_copy.glob("mitigations/model-hardening.md"))
+    atlaskb.load(str(vault_copy))
+    text = page.read_text(encoding="utf-8")
+    page.write_text(text.replace("Model Hardening", "Model Hardening Renamed"), encoding="utf-8")
+    kb = atlaskb.load(str(vault_copy))
+    assert kb.graph.nodes["AML.M0003"]["name"] == "Model Hardening Renamed"
+    (vault_copy / "mitigations" / "extra.md").write_text(
+        "# ACME.M0001: Extra\n\n## Techniques (1)\n\n- [[x|AML.T0015: Evade AI Model]]\n", encoding="utf-8")
+    assert "ACME.M0001" in atlaskb.load(str(vault_copy))
+    page.unlink()
+    assert atlaskb.load(str(vault_copy)).graph.nodes["AML.M0003"].get("has_page") is False
+
+
+def test_fresh_sources_are_not_cached(tmp_path, monkeypatch, vault_copy):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("ATLASKB_NO_CACHE", raising=False)
+    page = vault_copy / "mitigations" / "model-hardening.md"
+    page.write_text(page.read_text(encoding="utf-8"), encoding="utf-8")  # just modified
+    atlaskb.load(str(vault_copy))
+    assert not list((tmp_path / "xdg").glob("atlaskb/kb-*.json"))
+
+
+@pytest.mark.parametrize("damage", [b"", b"{not json", b"[]", b'{"format": 1, "key": "other"}',
+                                    b'{"format": 1, "key": "%KEY%", "nodes": 5}'])
+def test_corrupt_cache_is_ignored_and_rewritten(cache_home, vault_copy, damage):
+    fresh = atlaskb.load(str(vault_copy))
+    (path,) = cache_home.glob("kb-*.json")
+    key = json.loads(path.read_text())["key"]
+    path.write_bytes(damage.replace(b"%KEY%", key.encode()))
+    assert graph_facts(atlaskb.load(str(vault_copy))) == graph_facts(fresh)
+    assert json.loads(path.read_text())["key"] == key  # rewritten whole
+
+
+def test_no_cache_env_and_unwritable_folder(tmp_path, monkeypatch, vault_copy):
+    monkeypatch.setattr(cache, "_RACY_NS", 0)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("ATLASKB_NO_CACHE", "1")
+    atlaskb.load(str(vault_copy))
+    assert not (tmp_path / "xdg").exists()
+    monkeypatch.delenv("ATLASKB_NO_CACHE")
+    blocker = tmp_path / "file-not-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    assert "AML.M0003" in atlaskb.load(str(vault_copy))  # only speed is lost
+
+
+def test_cache_file_is_plain_json(cache_home, vault_copy):
+    atlaskb.load(str(vault_copy))
+    (path,) = cache_home.glob("kb-*.json")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["format"] == cache.FORMAT and data["nodes"] and data["edges"]
+
+
+def test_missing_source_still_raises(cache_home):
+    from atlaskb.errors import SourceError
+
+    with pytest.raises(SourceError):
+        atlaskb.load("/nonexistent/vault")
+
+
+# -- the networkx-free view gives the same answers ------------------------------------------------
+
+def test_lite_view_answers_like_networkx(cache_home, vault_copy):
+    full = atlaskb.load(str(vault_copy))
+    lite = cache.load_lite([str(vault_copy)])
+    assert lite is not None and type(lite.graph).__name__ == "LiteGraph"
+    assert graph_facts(lite) == graph_facts(full)
+    assert lite.graph.number_of_edges() == full.graph.number_of_edges()
+    a, b = full, lite
+    for t in full.nodes_of_type("technique"):
+        assert q.mitigations_for(a, t, rollup=True) == q.mitigations_for(b, t, rollup=True)
+        assert q.case_studies_for(a, t) == q.case_studies_for(b, t)
+        assert q.tactics_of(a, t) == q.tactics_of(b, t)
+        assert q.subtechniques(a, t) == q.subtechniques(b, t) and q.parent(a, t) == q.parent(b, t)
+    for m in full.nodes_of_type("mitigation"):
+        assert q.techniques_for(full, m) == q.techniques_for(lite, m)
+    for tac in q.tactics(full):
+        assert q.techniques_of_tactic(full, tac, True) == q.techniques_of_tactic(lite, tac, True)
+    assert q.tactics(full) == q.tactics(lite)
+    assert q.search(full, "adversarial") == q.search(lite, "adversarial")
+    assert q.shortest_path(full, "AML.M0006", "AML.TA0002") == q.shortest_path(lite, "AML.M0006", "AML.TA0002")
+    have = ["AML.M0003", "AML.M0015"]
+    assert coverage.compute(full, have) == coverage.compute(lite, have)
+    assert coverage.recommend(full, have, top=5) == coverage.recommend(lite, have, top=5)
+    suggestions = []
+    for kb in (full, lite):
+        with pytest.raises(q.NotFound) as e:
+            q.resolve(kb, "Black-Box Transfr")
+        suggestions.append(e.value.suggestions)
+    assert suggestions[0] == suggestions[1] and suggestions[0]
+
+
+COMMANDS = [
+    ["mitigations", "AML.T0043.002", "--rollup"], ["techniques", "AML.M0003"], ["tactics"], ["matrix", "--sub"],
+    ["search", "poison"], ["case-studies", "AML.T0043.002"], ["path", "AML.M0006", "AML.CS0000"],
+    ["show", "AML.T0043.002", "AML.M0006", "AML.TA0001", "AML.CS0000"],
+    ["coverage", "--have", "AML.M0003"], ["recommend", "--have", "AML.M0003"],
+]
+
+
+@pytest.mark.parametrize("fmt", ["json", "table"])
+def test_cli_output_identical_warm_and_cold(cache_home, monkeypatch, fmt):
+    for command in COMMANDS:
+        monkeypatch.setenv("ATLASKB_NO_CACHE", "1")
+        cold = run_cli(*command, "--format", fmt)
+        monkeypatch.delenv("ATLASKB_NO_CACHE")
+        run_cli("tactics")  # fills the cache
+        assert cache.load_lite([]) is not None
+        warm = run_cli(*command, "--format", fmt)
+        assert cold == warm, command
+        assert cold[0] == 0
+
+
+def test_query_path_does_not_import_networkx(cache_home):
+    """The point of the lite view, checked in a real process (timing is for bench/)."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache_home.parent))
+    code = ("import sys\nfrom atlaskb.cli import main\n"
+            "try:\n    main(['mitigations', 'AML.T0043.002'])\nexcept SystemExit:\n    pass\n"
+            "print('NX' if 'networkx' in sys.modules else 'NO-NX', 'RICH' if 'rich' in sys.modules else 'NO-RICH',"
+            " 'YAML' if 'yaml' in sys.modules else 'NO-YAML')")
+    # first run fills the cache (racy rule off is per-process, the bundled vault is old anyway)
+    subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "NO-NX NO-RICH NO-YAML"
