@@ -37,6 +37,76 @@ def export_json(app, out):
         click.echo(text, nl=False)
 
 
+def _write(out: str | None, text: str) -> None:
+    """To `out` atomically (a failed run leaves the old file), or to stdout."""
+    if out:
+        from atlaskb.fsutil import atomic_write
+
+        atomic_write(out, text)
+    else:
+        click.echo(text, nl=False)
+
+
+_out_option = click.option("--out", "out", type=click.Path(dir_okay=False),
+                           help="Write to this file (atomically) instead of stdout.")
+
+
+@export.command("navigator")
+@click.option("--score", type=click.Choice(["case-studies", "mitigations", "coverage"]), default="case-studies",
+              show_default=True, help="What a technique's score counts.")
+@click.option("--have", multiple=True, metavar="M1,M2,...",
+              help="Deployed mitigations (IDs or names, comma-separated or repeated), for --score coverage.")
+@click.option("--profile", "profile_path", type=click.Path(dir_okay=False),
+              help="YAML profile of the deployed mitigations (as for `coverage`), for --score coverage.")
+@_out_option
+@pass_app
+def export_navigator(app, score, have, profile_path, out):
+    """An ATT&CK Navigator layer (format 4.5, domain atlas-atlas) scoring every technique."""
+    from atlaskb.export.navigator import layer
+
+    strength = None
+    have_ids: list[str] = []
+    if score == "coverage":
+        from atlaskb.cli.coverage import deployed
+
+        have_ids, _, strength = deployed(have, profile_path)
+    elif have or profile_path:
+        raise UsageError("--have and --profile go with --score coverage")
+    _write(out, dump_json(layer(app.kb, score, have_ids, strength)) + "\n")
+
+
+@export.command("stix")
+@_out_option
+@pass_app
+def export_stix(app, out):
+    """A STIX 2.1 bundle (deterministic IDs and order) that `--source` and `import stix` read back."""
+    from atlaskb.export.stix import to_json
+
+    _write(out, to_json(app.kb))
+
+
+@export.command("csv")
+@click.option("--what", type=click.Choice(["nodes", "edges", "mitigates"]), default="nodes", show_default=True,
+              help="nodes: one row per object; edges: one per relationship; mitigates: mitigation-technique pairs.")
+@_out_option
+@pass_app
+def export_csv(app, what, out):
+    """A CSV table of the graph."""
+    from atlaskb.export.tables import to_csv
+
+    _write(out, to_csv(app.kb, what))
+
+
+@export.command("graphml")
+@_out_option
+@pass_app
+def export_graphml(app, out):
+    """GraphML for graph tools (Gephi, yEd, networkx); list and dict attributes as JSON text."""
+    from atlaskb.export.tables import to_graphml
+
+    _write(out, to_graphml(app.kb))
+
+
 @click.group("import")
 def import_():
     """Write a vault from another format."""
@@ -68,6 +138,32 @@ def import_atlas_yaml(file, out, facts_only, summaries):
     kb = build([result])
     texts = load_summaries(summaries) if summaries else {}
     count = write_vault(kb, out, facts_only=facts_only, summaries=texts)
+    click.echo(f"wrote {count} pages to {out}", err=True)
+
+
+@import_.command("stix")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Vault folder to write (replaced atomically).")
+@click.option("--facts-only", is_flag=True, help="Only facts (IDs, names, dates, relationships): no descriptions or notes.")
+def import_stix(file, out, facts_only):
+    """Turn a STIX 2.1 bundle of ATLAS into a markdown vault. Problems in the bundle
+    (repeated IDs, dangling references ...) are printed; the rest is imported."""
+    from atlaskb.export.vault import write_vault
+    from atlaskb.kb import build
+    from atlaskb.sources import detect_kind
+    from atlaskb.sources.stix import read_stix
+
+    if not os.path.isfile(file):
+        raise SourceError(f"no such file: {file}")
+    if detect_kind(file) != "stix":
+        raise UsageError(f'{file} is not a STIX bundle (a JSON object with "type": "bundle")')
+    result = read_stix(file)
+    kb = build([result])
+    for f in kb.findings:
+        click.echo(str(f), err=True)
+    if not result.objects:
+        raise SourceError(f"{file}: no ATLAS objects could be read")
+    count = write_vault(kb, out, facts_only=facts_only)
     click.echo(f"wrote {count} pages to {out}", err=True)
 
 

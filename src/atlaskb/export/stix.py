@@ -1,0 +1,167 @@
+"""The graph as a STIX 2.1 bundle, shaped like MITRE's own ATLAS bundle.
+
+Tactics become ``x-mitre-tactic`` (with ``x_mitre_shortname``), techniques
+``attack-pattern`` (their tactics as ``mitre-atlas`` kill-chain phases), mitigations
+``course-of-action``, case studies ``campaign``; ``mitigates``, ``subtechnique-of`` and
+``uses`` become relationships. An ``x-mitre-matrix`` lists the tactics in kill-chain
+order, which ATT&CK tooling (Navigator, mitreattack-python) expects.
+
+Output is deterministic so that it can be diffed and committed: STIX IDs are UUIDv5 of
+the ATLAS ID (relationships: of type, source and target) in a namespace of our own,
+objects are in ATLAS order, timestamps come from the objects' own dates (never the
+clock). Attributes STIX has no property for (maturity, categories, procedure steps,
+page-less objects ...) travel as ``x_atlaskb_<attr>`` custom properties, which
+`atlaskb.sources.stix` reads back: load → export → load gives the same graph.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from atlaskb import queries
+from atlaskb.kb import KnowledgeBase
+from atlaskb.model import (
+    ACHIEVES,
+    CASE_STUDY,
+    MITIGATES,
+    MITIGATION,
+    SUBTECHNIQUE_OF,
+    TACTIC,
+    TECHNIQUE,
+    USES,
+    id_sort_key,
+)
+from atlaskb.sources.stix import ATLAS_SOURCE, ATTACK_SOURCE, CUSTOM_PREFIX, KILL_CHAIN, NO_DATE, slug
+
+# Our own namespace (UUIDv5 of a URL we name), so our IDs never collide with MITRE's.
+NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/atlaskb/atlaskb/stix")
+EPOCH = NO_DATE  # for objects with no date of their own; read back as "no date"
+
+STIX_TYPE = {TACTIC: "x-mitre-tactic", TECHNIQUE: "attack-pattern", MITIGATION: "course-of-action",
+             CASE_STUDY: "campaign"}
+ROUTE = {TACTIC: "tactics", TECHNIQUE: "techniques", MITIGATION: "mitigations", CASE_STUDY: "studies"}
+# Node attributes that map to standard STIX properties (or are provenance, not knowledge).
+_STANDARD = {"type", "name", "description", "created", "modified", "attack_ref", "shortname",
+             "has_page", "file", "line", "deprecated"}
+# Edge attributes that map to standard properties or are provenance.
+_EDGE_STANDARD = {"type", "note", "file", "line", "steps", "step"}
+
+
+def stix_id(stix_type: str, key: str) -> str:
+    return f"{stix_type}--{uuid.uuid5(NAMESPACE, key)}"
+
+
+def _stamp(date: Any) -> str:
+    text = str(date or "")
+    return f"{text[:10]}T00:00:00.000Z" if len(text) >= 10 and text[4] == "-" else EPOCH
+
+
+def _jsonable(value: Any) -> Any:
+    """Graph attributes are plain data, but an overlay could carry a date or a set."""
+    return json.loads(json.dumps(value, default=str, sort_keys=True))
+
+
+def tactic_shortname(kb: KnowledgeBase, tactic: str) -> str:
+    """The kill-chain phase name of a tactic: its STIX shortname when it came from a
+    bundle, else its name lowercased and hyphenated (MITRE's rule), else its ID."""
+    node = kb.graph.nodes[tactic]
+    return node.get("shortname") or (slug(node["name"]) if node.get("name") else tactic.lower())
+
+
+def to_bundle(kb: KnowledgeBase) -> dict[str, Any]:
+    """The whole graph as a STIX bundle (a plain dict ready for `json.dumps`)."""
+    g = kb.graph
+    ids = {n: stix_id(STIX_TYPE[d["type"]], n) for n, d in g.nodes(data=True) if d.get("type") in STIX_TYPE}
+    objects: list[dict[str, Any]] = []
+    tactics = queries.tactics(kb)
+    for obj_type, order in ((TACTIC, tactics), (TECHNIQUE, None), (MITIGATION, None), (CASE_STUDY, None)):
+        for node in order or kb.nodes_of_type(obj_type):
+            objects.append(_object(kb, node, ids[node]))
+    objects.extend(_relationships(kb, ids))
+    objects.append({
+        "type": "x-mitre-matrix", "spec_version": "2.1", "id": stix_id("x-mitre-matrix", "ATLAS"),
+        "created": EPOCH, "modified": EPOCH, "name": "ATLAS",
+        "description": "Tactics of the ATLAS matrix in kill-chain order.",
+        "external_references": [{"source_name": ATLAS_SOURCE, "external_id": ATLAS_SOURCE,
+                                 "url": "https://atlas.mitre.org"}],
+        "tactic_refs": [ids[t] for t in tactics],
+    })
+    return {"type": "bundle", "id": stix_id("bundle", "ATLAS"), "objects": objects}
+
+
+def to_json(kb: KnowledgeBase) -> str:
+    return json.dumps(to_bundle(kb), indent=2, ensure_ascii=False) + "\n"
+
+
+def _object(kb: KnowledgeBase, node: str, sid: str) -> dict[str, Any]:
+    data = kb.graph.nodes[node]
+    obj_type = data["type"]
+    created = _stamp(data.get("created"))
+    modified = _stamp(data.get("modified") or data.get("created"))
+    obj: dict[str, Any] = {
+        "type": STIX_TYPE[obj_type], "spec_version": "2.1", "id": sid,
+        "created": created, "modified": max(created, modified),
+        "name": data.get("name") or node,
+    }
+    if modified < created:
+        # STIX forbids `modified` before `created`; ATLAS has such dates. Keep the
+        # release's own value where our reader finds it.
+        obj[CUSTOM_PREFIX + "modified"] = str(data.get("modified"))
+    if data.get("description"):
+        obj["description"] = data["description"]
+    refs = [{"source_name": ATLAS_SOURCE, "url": f"https://atlas.mitre.org/{ROUTE[obj_type]}/{node}",
+             "external_id": node}]
+    attack = data.get("attack_ref")
+    if isinstance(attack, dict) and attack.get("id"):
+        ref = {"source_name": ATTACK_SOURCE, "external_id": attack["id"]}
+        if attack.get("url"):
+            ref["url"] = attack["url"]
+        refs.append(ref)
+    obj["external_references"] = refs
+    if obj_type == TACTIC:
+        obj["x_mitre_shortname"] = tactic_shortname(kb, node)
+    if obj_type == TECHNIQUE:
+        stated = sorted({v for _, v, k in kb.graph.out_edges(node, keys=True) if k == ACHIEVES},
+                        key=lambda t: (kb.graph.nodes[t].get("order", 10**6), id_sort_key(t)))
+        if stated:
+            obj["kill_chain_phases"] = [{"kill_chain_name": KILL_CHAIN, "phase_name": tactic_shortname(kb, t)}
+                                        for t in stated]
+        if queries.parent(kb, node):
+            obj["x_mitre_is_subtechnique"] = True
+        obj["x_mitre_platforms"] = ["ATLAS"]
+    if data.get("deprecated"):
+        obj["x_mitre_deprecated"] = True
+    if not data.get("has_page", True):
+        obj[CUSTOM_PREFIX + "has_page"] = False
+    for key in sorted(data):
+        if key not in _STANDARD and data[key] not in (None, "", [], {}):
+            obj[CUSTOM_PREFIX + key] = _jsonable(data[key])
+    return obj
+
+
+def _relationships(kb: KnowledgeBase, ids: dict[str, str]) -> list[dict[str, Any]]:
+    rels = []
+    rel_types = {MITIGATES: "mitigates", SUBTECHNIQUE_OF: "subtechnique-of", USES: "uses"}
+    edges = sorted(((u, v, k, d) for u, v, k, d in kb.graph.edges(keys=True, data=True) if k in rel_types),
+                   key=lambda e: (list(rel_types).index(e[2]), id_sort_key(e[0]), id_sort_key(e[1])))
+    for u, v, k, d in edges:
+        if u not in ids or v not in ids:
+            continue
+        src = kb.graph.nodes[u]
+        stamp = _stamp(src.get("modified") or src.get("created"))
+        rel: dict[str, Any] = {
+            "type": "relationship", "spec_version": "2.1", "id": stix_id("relationship", f"{k}|{u}|{v}"),
+            "created": stamp, "modified": stamp, "relationship_type": rel_types[k],
+            "source_ref": ids[u], "target_ref": ids[v],
+        }
+        if d.get("note"):
+            rel["description"] = d["note"]
+        if k == USES and d.get("steps"):
+            rel[CUSTOM_PREFIX + "steps"] = _jsonable(d["steps"])
+        for key in sorted(d):
+            if key not in _EDGE_STANDARD and d[key] not in (None, "", [], {}):
+                rel[CUSTOM_PREFIX + key] = _jsonable(d[key])
+        rels.append(rel)
+    return rels

@@ -1,0 +1,246 @@
+"""Exports: Navigator layers (scores checked against the raw release), CSV, GraphML, and
+the command-line contract (--out, determinism, errors)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+
+import networkx as nx
+import pytest
+import yaml
+
+from atlaskb.model import id_sort_key
+from conftest import run_cli
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@pytest.fixture(scope="module")
+def release(request):
+    """ATLAS 5.6.0 read with plain YAML, independently of atlaskb's loader."""
+    from conftest import SHARED
+
+    path = SHARED / "atlas-data" / "ATLAS-5.6.0.yaml"
+    if not path.exists():
+        pytest.skip(f"{path} not available (../shared is absent)")
+    with open(path, encoding="utf-8") as fh:
+        return path, yaml.load(fh, Loader=_Loader)
+
+
+def expected_case_study_scores(data):
+    """MITRE's rule from the raw procedure steps: top-level technique per (technique,
+    tactic name slug); sub-technique per technique, no tactic. Zero entries included."""
+    matrix = data["matrices"][0]
+    slug = {t["id"]: t["name"].lower().replace(" ", "-") for t in matrix["tactics"]}
+    techniques = {t["id"]: t for t in matrix["techniques"]}
+    scores = {}
+    for t in techniques.values():
+        if "subtechnique-of" in t:
+            scores[(t["id"], None)] = 0
+        else:
+            for tactic in t["tactics"]:
+                scores[(t["id"], slug[tactic])] = 0
+    for study in data["case-studies"]:
+        for step in study["procedure"]:
+            t = techniques[step["technique"]]
+            key = (t["id"], None) if "subtechnique-of" in t else (t["id"], slug[step["tactic"]])
+            scores[key] += 1
+    return scores
+
+
+def navigator(*args):
+    code, out, err = run_cli(*args)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def entries(layer):
+    return {(e["techniqueID"], e.get("tactic")): e for e in layer["techniques"]}
+
+
+# -- Navigator ---------------------------------------------------------------------------------
+
+def test_layer_shape(bundled_kb):
+    layer = navigator("export", "navigator")
+    assert layer["versions"]["layer"] == "4.5"
+    assert layer["domain"] == "atlas-atlas"
+    assert layer["name"] == "ATLAS Case Study Frequency"
+    tactic_slugs = {"reconnaissance", "resource-development", "initial-access", "ai-model-access", "execution",
+                    "persistence", "privilege-escalation", "defense-evasion", "credential-access", "discovery",
+                    "lateral-movement", "collection", "ai-attack-staging", "command-and-control",
+                    "exfiltration", "impact"}
+    for e in layer["techniques"]:
+        assert set(e) <= {"techniqueID", "tactic", "showSubtechniques", "score", "comment"}
+        assert isinstance(e["score"], int)
+        assert isinstance(e["comment"], str) and e["comment"]
+        if "tactic" in e:
+            assert e["tactic"] in tactic_slugs
+    assert {e["techniqueID"] for e in layer["techniques"]} == set(bundled_kb.nodes_of_type("technique"))
+    assert len(entries(layer)) == len(layer["techniques"])  # one entry per (technique, tactic)
+
+
+def test_case_study_scores_match_mitres_rule_on_the_release(release):
+    path, data = release
+    layer = navigator("--source", str(path), "export", "navigator", "--score", "case-studies")
+    got = {k: e["score"] for k, e in entries(layer).items()}
+    expected = expected_case_study_scores(data)
+    assert got == expected
+    assert sum(got.values()) == sum(len(c["procedure"]) for c in data["case-studies"])
+    assert layer["metadata"][0] == {"name": "atlas_data_version", "value": "5.6.0"}
+
+
+def test_case_study_scores_from_the_bundled_vault_equal_the_release(release):
+    _, data = release
+    layer = navigator("export", "navigator")
+    assert {k: e["score"] for k, e in entries(layer).items()} == expected_case_study_scores(data)
+
+
+def test_technique_in_several_tactics_counts_steps_per_tactic(release):
+    _, data = release
+    matrix = data["matrices"][0]
+    slug = {t["id"]: t["name"].lower().replace(" ", "-") for t in matrix["tactics"]}
+    multi = [t for t in matrix["techniques"] if len(t.get("tactics", [])) > 1]
+    assert multi
+    layer = entries(navigator("export", "navigator"))
+    for t in multi:
+        per_tactic = Counter(s["tactic"] for c in data["case-studies"] for s in c["procedure"]
+                             if s["technique"] == t["id"])
+        for tactic in t["tactics"]:
+            entry = layer[(t["id"], slug[tactic])]
+            assert entry["score"] == per_tactic[tactic]
+            assert entry["showSubtechniques"] is True
+            if entry["score"]:
+                assert entry["comment"].startswith(f"{entry['score']} procedure step")
+
+
+def test_mitigation_scores(release):
+    path, data = release
+    # Distinct mitigations: the release lists some pairs twice in one mitigation.
+    pairs = {(m["id"], t["id"]) for m in data["matrices"][0]["mitigations"] for t in m["techniques"]}
+    counts = Counter(t for _, t in pairs)
+    layer = navigator("--source", str(path), "export", "navigator", "--score", "mitigations")
+    for e in layer["techniques"]:
+        assert e["score"] == counts[e["techniqueID"]], e["techniqueID"]
+
+
+def test_coverage_scores_follow_the_coverage_module(bundled_kb):
+    from atlaskb.coverage import compute
+
+    have = ["AML.M0015", "AML.M0007"]
+    layer = navigator("export", "navigator", "--score", "coverage", "--have", "aml.m0015",
+                      "--have", "Sanitize Training Data")
+    covered = set(compute(bundled_kb, have)["covered"])
+    assert covered
+    for e in layer["techniques"]:
+        assert e["score"] == (1 if e["techniqueID"] in covered else 0)
+        if e["score"]:
+            assert e["comment"].startswith("covered")
+    assert "AML.M0015" in layer["description"] and "AML.M0007" in layer["description"]
+
+
+def test_coverage_from_a_profile_with_strengths(bundled_kb, tmp_path):
+    from atlaskb.coverage import compute
+
+    profile = tmp_path / "profile.yaml"
+    profile.write_text("mitigations:\n  - id: AML.M0015\n    strength: 0.5\n", encoding="utf-8")
+    layer = navigator("export", "navigator", "--score", "coverage", "--profile", str(profile))
+    expected = compute(bundled_kb, ["AML.M0015"], {"AML.M0015": 0.5})["level"]
+    scored = {e["techniqueID"]: e["score"] for e in layer["techniques"] if e["score"]}
+    assert scored == expected
+    assert set(scored.values()) == {0.5}
+
+
+def test_coverage_needs_known_mitigations():
+    code, _, err = run_cli("export", "navigator", "--score", "coverage")
+    assert code == 2 and "--have" in err
+    code, _, err = run_cli("export", "navigator", "--have", "AML.M0015")
+    assert code == 2 and "--score coverage" in err
+    code, _, err = run_cli("export", "navigator", "--score", "coverage", "--have", "AML.M9999")
+    assert code == 1 and "did you mean" in err
+
+
+# -- CSV ----------------------------------------------------------------------------------------
+
+def read_csv(text):
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_csv_nodes_and_edges(bundled_kb):
+    code, out, err = run_cli("export", "csv", "--what", "nodes")
+    assert code == 0, err
+    rows = read_csv(out)
+    assert [r["id"] for r in rows] == sorted(bundled_kb.graph.nodes, key=id_sort_key)
+    sub = next(r for r in rows if r["id"] == "AML.T0043.002")
+    assert sub["parent"] == "AML.T0043"
+    assert sub["tactics"] == "AML.TA0001"  # inherited from the parent
+    code, out, _ = run_cli("export", "csv", "--what", "edges")
+    rows = read_csv(out)
+    assert len(rows) == bundled_kb.graph.number_of_edges()
+    uses = [r for r in rows if r["type"] == "uses"]
+    assert all("@AML.TA" in r["steps"] for r in uses)
+
+
+def test_csv_mitigates_pairs_match_the_release(release):
+    path, data = release
+    code, out, err = run_cli("--source", str(path), "export", "csv", "--what", "mitigates")
+    assert code == 0, err
+    rows = read_csv(out)
+    expected = {(m["id"], t["id"]) for m in data["matrices"][0]["mitigations"] for t in m["techniques"]}
+    assert {(r["mitigation"], r["technique"]) for r in rows} == expected
+    assert all(r["note"] for r in rows)  # the release has a note on every pair
+
+
+# -- GraphML ------------------------------------------------------------------------------------
+
+def test_graphml_reads_back_with_every_node_and_edge(bundled_kb, tmp_path):
+    out = tmp_path / "atlas.graphml"
+    code, stdout, err = run_cli("export", "graphml", "--out", str(out))
+    assert code == 0, err
+    assert stdout == ""
+    g = nx.read_graphml(out, force_multigraph=True)
+    assert g.number_of_nodes() == bundled_kb.graph.number_of_nodes()
+    assert g.number_of_edges() == bundled_kb.graph.number_of_edges()
+    assert g.nodes["AML.T0043"]["type"] == "technique"
+    steps = [d["steps"] for _, _, d in g.edges(data=True) if d["type"] == "uses"]
+    assert all(isinstance(json.loads(s), list) for s in steps)
+    category = g.nodes["AML.M0000"].get("category")
+    assert category is None or isinstance(json.loads(category), list)
+
+
+# -- the command-line contract ------------------------------------------------------------------
+
+@pytest.mark.parametrize("args", [("navigator",), ("csv", "--what", "edges"), ("graphml",), ("stix",)])
+def test_exports_are_deterministic_and_out_matches_stdout(args, tmp_path):
+    code, first, err = run_cli("export", *args)
+    assert code == 0, err
+    _, second, _ = run_cli("export", *args)
+    assert first == second
+    out = tmp_path / "sub" / "file"
+    code, stdout, _ = run_cli("export", *args, "--out", str(out))
+    assert code == 0 and stdout == ""
+    assert out.read_text(encoding="utf-8") == first
+    assert [p.name for p in out.parent.iterdir()] == ["file"]  # no temporary file left behind
+
+
+def test_export_json_still_works():
+    code, out, _ = run_cli("export", "json")
+    assert code == 0
+    assert set(json.loads(out)) == {"nodes", "edges"}
+
+
+def test_layer_from_a_stix_source_is_the_same(tmp_path):
+    bundle = tmp_path / "atlas.json"
+    assert run_cli("export", "stix", "--out", str(bundle))[0] == 0
+    from_vault = navigator("export", "navigator")
+    from_stix = navigator("--source", str(bundle), "export", "navigator")
+    assert from_stix["techniques"] == from_vault["techniques"]
+
+
+def test_library_rejects_unknown_score(bundled_kb):
+    from atlaskb.export.navigator import layer
+
+    with pytest.raises(ValueError):
+        layer(bundled_kb, "popularity")
