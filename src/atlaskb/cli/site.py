@@ -1,0 +1,80 @@
+"""`atlaskb site build`: render the loaded knowledge base as a static site."""
+
+from __future__ import annotations
+
+import click
+
+from atlaskb.cli import pass_app
+from atlaskb.errors import AtlasError, UsageError
+
+
+@click.group()
+def site():
+    """Build the static site (matrix, object pages, coverage, evidence, search)."""
+
+
+@site.command("build")
+@click.option("--out", "out", default="site", show_default=True, type=click.Path(file_okay=False),
+              help="Folder to write; replaced atomically, so a failed build keeps the old site.")
+@click.option("--have", multiple=True, metavar="M1,M2,...",
+              help="Mitigations you have (IDs or names, comma-separated or repeated): colour the matrix by coverage "
+                   "and add the coverage page.")
+@click.option("--profile", "profile_path", type=click.Path(dir_okay=False),
+              help="A defense profile file (see `atlaskb coverage`), instead of --have.")
+@click.option("--evidence", "evidence_dir", type=click.Path(file_okay=False),
+              help="Folder written by `atlaskb defend run`: show its measured results and plots.")
+@pass_app
+def build(app, out, have, profile_path, evidence_dir):
+    """Write the site to OUT; open OUT/index.html in a browser (no server needed)."""
+    from atlaskb.site import build_site
+
+    if have and profile_path:
+        raise UsageError("give either --have or --profile, not both")
+    kb = app.kb
+    have_ids = _resolve_have(kb, have) if have else None
+    profile = _load_profile(profile_path) if profile_path else None
+    try:
+        result = build_site(kb, out, have=have_ids, profile=profile, evidence_dir=evidence_dir)
+    except OSError as e:
+        raise AtlasError(f"cannot write the site to {out}: {e.strerror or e}"
+                         + (f" ({e.filename})" if e.filename else "")) from e
+    extras = []
+    if result.coverage:
+        extras.append("coverage page")
+    if result.evidence_edges:
+        extras.append(f"evidence for {result.evidence_edges} link{'s' if result.evidence_edges != 1 else ''}")
+    if result.problems:
+        extras.append(f"{result.problems} source problem{'s' if result.problems != 1 else ''} shown")
+    suffix = f"; {', '.join(extras)}" if extras else ""
+    click.echo(f"Site written to {out.rstrip('/')}/index.html ({result.pages} pages, {result.seconds:.2f} s{suffix})")
+    for warning in result.warnings:
+        click.echo(f"atlaskb: warning: {warning}", err=True)
+
+
+def _resolve_have(kb, values) -> list[str]:
+    """IDs (any case), bare numbers such as M0006, or names, each resolved to one
+    mitigation; an unknown one stops the build with suggestions."""
+    from atlaskb import queries
+
+    ids = []
+    raws = [part.strip() for value in values for part in value.split(",") if part.strip()]
+    for raw in raws:
+        upper = raw.upper()
+        candidate = upper if upper in kb else f"AML.{upper}" if f"AML.{upper}" in kb else raw
+        found = queries.resolve(kb, candidate, "mitigation")
+        if found not in ids:
+            ids.append(found)
+    return ids
+
+
+def _load_profile(path: str):
+    try:
+        from atlaskb.coverage import load_profile
+    except ImportError as e:
+        raise AtlasError(f"coverage profiles are not available in this installation ({e})") from e
+    try:
+        return load_profile(path)
+    except AtlasError:
+        raise
+    except (OSError, ValueError) as e:
+        raise UsageError(f"cannot read the profile {path}: {e}") from e

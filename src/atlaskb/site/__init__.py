@@ -1,0 +1,11 @@
+"""The static site: the knowledge base as browsable, self-contained HTML.
+
+`build_site(kb, out_dir, ...)` is the entry point (see `build.py`); `markdown.py` renders
+and sanitises untrusted text, `context.py` precomputes every page's relationships,
+`search.py` writes the offline index, `evidence.py` and `coverage.py` prepare the
+reference-defense and coverage views, `scale.py` holds the colour-blind-safe palette.
+"""
+
+from atlaskb.site.build import BuildResult, build_site
+
+__all__ = ["BuildResult", "build_site"]

@@ -1,0 +1,285 @@
+"""`build_site`: the knowledge base rendered as a static, self-contained site.
+
+One Jinja2 Environment (autoescape on, strict undefined so a template slip fails the
+build instead of printing blanks) renders every page from one precomputed `SiteModel`.
+Everything is written into a temporary folder that replaces the output folder only when
+the whole build succeeded (`fsutil.atomic_dir`), so a failed build leaves the previous
+site in place. Output depends only on the input: no clock, no absolute paths, sorted
+iteration everywhere, so two builds are byte-identical.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import jinja2
+
+from atlaskb import __version__
+from atlaskb.errors import UsageError
+from atlaskb.fsutil import atomic_dir
+from atlaskb.kb import KnowledgeBase
+from atlaskb.model import CASE_STUDY, MITIGATION, TACTIC, TECHNIQUE
+from atlaskb.resources import templates_dir
+from atlaskb.site import evidence as evidence_mod
+from atlaskb.site import scale
+from atlaskb.site.context import SiteModel, build_model
+from atlaskb.site.links import Linker
+from atlaskb.site.markdown import safe_url
+from atlaskb.site.search import index_script
+from atlaskb.site.urls import FOLDERS, OTHER_FOLDER, TYPE_LABELS, TYPE_PLURALS, folder_of, root_of
+
+# Written into every site: `build_site` replaces a non-empty folder only when it holds
+# this file, so a mistyped `--out ~` cannot wipe a folder that is not a site.
+MARKER = ".atlaskb-site"
+MARKER_TEXT = "Built by `atlaskb site build`; the whole folder is replaced on the next build.\n"
+
+PAGE_TEMPLATES = {TACTIC: "tactic.html", TECHNIQUE: "technique.html", MITIGATION: "mitigation.html",
+                  CASE_STUDY: "case_study.html"}
+
+
+@dataclass
+class BuildResult:
+    out_dir: str
+    pages: int = 0
+    files: int = 0
+    seconds: float = 0.0
+    coverage: bool = False
+    evidence_edges: int = 0
+    problems: int = 0
+    warnings: list = field(default_factory=list)
+
+
+_ENVIRONMENTS: dict[str, jinja2.Environment] = {}
+
+
+def make_environment(folder: str | None = None) -> jinja2.Environment:
+    """The one Environment for a templates folder, kept for the life of the process:
+    compiling the templates costs more than rendering the whole bundled site, so a
+    second build (tests, benches, a long-lived caller) reuses the compiled ones.
+    `auto_reload` is off because templates do not change during a build, and it would
+    stat every template on every page."""
+    folder = os.path.abspath(folder or templates_dir())
+    env = _ENVIRONMENTS.get(folder)
+    if env is None:
+        env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(folder),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+            auto_reload=False,
+        )
+        env.globals.update(type_labels=TYPE_LABELS, type_plurals=TYPE_PLURALS)
+        env.filters["safe_url"] = safe_url
+        _ENVIRONMENTS[folder] = env
+    return env
+
+
+class _Writer:
+    """Renders templates into the build folder and counts what it wrote.
+
+    Files are written by a few background threads: creating 10,000 small files is
+    mostly time in the kernel, which then overlaps with rendering the next pages. At most
+    `MAX_PENDING` pages wait in memory; `close()` waits for all and re-raises the first
+    write error, so a failed write fails the build (and the atomic swap never happens).
+    """
+
+    WORKERS = 4
+    MAX_PENDING = 256
+
+    def __init__(self, env: jinja2.Environment, out: str, common: dict):
+        self.env, self.out, self.common = env, out, common
+        self.pages = 0
+        self._templates: dict[str, jinja2.Template] = {}
+        self._made: set[str] = set()
+        self._pool = ThreadPoolExecutor(max_workers=self.WORKERS, thread_name_prefix="atlaskb-site-write")
+        self._pending: deque = deque()
+
+    def page(self, template: str, path: str, **context) -> None:
+        tpl = self._templates.get(template)
+        if tpl is None:
+            tpl = self._templates[template] = self.env.get_template(template)
+        text = tpl.render(**self.common, root=root_of(path), page_path=path, **context)
+        self.write(path, text)
+        self.pages += 1
+
+    def write(self, path: str, text: str) -> None:
+        full = os.path.join(self.out, path)
+        folder = os.path.dirname(full)
+        if folder not in self._made:
+            os.makedirs(folder, exist_ok=True)
+            self._made.add(folder)
+        self._pending.append(self._pool.submit(_write_file, full, text))
+        while len(self._pending) > self.MAX_PENDING:
+            self._pending.popleft().result()
+
+    def close(self) -> None:
+        try:
+            while self._pending:
+                self._pending.popleft().result()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _write_file(full: str, text: str) -> None:
+    with open(full, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write(text)
+
+
+def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evidence_dir: str | None = None,
+               templates: str | None = None) -> BuildResult:
+    """Render `kb` into `out_dir` (replaced atomically).
+
+    `have` (mitigation IDs) or `profile` (an `atlaskb.coverage.Profile`) add the coverage
+    page and colour the matrix by coverage; `evidence_dir` attaches reference-defense
+    results (`atlaskb.evidence.attach_evidence`) and copies their plots into the site.
+    """
+    start = time.perf_counter()
+    check_out_dir(out_dir)
+    result = BuildResult(out_dir=out_dir)
+    if evidence_dir is not None:
+        if not os.path.isdir(evidence_dir):
+            raise UsageError(f"evidence folder {evidence_dir} does not exist")
+        if not _evidence_attached(kb, evidence_dir):
+            from atlaskb.evidence import attach_evidence
+
+            for finding in attach_evidence(kb, evidence_dir):
+                result.warnings.append(finding.message)
+    model = build_model(kb)
+    coverage_view = None
+    if have is not None or profile is not None:
+        from atlaskb.site.coverage import coverage_view as make_coverage_view
+
+        coverage_view = make_coverage_view(model, have=have, profile=profile)
+    edges, by_pair, plots = evidence_mod.collect(model, evidence_dir)
+    result.coverage = coverage_view is not None
+    result.evidence_edges = len(edges)
+    result.problems = len(kb.findings)
+
+    env = make_environment(templates)
+    if coverage_view is not None:
+        cells, legend = coverage_view.cells, scale.COVERAGE_BINS
+    else:
+        counts = {t: len(model.mitigations_of.get(t, [])) for t in model.ids_by_type.get(TECHNIQUE, [])}
+        cells, legend = scale.mitigation_cells(counts), scale.MITIGATION_BINS
+    linker = Linker(cells)
+    common = {
+        "link": linker.link,
+        "heat_class": linker.heat_class,
+        "heat_value": linker.heat_value,
+        "site": _site_info(model, coverage_view is not None, bool(edges)),
+        "model": model,
+        "coverage": coverage_view,
+        "evidence_for": by_pair,
+        "cells": cells,
+        "legend": legend,
+        "legend_short": scale.SHORT_LABELS,
+    }
+    with atomic_dir(out_dir) as tmp:
+        writer = _Writer(env, tmp, common)
+        try:
+            writer.write(MARKER, MARKER_TEXT)
+            _copy_static(env, tmp, writer)
+            _render_all(writer, model, coverage_view, edges)
+        finally:
+            writer.close()
+        if evidence_dir is not None:
+            evidence_mod.copy_plots(evidence_dir, plots, tmp)
+        result.pages = writer.pages
+        result.files = sum(len(files) for _, _, files in os.walk(tmp))
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _evidence_attached(kb: KnowledgeBase, evidence_dir: str) -> bool:
+    """True when this folder's results already hang on the graph (a second build from
+    the same knowledge base must not list every result twice)."""
+    folder = os.path.abspath(evidence_dir)
+    for _u, _v, key, data in kb.graph.edges(keys=True, data=True):
+        meta = data.get("evidence_meta") if key == "mitigates" else None
+        if isinstance(meta, dict) and meta.get("directory") == folder:
+            return True
+    return False
+
+
+def check_out_dir(out_dir: str) -> None:
+    """Refuse to replace a file, or a non-empty folder that is not a previous site."""
+    if os.path.lexists(out_dir) and not os.path.isdir(out_dir):
+        raise UsageError(f"{out_dir} exists and is not a folder")
+    if os.path.isdir(out_dir) and os.listdir(out_dir) and not os.path.isfile(os.path.join(out_dir, MARKER)):
+        raise UsageError(f"refusing to replace {out_dir}: it is not empty and was not written by atlaskb site build "
+                         f"(no {MARKER} file); choose another --out or empty it")
+
+
+def _render_all(writer: _Writer, model: SiteModel, coverage_view, edges) -> None:
+    writer.page("home.html", "index.html", columns=model.matrix_columns(),
+                unplaced=model.unplaced_techniques())
+    for obj_type, ids in sorted(model.ids_by_type.items(), key=lambda kv: folder_of(kv[0])):
+        folder = folder_of(obj_type)
+        refs = [model.refs[i] for i in ids]
+        label = TYPE_PLURALS.get(obj_type or "", "Other objects")
+        writer.page("list.html", f"{folder}/index.html", obj_type=obj_type, title=label, refs=refs)
+        template = PAGE_TEMPLATES.get(obj_type, "object.html")
+        for object_id in ids:
+            data = model.kb.graph.nodes[object_id]
+            writer.page(template, model.urls[object_id], obj=model.refs[object_id], data=data,
+                        description=model.description_html.get(object_id, ""),
+                        findings=model.findings_of.get(object_id, []))
+    writer.page("search.html", "search.html")
+    writer.write("search-index.js", index_script(model))
+    writer.page("problems.html", "problems.html", findings=_grouped_findings(model))
+    if edges:
+        writer.page("evidence.html", "evidence/index.html", edges=edges)
+    if coverage_view is not None:
+        writer.page("coverage.html", "coverage.html")
+
+
+def _copy_static(env: jinja2.Environment, out: str, writer: _Writer) -> None:
+    """The stylesheet and scripts from `templates/static/`, plus the palette as CSS."""
+    source = os.path.join(env.loader.searchpath[0], "static")  # type: ignore[attr-defined]
+    if os.path.isdir(source):
+        shutil.copytree(source, os.path.join(out, "static"), dirs_exist_ok=True)
+    writer.write("static/palette.css", "/* generated from atlaskb.site.scale */\n" + scale.css())
+
+
+def _grouped_findings(model: SiteModel) -> list[dict]:
+    """Source problems by file, each file linked to the object page it defines."""
+    by_file: dict[str, dict] = {}
+    owners: dict[str, list] = {}
+    for object_id, items in model.findings_of.items():
+        for f in items:
+            owners.setdefault(f.file, [])
+            if model.refs[object_id] not in owners[f.file]:
+                owners[f.file].append(model.refs[object_id])
+    for f in model.kb.findings:
+        entry = by_file.setdefault(f.file, {"file": f.file, "objects": owners.get(f.file, []), "items": []})
+        entry["items"].append(f)
+    return [by_file[k] for k in sorted(by_file)]
+
+
+def _site_info(model: SiteModel, has_coverage: bool, has_evidence: bool) -> dict:
+    counts = {t: len(model.ids_by_type.get(t, [])) for t in FOLDERS}
+    nav = [(f"{FOLDERS[t]}/index.html", TYPE_PLURALS[t]) for t in FOLDERS if counts[t]]
+    if OTHER_FOLDER and any(t not in FOLDERS for t in model.ids_by_type):
+        nav.append((f"{OTHER_FOLDER}/index.html", "Other"))
+    if has_coverage:
+        nav.append(("coverage.html", "Coverage"))
+    if has_evidence:
+        nav.append(("evidence/index.html", "Evidence"))
+    sources = [os.path.basename(str(s.get("path", "")).rstrip("/\\")) or "?" for s in model.kb.sources]
+    return {
+        "title": "ATLAS knowledge base",
+        "version": __version__,
+        "counts": counts,
+        "nav": nav,
+        "sources": sources,
+        "problems": len(model.kb.findings),
+        "broken_links": sum(1 for f in model.kb.findings if f.code == "broken-link"),
+        "link_only": sum(1 for r in model.refs.values() if not r.has_page),
+    }

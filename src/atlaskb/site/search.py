@@ -1,0 +1,44 @@
+"""The offline search index: a `.js` file, not `.json`.
+
+Browsers refuse `fetch()` of local files opened from ``file://``, but a `<script src>`
+loads fine, so the index is a script that assigns one global. It is built from the same
+rendered text the pages show (plain text of the sanitised description), in a fixed order,
+and written with sorted keys and ASCII escapes (markup characters too) so the file is
+byte-identical across builds and cannot close a script context.
+"""
+
+from __future__ import annotations
+
+import json
+
+from atlaskb.site.context import SiteModel
+from atlaskb.site.markdown import plain_text
+from atlaskb.site.urls import TYPE_LABELS
+
+# Long descriptions are cut in the index: enough to find an object by its words without
+# making the index the largest file of a 10,000-page site.
+TEXT_LIMIT = 600
+TYPE_ORDER = ["tactic", "technique", "mitigation", "case-study"]
+
+
+def index_entries(model: SiteModel) -> list[list[str]]:
+    """One row per object: [id, type label, name, url, text]."""
+    rows = []
+    order = TYPE_ORDER + sorted(t for t in model.ids_by_type if t not in TYPE_ORDER and t is not None)
+    if None in model.ids_by_type:
+        order.append(None)
+    for obj_type in order:
+        for object_id in model.ids_by_type.get(obj_type, []):
+            ref = model.refs[object_id]
+            text = plain_text(model.description_html.get(object_id, ""))[:TEXT_LIMIT]
+            rows.append([object_id, TYPE_LABELS.get(obj_type or "", "Object"), ref.name, ref.url, text])
+    return rows
+
+
+def index_script(model: SiteModel) -> str:
+    payload = json.dumps({"fields": ["id", "type", "name", "url", "text"], "rows": index_entries(model)},
+                         ensure_ascii=True, sort_keys=True, separators=(",", ":"))
+    # `<`, `>` and `&` as \u escapes: the data stays the same, and no vault text can look
+    # like markup even if someone pastes the index into a page.
+    payload = payload.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return f"/* atlaskb search index: generated, do not edit */\nwindow.ATLASKB_SEARCH = {payload};\n"

@@ -1,0 +1,152 @@
+"""The site in a real browser: Debian's headless Chromium driven by playwright's Python
+package (never a downloaded browser). Opens the home page from file://, follows
+matrix → technique → mitigation, runs a search with the keyboard, and checks that no
+page logs a console error or fails to load a resource. Skips cleanly without Chromium
+or playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from test_site_support import bundled_site
+
+CHROMIUM = os.environ.get("ATLASKB_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+# What the machine's closed network needs: no background requests to Google's hosts.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    with sync_api.sync_playwright() as p:
+        try:
+            b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        except Exception as e:  # noqa: BLE001 - a browser that cannot start is an environment gap
+            pytest.skip(f"Chromium could not be started: {e}")
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory, bundled_kb):
+    return bundled_site(tmp_path_factory, bundled_kb)
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    problems: list[str] = []
+    pg.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+    pg.on("pageerror", lambda err: problems.append(f"page error: {err}"))
+    pg.on("requestfailed", lambda req: problems.append(f"failed to load {req.url}"))
+    pg.on("request", lambda req: problems.append(f"network request {req.url}")
+          if not req.url.startswith("file://") else None)
+    pg.problems = problems
+    yield pg
+    context.close()
+
+
+def test_matrix_to_technique_to_mitigation(page, site):
+    page.goto((site / "index.html").as_uri())
+    assert page.locator("h1").inner_text() == "The ATLAS matrix"
+    columns = page.locator(".matrix-col")
+    assert columns.count() == 16
+    # open a technique's sub-techniques (works without JavaScript: <details>)
+    details = page.locator("details.subs").first
+    details.locator("summary").click()
+    assert details.evaluate("d => d.open")
+    page.locator('a.cell-link[href="techniques/AML.T0043.html"]').first.click()
+    page.wait_for_load_state()
+    assert "AML.T0043" in page.title()
+    page.locator('a[href="../mitigations/AML.M0006.html"]').first.click()
+    page.wait_for_load_state()
+    assert "AML.M0006" in page.title()
+    assert page.locator("h1").inner_text().startswith("AML.M0006")
+    assert page.problems == []
+
+
+def test_search_with_the_keyboard(page, site):
+    page.goto((site / "index.html").as_uri())
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.id") == "site-search"
+    page.keyboard.type("ensemble")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.url.split("?")[0].endswith("/search.html")
+    results = page.locator("#search-results a")
+    results.first.wait_for()
+    assert "AML.M0006" in page.locator("#search-results").inner_text()
+    # live search as you type, and arrow keys move into the results
+    box = page.locator("#search-input")
+    box.fill("AML.T0043.002")
+    page.wait_for_function("document.querySelectorAll('#search-results a').length > 0 && "
+                           "document.querySelector('#search-results a').textContent.includes('AML.T0043.002')")
+    box.press("ArrowDown")
+    assert page.evaluate("document.activeElement.closest('#search-results') !== null")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "AML.T0043.002" in page.title()
+    assert page.problems == []
+
+
+def test_no_console_errors_on_every_kind_of_page(page, site):
+    for rel in ("index.html", "tactics/index.html", "tactics/AML.TA0001.html", "techniques/AML.T0043.002.html",
+                "mitigations/AML.M0006.html", "case-studies/AML.CS0000.html", "search.html?q=poison",
+                "problems.html"):
+        page.goto((site / rel.split("?")[0]).as_uri() + ("?" + rel.split("?")[1] if "?" in rel else ""))
+        page.wait_for_load_state()
+    assert page.problems == []
+
+
+def test_phone_layout_has_no_sideways_page_scroll(browser, site):
+    context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True)
+    pg = context.new_page()
+    try:
+        for rel in ("index.html", "techniques/AML.T0043.html", "mitigations/AML.M0006.html"):
+            pg.goto((site / rel).as_uri())
+            overflow = pg.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            assert overflow <= 1, (rel, overflow)  # the matrix scrolls inside its own region
+    finally:
+        context.close()
+
+
+def test_skip_link_and_focus_are_visible(page, site):
+    page.goto((site / "techniques/AML.T0043.html").as_uri())
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    top = page.evaluate("document.activeElement.getBoundingClientRect().top")
+    assert top >= 0  # it moves into view when focused
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"
+
+
+def test_coverage_and_evidence_pages_load_cleanly(page, tmp_path):
+    """Plots copied into the site load (a missing file would be a failed request), and
+    the coverage and evidence pages raise no errors."""
+    from test_site import _evidence_dir
+
+    import atlaskb
+    from atlaskb.site import build_site
+
+    out = tmp_path / "site"
+    build_site(atlaskb.load(), str(out), have=["AML.M0006"], evidence_dir=str(_evidence_dir(tmp_path / "ev")))
+    for rel in ("coverage.html", "evidence/index.html", "mitigations/AML.M0006.html", "techniques/AML.T0043.002.html"):
+        page.goto((out / rel).as_uri())
+        page.wait_for_load_state("load")
+        # plots load lazily: bring each into view, then every one must have decoded
+        page.evaluate("Array.from(document.images).forEach(i => { i.loading = 'eager'; i.scrollIntoView(); })")
+        page.wait_for_function("Array.from(document.images).every(i => i.complete)")
+        assert page.evaluate("Array.from(document.images).every(i => i.naturalWidth > 0)"), rel
+        if rel != "coverage.html":
+            assert page.locator("figure.plot img").count() >= 1, rel
+    page.goto((out / "index.html").as_uri())
+    assert page.locator(".matrix .heat-covered").count() > 0
+    assert page.problems == []
