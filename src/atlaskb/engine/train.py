@@ -1,0 +1,319 @@
+"""Losses, minibatch-Adam training and ensemble inference, written once against `Backend`.
+
+Everything here uses only the backend's array operations, so the numpy and torch backends
+run the same algorithm and (in float64) agree to rounding. Gradients of losses with respect
+to logits are derived in closed form here; the backend maps them back to inputs or weights.
+
+Randomness is numpy's, seeded explicitly (`numpy.random.default_rng`), so a seed fixes the
+minibatch order, and with it the trained weights, on either backend.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from atlaskb.engine.backend import Backend, Bound, flat_grads, flat_params
+from atlaskb.engine.network import Network
+
+LOSSES = ("ce", "margin")
+COMBINES = ("mean-prob", "mean-logit")
+VOTES = ("soft", "hard")
+
+
+# ---- binding ------------------------------------------------------------------------
+
+def as_bounds(backend: Backend, nets, trainable: bool = False) -> list[Bound]:
+    """A list of `Bound` from one or several `Network`s or already bound networks.
+
+    Binding copies weights into the backend (and onto its device); in loops (attacks),
+    bind once and pass the bounds.
+    """
+    if isinstance(nets, (Network, Bound)):
+        nets = [nets]
+    out = []
+    for n in nets:
+        out.append(n if isinstance(n, Bound) else backend.bind(n, trainable=trainable))
+    if not out:
+        raise ValueError("no networks given")
+    return out
+
+
+# ---- losses -------------------------------------------------------------------------
+
+def _log_softmax(be: Backend, z, axis: int):
+    z = z - be.amax(z, axis=axis, keepdims=True)
+    return z - be.log(be.sum(be.exp(z), axis=axis, keepdims=True))
+
+
+def _logsumexp(be: Backend, a, axis: int):
+    m = be.amax(a, axis=axis, keepdims=True)
+    return be.log(be.sum(be.exp(a - m), axis=axis, keepdims=True)) + m
+
+
+def softmax_cross_entropy(backend: Backend, logits, y):
+    """Mean softmax cross-entropy over the batch and its gradient w.r.t. the logits, in one
+    pass: `(loss, (softmax(logits) - onehot(y)) / N)`. `y` is an integer backend array."""
+    be = backend
+    lp = be.log_softmax(logits)
+    onehot = be.one_hot(y, logits.shape[1])
+    n = logits.shape[0]
+    loss = -be.sum(lp * onehot) / n
+    return loss, (be.exp(lp) - onehot) / n
+
+
+def cross_entropy(backend: Backend, logits, y):
+    """Mean softmax cross-entropy (a 0-d backend array; `backend.item` gives a float)."""
+    return softmax_cross_entropy(backend, logits, y)[0]
+
+
+def cross_entropy_grad(backend: Backend, logits, y):
+    """d cross_entropy / d logits: (softmax(logits) - onehot(y)) / N."""
+    return softmax_cross_entropy(backend, logits, y)[1]
+
+
+def margin(backend: Backend, logits, y):
+    """Per-sample margin max_{j≠y} z_j − z_y (positive means misclassified)."""
+    be = backend
+    onehot = be.one_hot(y, logits.shape[1])
+    zy = be.sum(logits * onehot, axis=1)
+    other = be.amax(logits - onehot * 1e9, axis=1)
+    return other - zy
+
+
+def attack_loss(backend: Backend, logits_list: list, y, loss: str = "ce",
+                combine: str = "mean-prob"):
+    """Per-sample attack loss of an ensemble (higher = more adversarial) and its gradient
+    w.r.t. each member's logits, for the SUM of the per-sample losses.
+
+    combine="mean-prob": the ensemble's output is the mean of the members' softmax (soft
+    vote); "ce" is −log p̄_y and "margin" is max_{j≠y} log p̄_j − log p̄_y. The log of a mean
+    of probabilities is taken with log-sum-exp over members, so it stays finite when the
+    members are confident. combine="mean-logit": the members' logits are averaged first.
+    With one network the two agree. Returns `(per_sample_loss, [dL/dlogits_m])`.
+    """
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; choose one of {LOSSES}")
+    if combine not in COMBINES:
+        raise ValueError(f"unknown combine {combine!r}; choose one of {COMBINES}")
+    be = backend
+    m = len(logits_list)
+    k = logits_list[0].shape[1]
+    onehot = be.one_hot(y, k)
+    if combine == "mean-logit":
+        zbar = logits_list[0] if m == 1 else be.sum(be.stack(logits_list, 0), axis=0) / m
+        if loss == "ce":
+            lp = be.log_softmax(zbar)
+            per = -be.sum(lp * onehot, axis=1)
+            g = (be.exp(lp) - onehot) / m
+        else:
+            j = be.argmax(zbar - onehot * 1e9, axis=1)
+            onej = be.one_hot(j, k)
+            per = be.sum(zbar * (onej - onehot), axis=1)
+            g = (onej - onehot) / m
+        return per, [g] * m
+    z = be.stack(logits_list, 0)  # (M, N, K)
+    lp = _log_softmax(be, z, axis=2)
+    p = be.exp(lp)
+    lse = _logsumexp(be, lp, axis=0)  # (1, N, K): log of the summed member probabilities
+    w = be.exp(lp - lse)  # (M, N, K): each member's share of p̄_c, sums to 1 over members
+    log_m = math.log(m)
+    lpbar = lse[0] - log_m  # (N, K): log p̄
+    wy = be.sum(w * onehot, axis=2, keepdims=True)  # (M, N, 1)
+    if loss == "ce":
+        per = -be.sum(lpbar * onehot, axis=1)
+        g = wy * (p - onehot)
+    else:
+        j = be.argmax(lpbar - onehot * 1e9, axis=1)
+        onej = be.one_hot(j, k)
+        per = be.sum(lpbar * (onej - onehot), axis=1)
+        wj = be.sum(w * onej, axis=2, keepdims=True)
+        g = wj * onej - wy * onehot + (wy - wj) * p
+    return per, [g[i] for i in range(m)]
+
+
+def input_gradient(backend: Backend, bounds, x, y, loss: str = "ce",
+                   combine: str = "mean-prob", return_loss: bool = False):
+    """Gradient w.r.t. the input `x` of the summed attack loss of all `bounds` together
+    (end to end through the ensemble; see `attack_loss`). Per-sample gradients are therefore
+    independent of the batch size. With `return_loss=True`, returns `(grad, per_sample_loss)`.
+    Arrays are backend arrays (numpy inputs are converted)."""
+    be = backend
+    bounds = as_bounds(be, bounds)
+    x = be.asarray(x)
+    y = be.asarray(y)
+    outs, tape = be.forward(bounds, x, wrt=("input",))
+    with be.no_grad():  # closed-form logit gradients: no graph needed past the logits
+        per, grads = attack_loss(be, outs, y, loss=loss, combine=combine)
+    gx, _ = be.backward(tape, grads)
+    return (gx, per) if return_loss else gx
+
+
+# ---- training -----------------------------------------------------------------------
+
+def _diversity_grads(be: Backend, outs: list, lam: float, batch: int) -> list:
+    """Gradient w.r.t. each member's logits of −(λ/M)·Σ_m ||p_m − p̄||² / batch.
+
+    The exact derivative w.r.t. p_m is −(2λ/M)(p_m − p̄) (the p̄ terms cancel because the
+    deviations sum to zero), mapped through the softmax Jacobian: p ⊙ (v − ⟨p, v⟩).
+    """
+    m = len(outs)
+    probs = [be.softmax(z) for z in outs]
+    pbar = probs[0]
+    for q in probs[1:]:
+        pbar = pbar + q
+    pbar = pbar / m
+    grads = []
+    for q in probs:
+        v = (q - pbar) * (-2.0 * lam / m / batch)
+        grads.append(q * (v - be.sum(q * v, axis=1, keepdims=True)))
+    return grads
+
+
+def train(backend: Backend, nets, X, y, epochs: int = 20, batch_size: int = 64,
+          lr: float = 1e-3, seed: int = 0, *, weight_decay: float = 0.0,
+          subsets: Sequence | None = None, diversity: float = 0.0,
+          callback: Callable[[int, int, float], None] | None = None):
+    """Train one network or a list of networks with minibatch Adam on softmax cross-entropy.
+
+    Returns new `Network`s (the inputs are not modified): one if one was given, else a list.
+    Each network's per-epoch mean training loss is recorded in `meta["train_loss"]`.
+
+    - Independent training (default): network i shuffles with `default_rng([seed, i])` and
+      trains on `X[subsets[i]]` when `subsets` is given (training partitions).
+    - `diversity > 0`: all networks train jointly on the same minibatches (`default_rng(seed)`)
+      with a negative-correlation term −λ·mean_m ||p_m − p̄||² that rewards disagreement.
+    - `weight_decay` adds an L2 term on weight matrices (not biases).
+    - `callback(epoch, net_index, mean_loss)` after each epoch (net_index −1 in joint mode).
+    Same seed, data and backend (and thread count) ⇒ identical weights.
+    """
+    be = backend
+    single = isinstance(nets, Network)
+    nets = [nets] if single else list(nets)
+    if not nets:
+        raise ValueError("no networks to train")
+    y_np = np.asarray(y).astype(np.int64)
+    X_np = np.asarray(X)
+    if X_np.ndim != 2 or len(X_np) != len(y_np):
+        raise ValueError(f"X must be (N, features) with one label per row; got {X_np.shape}, {y_np.shape}")
+    if subsets is not None and len(subsets) != len(nets):
+        raise ValueError("subsets needs one index array per network")
+    if diversity > 0 and subsets is not None:
+        raise ValueError("diversity training uses shared minibatches; it cannot take subsets")
+    Xb, yb = be.asarray(X_np), be.asarray(y_np)
+    bounds = [be.bind(n, trainable=True) for n in nets]
+    histories: list[list[float]] = [[] for _ in nets]
+
+    def step(group: list[Bound], idx: np.ndarray, state: dict):
+        xb, ybat = be.take_rows(Xb, idx), be.take_rows(yb, idx)
+        outs, tape = be.forward(group, xb, wrt=("params",))
+        losses, glogits = [], []
+        with be.no_grad():  # closed-form logit gradients; keeps torch from holding graphs
+            for z in outs:
+                loss, g = softmax_cross_entropy(be, z, ybat)
+                losses.append(loss)
+                glogits.append(g)
+            if diversity > 0:
+                extra = _diversity_grads(be, outs, diversity, len(idx))
+                glogits = [g + e for g, e in zip(glogits, extra)]
+        _, grads = be.backward(tape, glogits)
+        if weight_decay:
+            for b, gb in zip(group, grads):
+                for p, gp in zip(b.params, gb):
+                    if "W" in gp:
+                        gp["W"] = gp["W"] + weight_decay * p["W"]
+        be.adam_step(flat_params(group), flat_grads(grads), state, lr)
+        return losses
+
+    if diversity > 0:
+        rng = np.random.default_rng(seed)
+        state: dict = {}
+        n = len(y_np)
+        for epoch in range(epochs):
+            perm = rng.permutation(n)
+            sums = [0.0] * len(bounds)
+            n_batches = 0
+            for start in range(0, n, batch_size):
+                losses = step(bounds, perm[start:start + batch_size], state)
+                sums = [s + loss for s, loss in zip(sums, losses)]
+                n_batches += 1
+            for i, s in enumerate(sums):
+                histories[i].append(be.item(s) / n_batches)
+            if callback:
+                callback(epoch, -1, float(np.mean([h[-1] for h in histories])))
+    else:
+        for i, b in enumerate(bounds):
+            rng = np.random.default_rng([int(seed), i])
+            idx_all = np.arange(len(y_np)) if subsets is None else np.asarray(subsets[i], np.int64)
+            if len(idx_all) == 0:
+                raise ValueError(f"network {i} has an empty training subset")
+            state = {}
+            for epoch in range(epochs):
+                perm = idx_all[rng.permutation(len(idx_all))]
+                total, n_batches = 0.0, 0
+                for start in range(0, len(perm), batch_size):
+                    total = total + step([b], perm[start:start + batch_size], state)[0]
+                    n_batches += 1
+                histories[i].append(be.item(total) / n_batches)
+                if callback:
+                    callback(epoch, i, histories[i][-1])
+    out = []
+    for b, hist in zip(bounds, histories):
+        net = b.to_network(be)
+        net.meta = dict(net.meta, train_loss=[round(v, 8) for v in hist])
+        out.append(net)
+    return out[0] if single else out
+
+
+# ---- inference ----------------------------------------------------------------------
+
+def logits(backend: Backend, nets, X, batch_size: int = 4096) -> np.ndarray:
+    """Every member's logits as a numpy array of shape (M, N, K)."""
+    be = backend
+    bounds = as_bounds(be, nets)
+    Xn = np.asarray(X)
+    parts = []
+    for start in range(0, len(Xn), batch_size):
+        outs = be.logits(bounds, be.asarray(Xn[start:start + batch_size]))
+        parts.append(np.stack([be.to_numpy(z) for z in outs], 0))
+    return np.concatenate(parts, axis=1)
+
+
+def predict_proba(backend: Backend, nets, X, batch_size: int = 4096) -> np.ndarray:
+    """Soft vote: the mean of the members' softmax, numpy (N, K)."""
+    z = logits(backend, nets, X, batch_size)
+    z = z - z.max(axis=2, keepdims=True)
+    p = np.exp(z)
+    p /= p.sum(axis=2, keepdims=True)
+    return p.mean(axis=0)
+
+
+def combine_votes(member_logits: np.ndarray, vote: str = "soft") -> np.ndarray:
+    """Labels from (M, N, K) member logits. "soft": argmax of the mean softmax. "hard":
+    majority of the members' labels, ties broken by the soft vote (deterministic)."""
+    if vote not in VOTES:
+        raise ValueError(f"unknown vote {vote!r}; choose one of {VOTES}")
+    z = member_logits - member_logits.max(axis=2, keepdims=True)
+    p = np.exp(z)
+    p /= p.sum(axis=2, keepdims=True)
+    pbar = p.mean(axis=0)
+    if vote == "soft":
+        return pbar.argmax(axis=1)
+    m, n, k = member_logits.shape
+    counts = np.zeros((n, k))
+    labels = member_logits.argmax(axis=2)  # (M, N)
+    for i in range(m):
+        counts[np.arange(n), labels[i]] += 1
+    return (counts + 0.5 * pbar).argmax(axis=1)
+
+
+def predict(backend: Backend, nets, X, vote: str = "soft", batch_size: int = 4096) -> np.ndarray:
+    """Labels (numpy int64) of one network or an ensemble by soft or majority ("hard") vote."""
+    return combine_votes(logits(backend, nets, X, batch_size), vote).astype(np.int64)
+
+
+def accuracy(backend: Backend, nets, X, y, vote: str = "soft") -> float:
+    """Fraction of `X` labelled `y` by `predict`."""
+    return float(np.mean(predict(backend, nets, X, vote=vote) == np.asarray(y)))
