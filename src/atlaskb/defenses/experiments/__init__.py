@@ -1,0 +1,1 @@
+"""Experiments: one module per mitigation, mapping each technique it claims to measurements."""

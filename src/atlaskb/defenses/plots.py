@@ -1,0 +1,91 @@
+"""One figure per technique (PNG and SVG), byte-identical run to run.
+
+Determinism needs three things: the Agg backend, a fixed `svg.hashsalt` (otherwise SVG
+element ids are random), and fixed metadata (otherwise the SVG carries the date).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+
+from atlaskb.fsutil import atomic_write
+
+COLORS = {"baseline": "#8c8c8c", "defended": "#1f77b4"}
+
+
+def _setup():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"svg.hashsalt": "atlaskb-defenses", "svg.fonttype": "path",
+                         "font.size": 9, "figure.dpi": 100, "path.simplify": True})
+    return plt
+
+
+def _err(mean, ci):
+    return [[max(mean - ci[0], 0.0)], [max(ci[1] - mean, 0.0)]]
+
+
+def figure(technique: str, name: str, rows: list[dict]):
+    """Bars (baseline vs defended, 95% interval) per metric; a curve panel when a row
+    carries a series (transfer robust accuracy over epsilon)."""
+    plt = _setup()
+    metrics = []
+    for r in rows:
+        if r["metric"] not in metrics:
+            metrics.append(r["metric"])
+    series = [r for r in rows if r.get("series")]
+    n = len(metrics) + len(series)
+    fig, axes = plt.subplots(1, n, figsize=(max(4.2 * n, 5.0), 3.6), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        sub = [r for r in rows if r["metric"] == metric]
+        xs = np.arange(len(sub))
+        for off, side in ((-0.2, "baseline"), (0.2, "defended")):
+            for x, r in zip(xs, sub):
+                ax.bar(x + off, r[side], width=0.38, color=COLORS[side],
+                       yerr=_err(r[side], r["ci95"][side]), capsize=3,
+                       label=side if x == 0 else None)
+                ax.annotate(f"{r[side]:.3g}" if metric == "queries" else f"{r[side]:.2f}",
+                            (x + off, 0), xytext=(0, 3), textcoords="offset points",
+                            ha="center", va="bottom", fontsize=7, color="black")
+        ax.set_xticks(xs)
+        ax.set_xticklabels([r["attack"].replace("_", " ") for r in sub], rotation=20, ha="right",
+                           fontsize=7)
+        ax.set_ylabel(metric.replace("_", " ") + ("  (higher is better)" if sub[0]["higher_is_better"]
+                                                  else "  (lower is better)"), fontsize=8)
+        if metric != "queries":
+            ax.set_ylim(0, 1.2)
+        else:
+            ax.set_ylim(0, max(max(r["ci95"][s][1], r[s]) for r in sub for s in COLORS) * 1.2 + 1)
+        ax.legend(fontsize=7, frameon=False, loc="upper center", ncol=2)
+    for ax, r in zip(axes[0][len(metrics):], series):
+        s = r["series"]
+        for side in ("baseline", "defended"):
+            ax.plot(s["x"], s[side], marker="o", color=COLORS[side], label=side)
+            ax.fill_between(s["x"], [c[0] for c in s[side + "_ci95"]], [c[1] for c in s[side + "_ci95"]],
+                            color=COLORS[side], alpha=0.2, linewidth=0)
+        ax.set_xlabel(s["x_label"])
+        ax.set_ylabel(r["metric"].replace("_", " "))
+        ax.set_ylim(0, 1.2)
+        ax.legend(fontsize=7, frameon=False, loc="upper center", ncol=2)
+    fig.suptitle(f"{technique} {name}: single model vs ensemble (mean, 95% CI over seeds)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def write(fig, folder: str, technique: str) -> list[str]:
+    """Save `fig` as `<technique>.png` and `.svg` under `folder`; returns relative paths."""
+    plt = _setup()
+    out = []
+    for ext, meta in (("png", {"Software": "atlaskb"}), ("svg", {"Date": None, "Creator": "atlaskb"})):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=ext, metadata=meta)
+        atomic_write(os.path.join(folder, f"{technique}.{ext}"), buf.getvalue())
+        out.append(f"plots/{technique}.{ext}")
+    plt.close(fig)
+    return out

@@ -1,0 +1,247 @@
+"""The AML.M0006 reference defense: schema, determinism, coverage of every technique, and
+that each attack does what it claims on a tiny problem."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from atlaskb.defenses import config as cfg_mod
+from atlaskb.defenses import data, ensemble, models, nn, results, runner, stats
+from atlaskb.defenses.attacks import backdoor, boundary, compromised, manual, pgd, simba
+from atlaskb.defenses.experiments import m0006
+from atlaskb.engine import get_backend
+
+TINY = replace(cfg_mod.QUICK, epochs=3, n_test=30, pgd_steps=3, query_budget=30,
+               transfer_eps=(0.1, 0.2), shadow_per_family=2, targets_per_family=1, probes=6,
+               fingerprint_epochs=2)
+
+
+@pytest.fixture(scope="module")
+def tiny_doc():
+    return runner.run("AML.M0006", backend="numpy", seeds=2, config=TINY, progress=False, names={})
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """One small MLP on digits, plus the split it was trained on."""
+    be = get_backend("numpy")
+    ds = data.digits()
+    sp = data.split(ds, np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    net = models.mlp(64, (64,), 10, "relu", rng)
+    net = nn.train(be, net, ds.x[sp.train], ds.y[sp.train], epochs=10, rng=rng)
+    clf = ensemble.Classifier(be, [net])
+    return be, ds, sp, clf
+
+
+def test_results_schema_and_metric_vocabulary(tiny_doc):
+    results.validate(tiny_doc)
+    assert set(tiny_doc) == {"mitigation", "backend", "device", "dataset", "provenance",
+                             "clean_accuracy", "results"}
+    assert tiny_doc["mitigation"] == "AML.M0006" and tiny_doc["backend"] == "numpy"
+    prov = tiny_doc["provenance"]
+    assert {"versions", "seeds", "config_hash", "timings"} <= set(prov)
+    assert prov["seeds"] == [0, 1] and "numpy" in prov["versions"] and "python" in prov["versions"]
+    for r in tiny_doc["results"]:
+        assert r["metric"] in results.METRICS
+        assert set(r["ci95"]) == {"baseline", "defended"}
+        lo, hi = r["ci95"]["defended"]
+        assert lo <= r["defended"] <= hi
+        assert r["plots"] == [f"plots/{r['technique']}.png", f"plots/{r['technique']}.svg"]
+        assert len(r["params"]["per_seed"]["baseline"]) == 2
+
+
+def test_every_technique_the_graph_lists_gets_a_result(tiny_doc, bundled_kb):
+    from atlaskb import queries
+
+    in_graph = {t["id"] for t in queries.techniques_for(bundled_kb, "AML.M0006")}
+    assert len(in_graph) == 11
+    assert set(m0006.EXPERIMENTS) == in_graph
+    assert {r["technique"] for r in tiny_doc["results"]} == in_graph
+
+
+def test_same_seeds_give_identical_results(tiny_doc):
+    again = runner.run("AML.M0006", backend="numpy", seeds=2, config=TINY, progress=False, names={})
+    a, b = dict(tiny_doc), dict(again)
+    a["provenance"] = {k: v for k, v in a["provenance"].items() if k != "timings"}
+    b["provenance"] = {k: v for k, v in b["provenance"].items() if k != "timings"}
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def test_one_technique_alone_matches_the_full_run(tiny_doc):
+    one = runner.run("AML.M0006", ["aml.t0043.002"], backend="numpy", seeds=2, config=TINY,
+                     progress=False, names={})
+    assert one["results"] == [r for r in tiny_doc["results"] if r["technique"] == "AML.T0043.002"]
+
+
+def test_t_interval():
+    assert stats.t_interval([1.0]) == (1.0, 1.0)
+    lo, hi = stats.t_interval([1.0, 2.0, 3.0])
+    assert lo == pytest.approx(2.0 - 4.302652729 / np.sqrt(3), rel=1e-6)
+    assert hi == pytest.approx(2.0 + 4.302652729 / np.sqrt(3), rel=1e-6)
+
+
+def test_pgd_lowers_accuracy_and_stays_in_the_ball(trained):
+    be, ds, sp, clf = trained
+    x, y = ds.x[sp.test][:100], ds.y[sp.test][:100]
+    adv = pgd.pgd(be, clf.bounds, x, y, eps=0.2, steps=10, rng=np.random.default_rng(0))
+    assert np.abs(adv - x).max() <= 0.2 + 1e-6 and adv.min() >= 0 and adv.max() <= 1
+    assert clf.accuracy(adv, y) < clf.accuracy(x, y) - 0.5
+
+
+def test_ensemble_input_gradient_matches_finite_differences(trained):
+    be64 = get_backend("numpy", dtype="float64")
+    rng = np.random.default_rng(3)
+    nets = [models.mlp(64, (16,), 10, a, rng) for a in ("relu", "tanh")]
+    bounds = [be64.bind(n.astype(np.float64)) for n in nets]
+    x = rng.random((2, 64))
+    y = np.array([1, 7])
+    for loss in nn.LOSSES:
+        g = nn.input_gradient(be64, bounds, x, y, loss)
+
+        def f(xx):
+            if loss == "member_ce":
+                return sum(-np.log(be64.softmax(z)[np.arange(2), y]).sum()
+                           for z in be64.logits(bounds, xx))
+            return -np.log(nn.combined_probs(be64, bounds, xx)[np.arange(2), y]).sum()
+
+        for j in (0, 13, 40):
+            e = np.zeros_like(x)
+            e[:, j] = 1e-6
+            assert (f(x + e) - f(x - e)) / 2e-6 == pytest.approx(g[:, j].sum(), abs=1e-7)
+
+
+def test_query_attacks_respect_the_budget_and_succeed_sometimes(trained):
+    be, ds, sp, clf = trained
+    x, y = ds.x[sp.test][:40], ds.y[sp.test][:40]
+    ok = clf.predict(x) == y
+    x, y = x[ok], y[ok]
+    s = simba.simba(clf, x, y, eps=0.3, budget=100, rng=np.random.default_rng(0))
+    assert s.queries.max() <= 100 and s.success_rate > 0.3
+    assert np.abs(s.x_adv - x).max() <= 0.3 + 1e-6
+    assert (clf.predict(s.x_adv[s.success]) != y[s.success]).all()
+    b = boundary.boundary(clf, x, y, pool=ds.x[sp.attacker], budget=100, l2_max=2.5,
+                          rng=np.random.default_rng(0))
+    assert b.queries.max() <= 100 and b.success_rate > 0.3
+    won = b.success
+    assert (clf.predict(b.x_adv[won]) != y[won]).all()
+    assert (np.linalg.norm(b.x_adv[won] - x[won], axis=1) <= 2.5 + 1e-6).all()
+
+
+def test_manual_modifications_need_no_model_and_change_the_input():
+    x = data.digits().x[:20]
+    for name, fn in manual.MODIFICATIONS.items():
+        out = fn(x, (1, 8, 8), np.random.default_rng(0))
+        assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1, name
+        assert not np.allclose(out, x), name
+    shifted = manual.shift(x[:1], (1, 8, 8), np.random.default_rng(0))
+    assert np.isclose(shifted.sum(), x[:1].sum(), atol=x[:1].reshape(8, 8)[[0, -1]].sum() + 5)
+
+
+def test_backdoored_member_has_high_trigger_success_alone():
+    be = get_backend("numpy")
+    ds = data.digits()
+    sp = data.split(ds, np.random.default_rng(0))
+    net = compromised.backdoored_pretrained(be, ds.x[sp.attacker], ds.y[sp.attacker], 10, ds.image_shape,
+                                            target=0, rate=0.2, epochs=15, rng=np.random.default_rng(0))
+    clf = ensemble.Classifier(be, [net])
+    assert backdoor.trigger_success(clf, ds.x[sp.test], ds.y[sp.test], ds.image_shape, 0) >= 0.8
+    assert clf.accuracy(ds.x[sp.test], ds.y[sp.test]) > 0.8
+
+
+def test_trojaned_tool_poisons_batches_without_touching_the_callers_data():
+    x = np.zeros((10, 64), np.float32)
+    y = np.arange(10)
+    hook = compromised.trojaned_tool((1, 8, 8), target=0, rate=0.5)
+    xb, yb = hook(x, y, np.random.default_rng(0))
+    assert (yb == 0).sum() >= 5 and (xb.reshape(10, 8, 8)[:, -1, -1] == 1).sum() == 5
+    assert x.sum() == 0 and (y == np.arange(10)).all()
+
+
+def test_majority_vote_counts_votes():
+    be = get_backend("numpy")
+    rng = np.random.default_rng(0)
+    nets = [models.mlp(64, (8,), 10, "relu", rng) for _ in range(3)]
+    x = rng.random((5, 64)).astype(np.float32)
+    maj = ensemble.Classifier(be, nets, "majority").predict(x)
+    votes = np.stack([ensemble.Classifier(be, [n]).predict(x) for n in nets])
+    for i in range(5):
+        counts = np.bincount(votes[:, i], minlength=10)
+        assert counts[maj[i]] == counts.max()
+
+
+def test_validator_rejects_unknown_metric(tiny_doc):
+    bad = json.loads(json.dumps(tiny_doc))
+    bad["results"][0]["metric"] = "vibes"
+    with pytest.raises(results.ResultsError, match="metric"):
+        results.validate(bad)
+
+
+# ---- data ------------------------------------------------------------------------
+
+def test_digits_and_synthetic_are_in_unit_range():
+    d = data.digits()
+    assert d.x.shape == (1797, 64) and d.x.min() == 0 and d.x.max() == 1 and d.n_classes == 10
+    s = data.synthetic(200, seed=1)
+    assert s.x.shape == (200, 64) and 0 <= s.x.min() and s.x.max() <= 1
+    assert (data.synthetic(200, seed=1).x == s.x).all()
+
+
+def test_npz_loader_reads_plain_arrays_and_scales(tmp_path):
+    p = tmp_path / "mine.npz"
+    rng = np.random.default_rng(0)
+    np.savez(p, x=rng.normal(size=(60, 5, 5)) * 10, y=np.repeat(["a", "b", "c"], 20).astype("S1").view(np.uint8))
+    ds = data.load_npz(str(p))
+    assert ds.x.shape == (60, 25) and ds.image_shape == (1, 5, 5) and ds.n_classes == 3
+    assert ds.x.min() == 0 and ds.x.max() == 1
+
+
+@pytest.mark.parametrize("arrays, message", [
+    ({"features": np.zeros((4, 2)), "y": np.zeros(4, int)}, "expected arrays named 'x'"),
+    ({"x": np.zeros((40, 4)), "y": np.zeros(30, int)}, "one label per row"),
+    ({"x": np.array([{"a": 1}] * 40, dtype=object), "y": np.zeros(40, int)}, "unpickling"),
+    ({"x": np.zeros((40, 4)), "y": np.zeros(40, int)}, "at least two classes"),
+])
+def test_bad_npz_gives_a_clear_message(tmp_path, arrays, message):
+    p = tmp_path / "bad.npz"
+    np.savez(p, **arrays)
+    with pytest.raises(data.DataError, match=message):
+        data.load_npz(str(p))
+
+
+def test_not_an_npz_file(tmp_path):
+    p = tmp_path / "x.npz"
+    p.write_bytes(b"definitely not a zip")
+    with pytest.raises(data.DataError, match="not a readable .npz"):
+        data.load_npz(str(p))
+
+
+def test_torch_backend_runs_the_same_experiment_when_installed(tiny_doc):
+    pytest.importorskip("torch")
+    b = runner.run("AML.M0006", ["AML.T0043.003"], backend="torch", device="cpu", seeds=2,
+                   config=TINY, progress=False, names={})
+    assert b["backend"] == "torch" and b["device"] == "cpu" and "torch" in b["provenance"]["versions"]
+    a = [r for r in tiny_doc["results"] if r["technique"] == "AML.T0043.003"]
+    # same seeds, same algorithm: float32 rounding may move a point or two at most
+    assert [r["attack"] for r in a] == [r["attack"] for r in b["results"]]
+    for ra, rb in zip(a, b["results"]):
+        assert abs(ra["defended"] - rb["defended"]) <= 0.06
+
+
+def test_attacker_data_is_disjoint_from_the_defenders():
+    ds = data.digits()
+    sp = data.split(ds, np.random.default_rng(5))
+    sets = [set(sp.train), set(sp.attacker), set(sp.test)]
+    assert not (sets[0] & sets[1]) and not (sets[0] & sets[2]) and not (sets[1] & sets[2])
+    assert len(sets[0] | sets[1] | sets[2]) == len(ds.y)
+
+
+def test_direction_of_each_metric(tiny_doc):
+    expected = {"robust_accuracy": True, "accuracy": True, "queries": True,
+                "attack_success_rate": False, "identification_accuracy": False}
+    for r in tiny_doc["results"]:
+        assert r["higher_is_better"] is expected[r["metric"]], r["attack"]

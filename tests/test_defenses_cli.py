@@ -1,0 +1,68 @@
+"""`atlaskb defend`: list shape, a real run's files, and bad input without tracebacks."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from tests.conftest import run_cli
+
+
+def test_defend_list_json_shape():
+    code, out, err = run_cli("defend", "list", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert isinstance(data, list) and data[0]["mitigation"] == "AML.M0006"
+    assert len(data[0]["techniques"]) == 11 and "AML.T0043.002" in data[0]["techniques"]
+    assert isinstance(data[0]["description"], str) and data[0]["description"]
+    assert "unmeasured" not in data[0]
+
+
+def test_defend_run_writes_results_and_identical_plots(tmp_path):
+    """Two runs with the same seeds: results.json, PNG and SVG all written, atomically,
+    and the plots byte-identical."""
+    for name in ("a", "b"):
+        code, _, err = run_cli("defend", "run", "AML.M0006", "--technique", "AML.T0043.003",
+                               "--quick", "--seeds", "2", "--backend", "numpy",
+                               "--out", str(tmp_path / name))
+        assert code == 0, err
+    out = tmp_path / "a"
+    doc = json.loads((out / "results.json").read_text())
+    assert {r["technique"] for r in doc["results"]} == {"AML.T0043.003"}
+    assert (out / "plots" / "AML.T0043.003.png").read_bytes()[:4] == b"\x89PNG"
+    svg = (out / "plots" / "AML.T0043.003.svg").read_text()
+    assert svg.lstrip().startswith("<?xml") and "<dc:date>" not in svg
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # no temp left behind
+    for ext in ("png", "svg"):
+        a = (tmp_path / "a" / "plots" / f"AML.T0043.003.{ext}").read_bytes()
+        b = (tmp_path / "b" / "plots" / f"AML.T0043.003.{ext}").read_bytes()
+        assert a == b, ext
+    b_doc = json.loads((tmp_path / "b" / "results.json").read_text())
+    assert b_doc["results"] == doc["results"]
+
+
+def test_unknown_mitigation_exits_1_without_traceback(tmp_path):
+    code, out, err = run_cli("defend", "run", "AML.M9999", "--out", str(tmp_path / "x"))
+    assert code == 1 and "AML.M9999" in err and "AML.M0006" in err and "Traceback" not in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_unknown_technique_exits_1_with_choices(tmp_path):
+    code, out, err = run_cli("defend", "run", "AML.M0006", "--technique", "AML.T0051",
+                             "--out", str(tmp_path / "x"))
+    assert code == 1 and "AML.T0051" in err and "AML.T0043.002" in err and "Traceback" not in err
+
+
+def test_bad_npz_exits_1_with_a_clear_message(tmp_path):
+    p = tmp_path / "bad.npz"
+    np.savez(p, pixels=np.zeros((3, 3)))
+    code, out, err = run_cli("defend", "run", "AML.M0006", "--data", str(p), "--quick",
+                             "--out", str(tmp_path / "x"))
+    assert code == 1 and "expected arrays named 'x'" in err and "Traceback" not in err
+
+
+def test_cuda_on_numpy_is_a_usage_error(tmp_path):
+    code, out, err = run_cli("defend", "run", "AML.M0006", "--backend", "numpy", "--device", "cuda",
+                             "--out", str(tmp_path / "x"))
+    assert code == 2 and "numpy backend runs on the CPU only" in err
