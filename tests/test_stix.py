@@ -65,7 +65,7 @@ def mitre_objects():
          "external_references": ext("AML.M0000", "mitigations")},
         rel("00000000-0000-4000-8000-000000000001", "subtechnique-of", T_JOURNALS, T_SEARCH),
         rel("00000000-0000-4000-8000-000000000002", "mitigates", M_LIMIT, T_SEARCH,
-            "Limit the connection between publicly disclosed approaches and the data.\n"),
+            "Keep public research apart from the production training data.\n"),
         rel("00000000-0000-4000-8000-000000000003", "mitigates", M_LIMIT, T_JOURNALS, "Limit published papers.\n"),
         {"type": "x-mitre-matrix", "spec_version": "2.1", "id": "x-mitre-matrix--2fba01bd-a376-4771-bb35-71eca685a9fb",
          "created": STAMP, "modified": STAMP, "name": "ATLAS Matrix", "external_references": ext("mitre-atlas"),
@@ -109,7 +109,7 @@ def test_mitre_shaped_bundle_loads(tmp_path):
     # The sub-technique's repeated phase is what the bundle states, so it is kept.
     assert g.has_edge("AML.T0000.000", "AML.TA0002", key="achieves")
     note = g.edges["AML.M0000", "AML.T0000", "mitigates"]["note"]
-    assert note == "Limit the connection between publicly disclosed approaches and the data."
+    assert note == "Keep public research apart from the production training data."
     # Kill-chain order comes from the matrix's tactic_refs.
     from atlaskb.queries import tactics
     assert tactics(kb) == ["AML.TA0002", "AML.TA0000"]

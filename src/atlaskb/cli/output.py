@@ -142,8 +142,9 @@ def to_plain(tables: list[Table]) -> str:
         if not t.rows:
             out.append("(none)")
         else:
-            headers = [h for _, h in t.columns]
-            body = [[_one_line(cell(r.get(k))) for k, _ in t.columns] for r in t.rows]
+            columns = _shown_columns(t)
+            headers = [h for _, h in columns]
+            body = [[_one_line(cell(r.get(k))) for k, _ in columns] for r in t.rows]
             widths = [max(len(x) for x in col) for col in zip(headers, *body)]
             for line in [headers, ["-" * w for w in widths]] + body:
                 text = "  ".join(v.ljust(w) for v, w in zip(line[:-1], widths[:-1]))
@@ -151,6 +152,17 @@ def to_plain(tables: list[Table]) -> str:
         if t.caption:
             out.append(t.caption)
     return "\n".join(out) + "\n"
+
+
+# Columns a reader does not miss when every row leaves them empty (the bundled vault has
+# no per-link notes: MITRE's note text is not ours to ship). CSV keeps them, for scripts.
+_OPTIONAL_COLUMNS = ("note", "via")
+
+
+def _shown_columns(t: Table) -> list[tuple[str, str]]:
+    """The table's columns less optional ones that are empty in every row."""
+    return [(k, h) for k, h in t.columns
+            if k not in _OPTIONAL_COLUMNS or any(cell(r.get(k)) for r in t.rows)]
 
 
 def _one_line(text: str) -> str:
@@ -176,12 +188,13 @@ def _rich_tables(tables: list[Table], no_color: bool) -> None:
         else:
             table = RichTable(title=t.title, title_justify="left", box=box.SIMPLE_HEAD,
                               header_style=None if no_color else "bold cyan", show_edge=False)
-            for key, header in t.columns:
+            columns = _shown_columns(t)
+            for key, header in columns:
                 # IDs never wrap; prose columns take the remaining width.
                 table.add_column(header, no_wrap=key in ("id", "tactic", "technique", "mitigation"),
                                  overflow="fold")
             for r in t.rows:
-                table.add_row(*[_escape(cell(r.get(k))) for k, _ in t.columns])
+                table.add_row(*[_escape(cell(r.get(k))) for k, _ in columns])
             console.print(table)
         if t.caption:
             console.print(t.caption, markup=False)
