@@ -24,7 +24,6 @@ run: $(STAMP)
 	$(BIN)/atlaskb lint --format text || true
 	$(BIN)/atlaskb defend run AML.M0006 --quick --backend numpy --out $(OUT)/evidence
 	$(BIN)/atlaskb site build --out site --evidence $(OUT)/evidence
-	@echo "Site written to site/index.html"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
