@@ -267,7 +267,8 @@ def test_show_evidence(tmp_path):
         "provenance": {"seeds": [0]}, "clean_accuracy": {"baseline": 0.97, "defended": 0.98},
         "results": [
             {"technique": "AML.T0043.002", "attack": "transfer-fgsm", "metric": "robust_accuracy",
-             "higher_is_better": True, "baseline": 0.41, "defended": 0.63, "ci95": [0.58, 0.68], "params": {}},
+             "higher_is_better": True, "baseline": 0.41, "defended": 0.63,
+             "ci95": {"baseline": [0.38, 0.44], "defended": [0.58, 0.68]}, "params": {}},
             {"technique": "AML.T0000", "attack": "x", "metric": "accuracy", "higher_is_better": True,
              "baseline": 0.5, "defended": 0.5, "ci95": None, "params": {}},
         ],
@@ -280,6 +281,7 @@ def test_show_evidence(tmp_path):
     assert "AML.T0000" in err  # evidence for a link the graph lacks is reported, not dropped
     text = ok("show", "AML.T0043.002", "--evidence", str(tmp_path))
     assert "Measured evidence" in text and "0.63" in text and "transfer-fgsm" in text
+    assert "[0.38, 0.44]" in text and "[0.58, 0.68]" in text
     code, _, err = run_cli("show", "AML.T0043.002", "--evidence", str(tmp_path / "none"))
     assert code == 2 and "results.json" in err and "Traceback" not in err
 

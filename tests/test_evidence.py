@@ -64,6 +64,7 @@ def test_broken_json_names_file_and_line(tmp_path):
     ({"defended": float("nan")}, "not a finite number"),
     ({"plots": ["../../etc/passwd"]}, "relative paths inside"),
     ({"plots": ["/etc/passwd"]}, "relative paths inside"),
+    ({"ci95": [0.1, 0.2]}, "ci95 must be"),
 ])
 def test_malformed_results_are_refused(tmp_path, change, message):
     assert any(message in p for p in validate(_doc([_result(**change)])))

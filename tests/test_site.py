@@ -333,7 +333,8 @@ def _evidence_dir(root: Path) -> Path:
         "provenance": {"seeds": [0, 1]}, "clean_accuracy": {"baseline": 0.97, "defended": 0.98},
         "results": [{
             "technique": "AML.T0043.002", "attack": "transfer-pgd", "metric": "robust_accuracy",
-            "higher_is_better": True, "baseline": 0.31, "defended": 0.52, "ci95": [0.45, 0.58],
+            "higher_is_better": True, "baseline": 0.31, "defended": 0.52,
+            "ci95": {"baseline": [0.25, 0.37], "defended": [0.45, 0.58]},
             "params": {"eps": 0.2}, "plots": ["plots/AML.T0043.002.svg", "plots/missing.svg"],
         }],
     }

@@ -72,12 +72,26 @@ def validate(data) -> list[str]:
             v = r.get(side)
             if v is not None and not (isinstance(v, (int, float)) and math.isfinite(v)):
                 problems.append(f"{where}: {side} is not a finite number")
+        if not _is_ci95(r.get("ci95")):
+            problems.append(f"{where}: ci95 must be null or {{'baseline': [lo, hi], 'defended': [lo, hi]}}")
         plots = r.get("plots", [])
         if not isinstance(plots, list) or any(
             not isinstance(p, str) or os.path.isabs(p) or ".." in p.replace("\\", "/").split("/") for p in plots
         ):
             problems.append(f"{where}: plots must be relative paths inside the results folder")
     return problems
+
+
+def _is_ci95(ci) -> bool:
+    """A result's interval: absent (one seed), or a [lo, hi] pair (or null) per side."""
+    if ci is None:
+        return True
+    if not isinstance(ci, dict) or set(ci) - {"baseline", "defended"}:
+        return False
+    return all(
+        v is None or (isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v))
+        for v in ci.values()
+    )
 
 
 def attach_evidence(kb, directory: str) -> list[Finding]:

@@ -17,7 +17,7 @@ import click
 
 from atlaskb import queries as q
 from atlaskb.cli import pass_app
-from atlaskb.cli.output import Table, emit, format_option
+from atlaskb.cli.output import Table, cell, emit, format_option
 from atlaskb.errors import AtlasError, NotFound
 from atlaskb.model import CASE_STUDY, MITIGATES, MITIGATION, TACTIC, TECHNIQUE, USES, id_sort_key
 
@@ -199,8 +199,18 @@ def add_evidence(kb, obj: dict) -> list[dict]:
         for r in evidence:
             rows.append({"mitigation": m, "technique": t, "attack": r.get("attack"), "metric": r.get("metric"),
                          "baseline": r.get("baseline"), "defended": r.get("defended"), "ci95": r.get("ci95"),
+                         "baseline_ci": _interval(r.get("ci95"), "baseline"),
+                         "defended_ci": _interval(r.get("ci95"), "defended"),
                          "better": "higher" if r.get("higher_is_better") else "lower"})
     return rows
+
+
+def _interval(ci95, side: str) -> str:
+    """`[lo, hi]` for one side of a result's 95% interval, or "" when it has none."""
+    bounds = ci95.get(side) if isinstance(ci95, dict) else None
+    if not isinstance(bounds, (list, tuple)) or len(bounds) != 2:
+        return ""
+    return f"[{cell(bounds[0])}, {cell(bounds[1])}]"
 
 
 def show_tables(obj: dict, evidence_rows: list[dict] | None) -> list[Table]:
@@ -239,7 +249,8 @@ def show_tables(obj: dict, evidence_rows: list[dict] | None) -> list[Table]:
     if evidence_rows is not None:
         tables.append(Table([("mitigation", "Mitigation"), ("technique", "Technique"), ("attack", "Attack"),
                              ("metric", "Metric"), ("better", "Better"), ("baseline", "Baseline"),
-                             ("defended", "Defended"), ("ci95", "95% CI")], evidence_rows, title="Measured evidence"))
+                             ("baseline_ci", "95% CI"), ("defended", "Defended"), ("defended_ci", "95% CI")],
+                            evidence_rows, title="Measured evidence"))
     return tables
 
 
