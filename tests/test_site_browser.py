@@ -113,9 +113,56 @@ def test_phone_layout_has_no_sideways_page_scroll(browser, site):
         for rel in ("index.html", "techniques/AML.T0043.html", "mitigations/AML.M0006.html"):
             pg.goto((site / rel).as_uri())
             overflow = pg.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-            assert overflow <= 1, (rel, overflow)  # the matrix scrolls inside its own region
+            assert overflow <= 1, (rel, overflow)
+        # the home page's matrix itself does not scroll sideways either: it is stacked
+        pg.goto((site / "index.html").as_uri())
+        assert pg.evaluate("(() => { const w = document.querySelector('.matrix-wrap');"
+                           " return w.scrollWidth - w.clientWidth; })()") <= 1
+        _assert_matrix_stacked(pg, 375)
     finally:
         context.close()
+
+
+def _assert_matrix_stacked(pg, width):
+    """Tactics one below another, each a headed section whose techniques and (opened)
+    sub-techniques fit the screen, every link reachable and visible by keyboard."""
+    boxes = pg.evaluate("Array.from(document.querySelectorAll('.matrix-col')).map(c => {"
+                        " const r = c.getBoundingClientRect(); return [r.left, r.right, r.top, r.bottom]; })")
+    assert len(boxes) == 16
+    for (left, right, top, _), (_, _, _, above_bottom) in zip(boxes[1:], boxes):
+        assert top >= above_bottom, "tactic sections should stack, not sit side by side"
+    assert all(left >= 0 and right <= width + 1 for left, right, _, _ in boxes), boxes
+    assert pg.locator(".matrix-col > h2").count() == 16  # each section keeps its heading
+    first = pg.locator(".matrix-col").first
+    assert first.get_attribute("aria-labelledby") == first.locator("h2").get_attribute("id")
+    # sub-techniques stay behind their <details> toggle, and fit once opened
+    details = first.locator("details.subs").first
+    assert not details.evaluate("d => d.open")
+    details.locator("summary").focus()
+    pg.keyboard.press("Enter")
+    assert details.evaluate("d => d.open")
+    sub = details.locator("a.cell-link").first
+    sub.focus()
+    box = sub.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= width + 1, box
+    assert sub.evaluate("a => getComputedStyle(a).outlineStyle") != "none"  # focus stays visible
+    wide = pg.evaluate("Array.from(document.querySelectorAll('.matrix a, .matrix summary'))"
+                       ".filter(e => e.getClientRects().length && e.getBoundingClientRect().right > innerWidth + 1)"
+                       ".map(e => e.textContent.trim())")
+    assert wide == []
+
+
+def test_desktop_matrix_is_side_by_side(page, site):
+    """Above phone width the matrix keeps its columns, scrolling inside its own region."""
+    page.goto((site / "index.html").as_uri())
+    boxes = page.evaluate("Array.from(document.querySelectorAll('.matrix-col'))"
+                          ".map(c => { const r = c.getBoundingClientRect(); return [r.left, r.top]; })")
+    lefts, tops = [b[0] for b in boxes], [b[1] for b in boxes]
+    assert len({round(t) for t in tops}) == 1
+    assert lefts == sorted(lefts) and len(set(lefts)) == 16
+    assert page.evaluate("(() => { const w = document.querySelector('.matrix-wrap');"
+                         " return w.scrollWidth > w.clientWidth; })()")
+    assert page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 1
 
 
 def test_skip_link_and_focus_are_visible(page, site):

@@ -100,7 +100,8 @@ def coverage_view(model: SiteModel, have=None, profile=None) -> CoverageView:
                                  "uncovered": len(entry["uncovered"]), "percent": _pct(ratio),
                                  "width": f"{ratio * 100:.1f}"})
     for gap in result["gaps"]:
-        view.gaps.append({"ref": ref(gap["id"]), "maturity": gap.get("maturity") or "unknown",
+        view.gaps.append({"rank": len(view.gaps) + 1, "ref": ref(gap["id"]),
+                          "maturity": gap.get("maturity") or "unknown",
                           "case_studies": gap.get("case_studies", 0), "weight": _number(gap.get("weight", ""))})
     for pick in picks:
         view.recommendations.append({"ref": ref(pick["id"]), "gain": _number(pick["gain"]),
