@@ -19,7 +19,7 @@ from atlaskb.engine.backend import Backend, Bound, flat_grads, flat_params
 from atlaskb.engine.network import Network
 
 LOSSES = ("ce", "margin")
-COMBINES = ("mean-prob", "mean-logit")
+COMBINES = ("mean-prob", "mean-logit", "sum")
 VOTES = ("soft", "hard")
 
 
@@ -92,7 +92,12 @@ def attack_loss(backend: Backend, logits_list: list, y, loss: str = "ce",
     vote); "ce" is −log p̄_y and "margin" is max_{j≠y} log p̄_j − log p̄_y. The log of a mean
     of probabilities is taken with log-sum-exp over members, so it stays finite when the
     members are confident. combine="mean-logit": the members' logits are averaged first.
-    With one network the two agree. Returns `(per_sample_loss, [dL/dlogits_m])`.
+    combine="sum": each member's own loss, summed. An adaptive attack needs it as well: in the
+    soft-vote gradient each member is weighted by its share of p̄_y, so a member that is
+    confident in the true class takes almost all the weight while its own gradient
+    (p − onehot) is almost zero, and the attack stalls although the other members are easy
+    to flip. Summing the members' losses gives each its own full gradient.
+    With one network all three agree. Returns `(per_sample_loss, [dL/dlogits_m])`.
     """
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; choose one of {LOSSES}")
@@ -102,6 +107,18 @@ def attack_loss(backend: Backend, logits_list: list, y, loss: str = "ce",
     m = len(logits_list)
     k = logits_list[0].shape[1]
     onehot = be.one_hot(y, k)
+    if combine == "sum":
+        pers, grads = [], []
+        for z in logits_list:
+            if loss == "ce":
+                lp = be.log_softmax(z)
+                pers.append(-be.sum(lp * onehot, axis=1))
+                grads.append(be.exp(lp) - onehot)
+            else:
+                onej = be.one_hot(be.argmax(z - onehot * 1e9, axis=1), k)
+                pers.append(be.sum(z * (onej - onehot), axis=1))
+                grads.append(onej - onehot)
+        return sum(pers[1:], pers[0]), grads
     if combine == "mean-logit":
         zbar = logits_list[0] if m == 1 else be.sum(be.stack(logits_list, 0), axis=0) / m
         if loss == "ce":
@@ -175,7 +192,10 @@ def _diversity_grads(be: Backend, outs: list, lam: float, batch: int) -> list:
 def train(backend: Backend, nets, X, y, epochs: int = 20, batch_size: int = 64,
           lr: float = 1e-3, seed: int = 0, *, weight_decay: float = 0.0,
           subsets: Sequence | None = None, diversity: float = 0.0,
-          callback: Callable[[int, int, float], None] | None = None):
+          callback: Callable[[int, int, float], None] | None = None,
+          rng: np.random.Generator | None = None,
+          batch_hook: Callable[[np.ndarray, np.ndarray, np.random.Generator],
+                               tuple[np.ndarray, np.ndarray]] | None = None):
     """Train one network or a list of networks with minibatch Adam on softmax cross-entropy.
 
     Returns new `Network`s (the inputs are not modified): one if one was given, else a list.
@@ -187,7 +207,15 @@ def train(backend: Backend, nets, X, y, epochs: int = 20, batch_size: int = 64,
       with a negative-correlation term −λ·mean_m ||p_m − p̄||² that rewards disagreement.
     - `weight_decay` adds an L2 term on weight matrices (not biases).
     - `callback(epoch, net_index, mean_loss)` after each epoch (net_index −1 in joint mode).
-    Same seed, data and backend (and thread count) ⇒ identical weights.
+    - `rng`: a generator to draw the minibatch order from instead of `seed` (networks in
+      turn in independent mode). Callers that already carry a named random stream (the
+      reference defenses draw each member's bootstrap sample, initial weights and batch
+      order from one stream) keep it, so their numbers do not depend on how seeds are split.
+    - `batch_hook(xb, yb, rng) -> (xb, yb)`: runs on every numpy minibatch before it reaches
+      the backend, with the shuffling generator. It models a compromised training tool that
+      rewrites batches in flight while the caller's data stays untouched (AML.T0010.001).
+      Without a hook, batches are sliced from arrays already on the backend's device.
+    Same seed (or generator state), data and backend (and thread count) ⇒ identical weights.
     """
     be = backend
     single = isinstance(nets, Network)
@@ -202,12 +230,17 @@ def train(backend: Backend, nets, X, y, epochs: int = 20, batch_size: int = 64,
         raise ValueError("subsets needs one index array per network")
     if diversity > 0 and subsets is not None:
         raise ValueError("diversity training uses shared minibatches; it cannot take subsets")
-    Xb, yb = be.asarray(X_np), be.asarray(y_np)
+    if batch_hook is None:
+        Xb, yb = be.asarray(X_np), be.asarray(y_np)
     bounds = [be.bind(n, trainable=True) for n in nets]
     histories: list[list[float]] = [[] for _ in nets]
 
-    def step(group: list[Bound], idx: np.ndarray, state: dict):
-        xb, ybat = be.take_rows(Xb, idx), be.take_rows(yb, idx)
+    def step(group: list[Bound], idx: np.ndarray, state: dict, gen: np.random.Generator):
+        if batch_hook is None:
+            xb, ybat = be.take_rows(Xb, idx), be.take_rows(yb, idx)
+        else:
+            xh, yh = batch_hook(X_np[idx], y_np[idx], gen)
+            xb, ybat = be.asarray(xh), be.asarray(np.asarray(yh).astype(np.int64))
         outs, tape = be.forward(group, xb, wrt=("params",))
         losses, glogits = [], []
         with be.no_grad():  # closed-form logit gradients; keeps torch from holding graphs
@@ -216,7 +249,7 @@ def train(backend: Backend, nets, X, y, epochs: int = 20, batch_size: int = 64,
                 losses.append(loss)
                 glogits.append(g)
             if diversity > 0:
-                extra = _diversity_grads(be, outs, diversity, len(idx))
+                extra = _diversity_grads(be, outs, diversity, int(ybat.shape[0]))
                 glogits = [g + e for g, e in zip(glogits, extra)]
         _, grads = be.backward(tape, glogits)
         if weight_decay:
@@ -228,15 +261,15 @@ def train(backend: Backend, nets, X, y, epochs: int = 20, batch_size: int = 64,
         return losses
 
     if diversity > 0:
-        rng = np.random.default_rng(seed)
+        gen = rng if rng is not None else np.random.default_rng(seed)
         state: dict = {}
         n = len(y_np)
         for epoch in range(epochs):
-            perm = rng.permutation(n)
+            perm = gen.permutation(n)
             sums = [0.0] * len(bounds)
             n_batches = 0
             for start in range(0, n, batch_size):
-                losses = step(bounds, perm[start:start + batch_size], state)
+                losses = step(bounds, perm[start:start + batch_size], state, gen)
                 sums = [s + loss for s, loss in zip(sums, losses)]
                 n_batches += 1
             for i, s in enumerate(sums):
@@ -245,16 +278,16 @@ def train(backend: Backend, nets, X, y, epochs: int = 20, batch_size: int = 64,
                 callback(epoch, -1, float(np.mean([h[-1] for h in histories])))
     else:
         for i, b in enumerate(bounds):
-            rng = np.random.default_rng([int(seed), i])
+            gen = rng if rng is not None else np.random.default_rng([int(seed), i])
             idx_all = np.arange(len(y_np)) if subsets is None else np.asarray(subsets[i], np.int64)
             if len(idx_all) == 0:
                 raise ValueError(f"network {i} has an empty training subset")
             state = {}
             for epoch in range(epochs):
-                perm = idx_all[rng.permutation(len(idx_all))]
+                perm = idx_all[gen.permutation(len(idx_all))]
                 total, n_batches = 0.0, 0
                 for start in range(0, len(perm), batch_size):
-                    total = total + step([b], perm[start:start + batch_size], state)[0]
+                    total = total + step([b], perm[start:start + batch_size], state, gen)[0]
                     n_batches += 1
                 histories[i].append(be.item(total) / n_batches)
                 if callback:
@@ -290,9 +323,10 @@ def predict_proba(backend: Backend, nets, X, batch_size: int = 4096) -> np.ndarr
     return p.mean(axis=0)
 
 
-def combine_votes(member_logits: np.ndarray, vote: str = "soft") -> np.ndarray:
-    """Labels from (M, N, K) member logits. "soft": argmax of the mean softmax. "hard":
-    majority of the members' labels, ties broken by the soft vote (deterministic)."""
+def _vote_scores(member_logits: np.ndarray, vote: str) -> np.ndarray:
+    """Unnormalised (N, K) scores whose argmax is the vote: the mean softmax ("soft"), or
+    member label counts plus half the mean softmax ("hard"), so ties go to the soft vote
+    and the tie-break (at most 0.5) can never outweigh a whole vote."""
     if vote not in VOTES:
         raise ValueError(f"unknown vote {vote!r}; choose one of {VOTES}")
     z = member_logits - member_logits.max(axis=2, keepdims=True)
@@ -300,13 +334,29 @@ def combine_votes(member_logits: np.ndarray, vote: str = "soft") -> np.ndarray:
     p /= p.sum(axis=2, keepdims=True)
     pbar = p.mean(axis=0)
     if vote == "soft":
-        return pbar.argmax(axis=1)
+        return pbar
     m, n, k = member_logits.shape
     counts = np.zeros((n, k))
     labels = member_logits.argmax(axis=2)  # (M, N)
     for i in range(m):
         counts[np.arange(n), labels[i]] += 1
-    return (counts + 0.5 * pbar).argmax(axis=1)
+    return counts + 0.5 * pbar
+
+
+def combine_votes(member_logits: np.ndarray, vote: str = "soft") -> np.ndarray:
+    """Labels from (M, N, K) member logits. "soft": argmax of the mean softmax. "hard":
+    majority of the members' labels, ties broken by the soft vote (deterministic)."""
+    return _vote_scores(member_logits, vote).argmax(axis=1)
+
+
+def vote_proba(member_logits: np.ndarray, vote: str = "soft") -> np.ndarray:
+    """What a deployed ensemble answers, as (N, K) scores summing to 1, from (M, N, K)
+    member logits: the mean softmax ("soft"), or for a majority vote the vote shares
+    (counts + 0.5·p̄) / (M + 0.5). Score-based black-box attacks and fingerprinting see
+    these, so a majority-vote system exposes little more than its vote counts. Take labels
+    from `combine_votes` (it takes the argmax before the rescaling)."""
+    scores = _vote_scores(member_logits, vote)
+    return scores if vote == "soft" else scores / (member_logits.shape[0] + 0.5)
 
 
 def predict(backend: Backend, nets, X, vote: str = "soft", batch_size: int = 4096) -> np.ndarray:
