@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from atlaskb.defenses import config as cfg_mod
-from atlaskb.defenses import data, ensemble, models, nn, results, runner, stats
+from atlaskb.defenses import data, ensemble, models, results, runner, stats
 from atlaskb.defenses.attacks import backdoor, boundary, compromised, manual, pgd, simba
 from atlaskb.defenses.experiments import m0006
 from atlaskb.engine import get_backend
+from atlaskb.engine import train as T
 
 TINY = replace(cfg_mod.QUICK, epochs=3, n_test=30, pgd_steps=3, query_budget=30,
                transfer_eps=(0.1, 0.2), shadow_per_family=2, targets_per_family=1, probes=6,
@@ -33,7 +34,7 @@ def trained():
     sp = data.split(ds, np.random.default_rng(0))
     rng = np.random.default_rng(1)
     net = models.mlp(64, (64,), 10, "relu", rng)
-    net = nn.train(be, net, ds.x[sp.train], ds.y[sp.train], epochs=10, rng=rng)
+    net = T.train(be, net, ds.x[sp.train], ds.y[sp.train], epochs=10, lr=3e-3, rng=rng)
     clf = ensemble.Classifier(be, [net])
     return be, ds, sp, clf
 
@@ -93,21 +94,24 @@ def test_pgd_lowers_accuracy_and_stays_in_the_ball(trained):
     assert clf.accuracy(adv, y) < clf.accuracy(x, y) - 0.5
 
 
-def test_ensemble_input_gradient_matches_finite_differences(trained):
+def test_pgd_losses_differentiate_what_they_claim():
+    """The adaptive attack's two losses, through the engine: the soft-vote loss is the
+    cross-entropy of exactly what the deployed Classifier answers, the other the sum of the
+    members' own cross-entropies."""
     be64 = get_backend("numpy", dtype="float64")
     rng = np.random.default_rng(3)
-    nets = [models.mlp(64, (16,), 10, a, rng) for a in ("relu", "tanh")]
-    bounds = [be64.bind(n.astype(np.float64)) for n in nets]
+    nets = [models.mlp(64, (16,), 10, a, rng).astype(np.float64) for a in ("relu", "tanh")]
+    clf = ensemble.Classifier(be64, nets)
     x = rng.random((2, 64))
     y = np.array([1, 7])
-    for loss in nn.LOSSES:
-        g = nn.input_gradient(be64, bounds, x, y, loss)
+    for loss in pgd.LOSSES:
+        g = T.input_gradient(be64, clf.bounds, x, y, loss=loss[0], combine=loss[1])
 
         def f(xx):
-            if loss == "member_ce":
-                return sum(-np.log(be64.softmax(z)[np.arange(2), y]).sum()
-                           for z in be64.logits(bounds, xx))
-            return -np.log(nn.combined_probs(be64, bounds, xx)[np.arange(2), y]).sum()
+            if loss == pgd.MEMBER_CE:
+                return sum(-np.log(ensemble.Classifier(be64, [n]).probs(xx)[np.arange(2), y]).sum()
+                           for n in nets)
+            return -np.log(clf.probs(xx)[np.arange(2), y]).sum()
 
         for j in (0, 13, 40):
             e = np.zeros_like(x)
@@ -130,6 +134,56 @@ def test_query_attacks_respect_the_budget_and_succeed_sometimes(trained):
     won = b.success
     assert (clf.predict(b.x_adv[won]) != y[won]).all()
     assert (np.linalg.norm(b.x_adv[won] - x[won], axis=1) <= 2.5 + 1e-6).all()
+
+
+def test_simba_budget_binds_and_smaller_budgets_are_prefixes(trained):
+    """The budget is the limit, not one pass over the features: with a small step the attack
+    runs pass after pass until the budget is spent, stays inside the eps ball, and a run with
+    a smaller budget is exactly the start of a run with a larger one (which is what lets
+    results.json report success within 1/8, 1/4 and 1/2 of the budget from one run)."""
+    be, ds, sp, clf = trained
+    x, y = ds.x[sp.test][:30], ds.y[sp.test][:30]
+    ok = clf.predict(x) == y
+    x, y = x[ok], y[ok]
+    d = x.shape[1]
+    big = simba.simba(clf, x, y, eps=0.05, budget=400, rng=np.random.default_rng(1))
+    assert big.queries.max() > 2 * d + 1  # more than one pass was spent
+    assert (big.queries[~big.success] == 400).all()  # every failure spent the whole budget
+    assert np.abs(big.x_adv - x).max() <= 0.05 + 1e-6
+    assert big.x_adv.min() >= 0 and big.x_adv.max() <= 1
+    for b in (20, 150):
+        small = simba.simba(clf, x, y, eps=0.05, budget=b, rng=np.random.default_rng(1))
+        assert small.queries.max() <= b and (small.queries[~small.success] == b).all()
+        np.testing.assert_array_equal(small.success, big.success & (big.queries <= b))
+        np.testing.assert_array_equal(small.queries, np.minimum(big.queries, b))
+
+
+def test_diversity_training_is_joint_deterministic_and_recorded():
+    be = get_backend("numpy")
+    ds = data.digits()
+    sp = data.split(ds, np.random.default_rng(0))
+    x, y = ds.x[sp.train][:300], ds.y[sp.train][:300]
+    cfg = replace(TINY, epochs=2)
+    specs = models.member_specs(ds.image_shape)[:3]
+
+    def members(c):
+        return ensemble.train_members(be, x, y, 10, ds.image_shape, c, np.random.default_rng(5),
+                                      specs=specs)
+
+    div = replace(cfg, diversity=0.5)
+    indep, div_a, div_b = members(cfg), members(div), members(div)
+    for a, b, c in zip(div_a, div_b, indep):
+        np.testing.assert_array_equal(a.params[0]["W"], b.params[0]["W"])
+        assert not np.array_equal(a.params[0]["W"], c.params[0]["W"])
+    with pytest.raises(ValueError, match="reach all of them or none"):
+        ensemble.train_members(be, x, y, 10, ds.image_shape, replace(cfg, diversity=0.5),
+                               np.random.default_rng(5), specs=specs,
+                               augment={0: compromised.trojaned_tool(ds.image_shape, 0, 0.2)})
+    doc = runner.run("AML.M0006", ["AML.T0043.002"], backend="numpy", seeds=1, config=TINY,
+                     progress=False, names={}, diversity=0.5)
+    assert doc["provenance"]["config"]["diversity"] == 0.5
+    assert doc["provenance"]["config_hash"] != TINY.hash()
+    assert "joint" in doc["results"][0]["params"]["member_training"]
 
 
 def test_manual_modifications_need_no_model_and_change_the_input():

@@ -66,3 +66,9 @@ def test_cuda_on_numpy_is_a_usage_error(tmp_path):
     code, out, err = run_cli("defend", "run", "AML.M0006", "--backend", "numpy", "--device", "cuda",
                              "--out", str(tmp_path / "x"))
     assert code == 2 and "numpy backend runs on the CPU only" in err
+
+
+def test_negative_diversity_is_a_usage_error(tmp_path):
+    code, out, err = run_cli("defend", "run", "AML.M0006", "--diversity", "-0.5",
+                             "--out", str(tmp_path / "x"))
+    assert code == 2 and "--diversity" in err and "Traceback" not in err

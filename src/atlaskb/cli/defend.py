@@ -41,16 +41,20 @@ def list_(app, fmt):
               help="Independent seeds; every figure is a mean with a 95% t-interval over them.")
 @click.option("--data", "dataset", default="digits", show_default=True, metavar="SPEC",
               help="digits, synthetic[:N], or a .npz file with arrays x and y.")
+@click.option("--diversity", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
+              metavar="FLOAT",
+              help="Train the ensemble's members jointly with a negative-correlation term of "
+                   "this weight instead of on bootstrap samples (0: independent training).")
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="Evidence folder: results.json and plots/ (replaced atomically).")
 @pass_app
-def run(app, mitigation, techniques, backend, device, quick, seeds, dataset, out):
+def run(app, mitigation, techniques, backend, device, quick, seeds, dataset, diversity, out):
     """Run MITIGATION's experiments and write DIR/results.json and DIR/plots/."""
     from atlaskb.defenses import runner
 
     techs = [t.strip() for v in techniques for t in v.split(",") if t.strip()]
     doc = runner.run(mitigation, techs, backend=backend, device=device, quick=quick, seeds=seeds,
-                     out=out, dataset=dataset, names=_names(app))
+                     out=out, dataset=dataset, names=_names(app), diversity=diversity)
     click.echo(f"{len(doc['results'])} results for {doc['mitigation']} "
                f"({doc['backend']} on {doc['device']}, {len(doc['provenance']['seeds'])} seeds) "
                f"written to {out}/results.json")

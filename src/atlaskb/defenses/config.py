@@ -17,6 +17,8 @@ class Config:
     batch: int = 64
     lr: float = 3e-3
     bootstrap: bool = True           # each member trains on its own bootstrap sample
+    diversity: float = 0.0           # > 0: members train jointly with a negative-correlation
+                                     # term of this weight (engine.train), replacing bootstrap
     n_test: int = 0                  # 0 = the whole test split
     eps: float = 0.1                 # default L-infinity budget (features in [0, 1])
     pgd_steps: int = 40

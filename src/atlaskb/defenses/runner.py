@@ -13,6 +13,7 @@ import os
 import platform
 import sys
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -164,8 +165,13 @@ class _Progress:
 
 def run(mitigation: str, techniques=(), *, backend: str = "numpy", device: str = "auto",
         quick: bool = False, seeds: int = 3, out: str | None = None, dataset: str = "digits",
-        progress: bool | None = None, config=None, names: dict | None = None) -> dict:
-    """Run and (if `out`) write the evidence; returns the results document."""
+        progress: bool | None = None, config=None, names: dict | None = None,
+        diversity: float | None = None) -> dict:
+    """Run and (if `out`) write the evidence; returns the results document.
+
+    `diversity` (when not None) overrides the config's negative-correlation weight for the
+    ensemble's members; it is part of the config, so provenance and config hash record it.
+    """
     from atlaskb.defenses.experiments.context import SeedContext
     from atlaskb.engine import get_backend
 
@@ -176,6 +182,10 @@ def run(mitigation: str, techniques=(), *, backend: str = "numpy", device: str =
     be = get_backend(backend, device)
     ds = get_dataset(dataset)
     cfg = config or get_config(quick)
+    if diversity is not None:
+        if not (diversity >= 0 and math.isfinite(diversity)):
+            raise AtlasError(f"--diversity must be a finite number >= 0, got {diversity}")
+        cfg = replace(cfg, diversity=float(diversity))
     seed_list = list(range(seeds))
     t_start = time.perf_counter()
     timings = {t: 0.0 for t in chosen}

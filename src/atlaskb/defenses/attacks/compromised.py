@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from atlaskb.defenses import models, nn
+from atlaskb.defenses import models
 from atlaskb.defenses.attacks.backdoor import add_trigger, poison_set
+from atlaskb.engine import train as T
 from atlaskb.engine.backend import Backend
 from atlaskb.engine.network import Network
 
 
 def trojaned_tool(image, target: int, rate: float):
-    """A batch hook for `nn.train`: what the compromised training tool does to each batch."""
+    """A `batch_hook` for `engine.train.train`: what the compromised training tool does to each batch."""
 
     def augment(xb, yb, rng):
         k = int(round(rate * len(yb)))
@@ -42,5 +43,5 @@ def backdoored_pretrained(backend: Backend, x: np.ndarray, y: np.ndarray, n_clas
     triggered copies mixed in, so they look accurate on clean inputs."""
     xp, yp = poison_set(x, image, target, int(round(rate * len(x))), rng)
     net = models.build(spec or models.BASELINE_SPEC, x.shape[1], n_classes, image, rng)
-    return nn.train(backend, net, np.concatenate([x, xp]), np.concatenate([y, yp]),
-                    epochs=epochs, rng=rng, batch=batch, lr=lr)
+    return T.train(backend, net, np.concatenate([x, xp]), np.concatenate([y, yp]),
+                   epochs=epochs, batch_size=batch, lr=lr, rng=rng)

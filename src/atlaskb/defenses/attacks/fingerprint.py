@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from atlaskb.defenses import models, nn
+from atlaskb.defenses import models
+from atlaskb.engine import train as T
 from atlaskb.engine.backend import Backend
 from atlaskb.engine.network import Network
 
@@ -34,7 +35,8 @@ def random_model(backend: Backend, family: str, x, y, n_classes, image, *, epoch
     spec = {"family": family, **_VARIANTS[family][int(rng.integers(len(_VARIANTS[family])))]}
     idx = rng.integers(0, len(y), len(y))
     net = models.build(spec, x.shape[1], n_classes, image, rng)
-    return nn.train(backend, net, x[idx], y[idx], epochs=epochs, rng=rng, batch=batch, lr=lr)
+    return T.train(backend, net, x[idx], y[idx],
+                   epochs=epochs, batch_size=batch, lr=lr, rng=rng)
 
 
 def make_probes(x_attacker: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:

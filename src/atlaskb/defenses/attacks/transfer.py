@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from atlaskb.defenses import models, nn
+from atlaskb.defenses import models
 from atlaskb.defenses.attacks.pgd import pgd
+from atlaskb.engine import train as T
 from atlaskb.engine.backend import Backend
 from atlaskb.engine.network import Network
 
@@ -18,7 +19,8 @@ def train_surrogate(backend: Backend, x: np.ndarray, y: np.ndarray, n_classes: i
                     lr: float = 3e-3) -> Network:
     """The attacker's own model: an architecture it picks, trained on its own data."""
     net = models.build(models.SURROGATE_SPEC, x.shape[1], n_classes, image, rng)
-    return nn.train(backend, net, x, y, epochs=epochs, rng=rng, batch=batch, lr=lr)
+    return T.train(backend, net, x, y,
+                   epochs=epochs, batch_size=batch, lr=lr, rng=rng)
 
 
 def transfer_examples(backend: Backend, surrogate: Network, x: np.ndarray, y: np.ndarray, *,

@@ -105,8 +105,25 @@ class SeedContext:
         else:
             out = boundary.boundary(clf, x, y, pool=self.x_att, budget=self.cfg.query_budget,
                                     l2_max=self.cfg.boundary_l2, rng=r)
-        return {"attack_success_rate": out.success_rate, "queries": out.mean_queries,
-                "n_attacked": int(len(y))}
+        budget = self.cfg.query_budget
+        spent = ~out.success & (out.queries >= budget)
+        res = {"attack_success_rate": out.success_rate, "queries": out.mean_queries,
+               "n_attacked": int(len(y)),
+               "budget_exhausted": float(np.mean(spent)) if len(y) else None}
+        if kind == "simba":
+            # A SimBA run with a smaller budget is a prefix of this one (each input's tries
+            # depend only on its own answers, and the coordinate orders are drawn for every
+            # input each pass), so success within b queries reads off this run exactly.
+            res["success_by_budget"] = {
+                b: float(np.mean(out.success & (out.queries <= b))) if len(y) else float("nan")
+                for b in self.budget_ladder}
+        return res
+
+    @property
+    def budget_ladder(self) -> list[int]:
+        """Query budgets at which SimBA's success is reported: 1/8, 1/4, 1/2 and all of it."""
+        b = self.cfg.query_budget
+        return sorted({max(1, b // 8), max(1, b // 4), max(1, b // 2), b})
 
     @cached_property
     def simba(self) -> dict:
@@ -151,7 +168,10 @@ class SeedContext:
     @cached_property
     def poisoning(self) -> dict:
         """Poison from the attacker's data reaches the first `poisoned_members` members'
-        partitions; the baseline trains on everything, poison included."""
+        partitions; the baseline trains on everything, poison included. With diversity
+        training, the poisoned members are retrained as their own joint group (they share
+        minibatches, so poison cannot reach one and not the other) and join the clean
+        members from the full joint run."""
         cfg = self.cfg
         n_poison = max(1, int(round(cfg.poison_frac * len(self.y_train))))
         xp, yp = backdoor.poison_set(self.x_att, self.image, cfg.target_class, n_poison,
@@ -189,7 +209,9 @@ class SeedContext:
     @cached_property
     def compromised_tool(self) -> dict:
         """AML.T0010.001: the baseline is trained with the trojaned tool; in the ensemble
-        only member 0 is (the other members' tools are clean)."""
+        only member 0 is (the other members' tools are clean). With diversity training the
+        tool trains member 0 alone, where the diversity term is zero: a tool that trained
+        every member jointly would compromise them all."""
         cfg = self.cfg
         hook = compromised.trojaned_tool(self.image, cfg.target_class, cfg.tool_poison_rate)
         spec0 = models.member_specs(self.image)[:1]

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import math
 
+from atlaskb.defenses.attacks import simba as simba_mod
 from atlaskb.defenses.experiments.context import SeedContext
 
 MITIGATION = "AML.M0006"
 DESCRIPTION = (
     "Diverse ensemble (ReLU and tanh MLPs of different widths and depths plus a small conv "
-    "net, each with its own seed and bootstrap training sample; soft and majority vote) "
+    "net, each with its own seed and bootstrap training sample, or trained jointly for "
+    "diversity with --diversity; soft and majority vote) "
     "compared with one model trained for the same total budget, against one attack per "
     "technique ATLAS says the mitigation addresses."
 )
@@ -38,6 +40,13 @@ def _evasion_rows(attack, scores_base, scores_def, params):
                 scores_def["soft"]["robust_accuracy"],
                 extra={"defended_majority_vote": scores_def["majority"]["robust_accuracy"]},
                 params=params)
+
+
+def _member_training(cfg) -> str:
+    if cfg.diversity > 0:
+        return (f"joint, negative correlation (diversity {cfg.diversity:g}), shared minibatches "
+                "of the whole training split")
+    return "independent, each on its own bootstrap sample" if cfg.bootstrap else "independent"
 
 
 def white_box(ctx: SeedContext):
@@ -60,16 +69,33 @@ def black_box(ctx: SeedContext):
     for name, res, params in (
         ("simba_score_based", ctx.simba, {"norm": "linf", "eps": cfg.simba_eps,
                                           "query_budget": cfg.query_budget, "answers": "probabilities",
-                                          "max_queries_per_input": 2 * ctx.ds.n_features + 1,
-                                          "note": "one pass over the features; each moves at most "
-                                                  "once, so the L-inf bound holds"}),
+                                          "queries_per_pass_max": 2 * ctx.ds.n_features,
+                                          "step_schedule": "pass k steps eps/2^min(k,"
+                                                           f"{simba_mod.HALVINGS}); "
+                                                           "passes repeat until success or the "
+                                                           "budget is spent",
+                                          "note": "every try is clipped to the eps L-inf ball and "
+                                                  "[0, 1]; tries that would not move the input "
+                                                  "are not sent and cost no query"}),
         ("boundary_label_only", ctx.boundary, {"norm": "l2", "l2_max": cfg.boundary_l2,
                                                "query_budget": cfg.query_budget, "answers": "top label"}),
     ):
         info = {"attacked_points": {"baseline": res["baseline"]["n_attacked"],
-                                    "defended": res["defended"]["n_attacked"]}}
+                                    "defended": res["defended"]["n_attacked"]},
+                "budget_exhausted": {"baseline": res["baseline"]["budget_exhausted"],
+                                     "defended": res["defended"]["budget_exhausted"]}}
+        extra, series = {}, None
+        if "success_by_budget" in res["baseline"]:
+            ladder = ctx.budget_ladder
+            series = {"x_label": "query budget per input", "x": ladder,
+                      "baseline": [res["baseline"]["success_by_budget"][b] for b in ladder],
+                      "defended": [res["defended"]["success_by_budget"][b] for b in ladder]}
+            for side in ("baseline", "defended"):
+                extra.update({f"{side}_success_within_{b}_queries": res[side]["success_by_budget"][b]
+                              for b in ladder})
         rows.append(_row(name, "attack_success_rate", res["baseline"]["attack_success_rate"],
-                         res["defended"]["attack_success_rate"], info=info, params=params))
+                         res["defended"]["attack_success_rate"], info=info, params=params,
+                         extra=extra, series=series))
         rows.append(_row(name, "queries", res["baseline"]["queries"], res["defended"]["queries"],
                          info=info, params={**params, "queries": "mean per attacked point, "
                                             "capped at the budget (more is better for the defender)"}))
@@ -89,7 +115,8 @@ def transfer(ctx: SeedContext):
     return [_row("transfer_pgd_from_surrogate", "robust_accuracy", res[cfg.eps]["baseline"]["robust_accuracy"],
                  res[cfg.eps]["soft"]["robust_accuracy"], extra=extra, series=series,
                  params={"eps": cfg.eps, "eps_range": eps, "steps": cfg.pgd_steps,
-                         "surrogate": "mlp-relu (100), trained on the attacker's disjoint split"})]
+                         "surrogate": "mlp-relu (100), trained on the attacker's disjoint split",
+                         "member_training": _member_training(cfg)})]
 
 
 def manual_modification(ctx: SeedContext):
