@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from atlaskb.kbaccess import GraphAccess
+
 
 class _NodeView:
     __slots__ = ("_node",)
@@ -157,26 +159,10 @@ class LiteGraph:
                 for u, keydict in self._pred[n].items() for k, d in keydict.items()]
 
 
-class LiteKnowledgeBase:
+class LiteKnowledgeBase(GraphAccess):
     """The parts of `atlaskb.kb.KnowledgeBase` the query commands use, over a LiteGraph."""
 
     def __init__(self, graph: LiteGraph, findings: list, sources: list):
         self.graph = graph
         self.findings = findings
         self.sources = sources
-
-    def nodes_of_type(self, obj_type: str) -> list[str]:
-        from atlaskb.model import id_sort_key
-
-        return sorted((n for n, d in self.graph.nodes(data=True) if d.get("type") == obj_type), key=id_sort_key)
-
-    def get(self, object_id: str) -> dict | None:
-        if object_id not in self.graph:
-            return None
-        return {"id": object_id, **self.graph.nodes[object_id]}
-
-    def __contains__(self, object_id: str) -> bool:
-        return object_id in self.graph
-
-    def __len__(self) -> int:
-        return self.graph.number_of_nodes()

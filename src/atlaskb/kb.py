@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
+from atlaskb.kbaccess import GraphAccess
+
 from atlaskb.model import (
     EDGE_TYPES,
     SUBTECHNIQUE_OF,
@@ -36,7 +38,6 @@ from atlaskb.model import (
     ObjectRecord,
     Ref,
     SourceResult,
-    id_sort_key,
     parent_of_id,
     type_of_id,
 )
@@ -55,7 +56,7 @@ def slugify(text: str) -> str:
 
 
 @dataclass
-class KnowledgeBase:
+class KnowledgeBase(GraphAccess):
     """The loaded graph plus everything learnt while loading it."""
 
     graph: nx.MultiDiGraph
@@ -66,22 +67,6 @@ class KnowledgeBase:
     declared: dict = field(default_factory=dict)
     # object id -> index (into `sources`) of the source that holds its page.
     page_source: dict = field(default_factory=dict)
-
-    def nodes_of_type(self, obj_type: str) -> list[str]:
-        """IDs of one type, in ATLAS order."""
-        return sorted((n for n, d in self.graph.nodes(data=True) if d.get("type") == obj_type), key=id_sort_key)
-
-    def get(self, object_id: str) -> dict | None:
-        """A node's attributes (with its id), or None."""
-        if object_id not in self.graph:
-            return None
-        return {"id": object_id, **self.graph.nodes[object_id]}
-
-    def __contains__(self, object_id: str) -> bool:
-        return object_id in self.graph
-
-    def __len__(self) -> int:
-        return self.graph.number_of_nodes()
 
 
 def build(results: list[SourceResult]) -> KnowledgeBase:
