@@ -30,6 +30,8 @@ def test_wheel_carries_the_bundled_vault_and_templates(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert "atlaskb/_bundled/data/atlas/mitigations/use-ensemble-methods.md" in names
     assert any(n.startswith("atlaskb/_bundled/templates/") for n in names)
+    assert "atlaskb/_bundled/templates/static/style.css" in names
+    assert {"atlaskb/site/build.py", "atlaskb/engine/numpy_backend.py", "atlaskb/defenses/runner.py"} <= set(names)
     assert sum(n.startswith("atlaskb/_bundled/data/atlas/") and n.endswith(".md") for n in names) >= 278
 
 
@@ -51,3 +53,7 @@ def test_installed_wheel_runs_from_anywhere(wheel, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "atlaskb", "lint"], capture_output=True, text=True,
                           cwd=tmp_path, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "atlaskb", "site", "build", "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out" / "index.html").is_file() and (tmp_path / "out" / "static" / "style.css").is_file()
