@@ -250,3 +250,16 @@ def test_recommend_json_contract_and_formats():
     assert [p["id"] for p in yaml.safe_load(out)] == [p["id"] for p in picks]
     code, _, err = run_cli("recommend", "--have", "AML.M0003", "--top", "0")
     assert code == 2
+
+
+def test_profile_notes_and_strengths_show_for_mitigations_named_not_by_id(tmp_path):
+    """Review: a profile naming a mitigation by name (or short ID) was computed with its
+    strength, but the table showed strength 1 and no note (looked up by the text as written)."""
+    profile = tmp_path / "p.yaml"
+    profile.write_text("mitigations:\n  - id: Model Hardening\n    note: adv training\n    strength: 0.5\n"
+                       "  - id: m0015\n    note: detector\n    strength: 0.25\n", encoding="utf-8")
+    code, out, err = run_cli("coverage", "--profile", str(profile), "--format", "csv")
+    assert code == 0, err
+    rows = [line.split(",") for line in out.splitlines() if line.startswith("Deployed mitigations,")]
+    assert [r[1:5] for r in rows] == [["AML.M0003", "Model Hardening", "0.5", "adv training"],
+                                                ["AML.M0015", "Adversarial Input Detection", "0.25", "detector"]]

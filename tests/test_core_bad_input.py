@@ -205,3 +205,17 @@ def test_an_overlay_page_is_not_one_sided_against_the_vault_it_overlays(tmp_path
                     "## Techniques (1)\n\n- [[x|AML.T0015: Evade AI Model]]\n", encoding="utf-8")
     findings = lint(atlaskb.load(bundled_vault(), str(page)))
     assert [f for f in findings if f.code == "one-sided"] == []
+
+
+def test_unreadable_dates_and_maturity_are_reported_and_abbreviations_read(vault):
+    """Review: `13/05/2021` and `Realised` used to pass silently (the date kept raw, the
+    technique ranked as of unknown maturity); `Sept 3, 2024` was not normalised."""
+    kb = load_with(vault, "odd.md", (
+        '---\ntitle: "ACME.T0007: Odd"\n---\n# ACME.T0007: Odd\n\n## Metadata\n\n'
+        "- **Created:** 13/05/2021\n- **Last Modified:** Sept 3, 2024\n- **Maturity:** Realised\n"
+    ).encode())
+    node = kb.graph.nodes["ACME.T0007"]
+    assert node["modified"] == "2024-09-03" and node["created"] == "13/05/2021"
+    found = {(f.code, f.line) for f in kb.findings if f.file.endswith("odd.md")}
+    assert ("bad-date", 8) in found and ("bad-maturity", 10) in found
+    assert not any(f.code == "bad-date" and "2024" in f.message for f in kb.findings)

@@ -133,3 +133,25 @@ def test_release_that_is_not_yaml(tmp_path):
     path.write_text("matrices:\n  - id: [unclosed\n", encoding="utf-8")
     kb = atlaskb.load(str(path))
     assert [(f.code, f.line) for f in kb.findings] == [("bad-yaml", 3)]
+
+
+def test_release_fields_of_the_wrong_shape_make_no_junk_objects(tmp_path):
+    """Review: a lone string where a list belongs was iterated character by character
+    (`techniques: "AML.T0001"` made objects ".", "0", "A" ...), and a mapping where an ID
+    belongs became an object named after its repr."""
+    path = tmp_path / "ATLAS.yaml"
+    path.write_text(
+        "id: ATLAS\nmatrices:\n- id: ATLAS\n  tactics:\n  - {id: AML.TA0001, name: Staging}\n"
+        "  techniques:\n  - {id: AML.T0001, name: T, tactics: AML.TA0001}\n"
+        "  - {id: AML.T0002, name: U, tactics: [{id: AML.TA0001}]}\n"
+        "  mitigations:\n  - {id: AML.M0001, name: M, category: Technical, techniques: AML.T0001}\n"
+        "  - {id: AML.M0002, name: N, techniques: [not an id]}\n"
+        "case-studies:\n- {id: AML.CS0001, name: C, procedure: nope}\n", encoding="utf-8")
+    kb = atlaskb.load(str(path))
+    assert set(kb.graph.nodes) == {"AML.TA0001", "AML.T0001", "AML.T0002", "AML.M0001", "AML.M0002", "AML.CS0001"}
+    assert kb.graph.has_edge("AML.M0001", "AML.T0001", key="mitigates")
+    assert kb.graph.has_edge("AML.T0001", "AML.TA0001", key="achieves")
+    assert kb.graph.has_edge("AML.T0002", "AML.TA0001", key="achieves")
+    assert kb.graph.nodes["AML.M0001"]["category"] == ["Technical"]
+    codes = {f.code for f in kb.findings}
+    assert {"broken-link", "bad-entry"} <= codes

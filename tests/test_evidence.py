@@ -75,3 +75,13 @@ def test_malformed_results_are_refused(tmp_path, change, message):
 def test_missing_top_level_keys_are_listed():
     assert validate({"mitigation": "AML.M0006"})[0].startswith("missing key")
     assert validate([]) == ["top level is not an object"]
+
+
+@pytest.mark.parametrize("doc, message", [
+    (_doc([_result(technique=["AML.T0043.002"])]), "technique is not an ID string"),
+    ({**_doc([_result()]), "mitigation": {"id": "AML.M0006"}}, "'mitigation' is not an ID string"),
+])
+def test_ids_of_the_wrong_type_are_refused_not_a_crash(tmp_path, doc, message):
+    """A list or mapping where an ID belongs used to reach the graph lookup (TypeError)."""
+    with pytest.raises(SourceError, match=message):
+        attach_evidence(load(), _write(tmp_path, doc))

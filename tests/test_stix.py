@@ -385,3 +385,24 @@ def test_arbitrary_property_values_never_raise(tmp_path, edits):
     to_json(kb)
     to_csv(kb, "edges")
     to_graphml(kb)
+
+
+def test_a_step_tactic_that_is_not_an_id_makes_no_object(tmp_path):
+    """Review: `x_atlaskb_steps: [{step: 1, tactic: "lol"}]` made an object "lol" of no type,
+    silently. Now it is reported; the uses link stays, without that tactic."""
+    import json as _json
+
+    import atlaskb
+
+    ext = lambda i: [{"source_name": "mitre-atlas", "external_id": i}]  # noqa: E731
+    bundle = {"type": "bundle", "id": "bundle--1", "objects": [
+        {"type": "attack-pattern", "id": "attack-pattern--1", "name": "Tech", "external_references": ext("AML.T0001")},
+        {"type": "campaign", "id": "campaign--1", "name": "Study", "external_references": ext("AML.CS0001")},
+        {"type": "relationship", "id": "relationship--1", "relationship_type": "uses", "source_ref": "campaign--1",
+         "target_ref": "attack-pattern--1", "x_atlaskb_steps": [{"step": 1, "tactic": "lol"}]}]}
+    path = tmp_path / "b.json"
+    path.write_text(_json.dumps(bundle), encoding="utf-8")
+    kb = atlaskb.load(str(path))
+    assert set(kb.graph.nodes) == {"AML.T0001", "AML.CS0001"}
+    assert kb.graph.edges["AML.CS0001", "AML.T0001", "uses"]["steps"] == [{"step": 1, "tactic": None}]
+    assert any("'lol'" in f.message for f in kb.findings)

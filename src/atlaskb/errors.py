@@ -13,12 +13,24 @@ class AtlasError(Exception):
 class NotFound(AtlasError):
     """An ID or name that matches no object."""
 
-    def __init__(self, query: str, suggestions: list[str] | None = None):
+    def __init__(self, query: str, suggestions: list[str] | None = None, matches: int = 0,
+                 actual_type: str | None = None, wanted_type: str | None = None, object_id: str | None = None):
         self.query = query
         self.suggestions = suggestions or []
-        msg = f"no object matches {query!r}"
+        # How many objects the query partly matched (more than one: it is ambiguous).
+        self.matches = matches
+        # Set when the ID exists but names an object of another type than the one wanted.
+        self.actual_type, self.wanted_type = actual_type, wanted_type
+        self.object_id = object_id or query.strip().upper()
+        if actual_type and wanted_type:
+            msg = f"{self.object_id} is a {actual_type}, not a {wanted_type}"
+        elif matches > 1:
+            msg = f"{query!r} is ambiguous: {matches} names contain it"
+        else:
+            msg = f"no object matches {query!r}"
         if self.suggestions:
-            msg += "; did you mean " + ", ".join(self.suggestions) + "?"
+            more = matches - len(self.suggestions) if matches > 1 else 0
+            msg += "; did you mean " + ", ".join(self.suggestions) + (f" (or {more} more)" if more > 0 else "") + "?"
         super().__init__(msg)
 
 

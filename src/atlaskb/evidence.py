@@ -58,6 +58,8 @@ def validate(data) -> list[str]:
     problems = [f"missing key {k!r}" for k in _TOP_KEYS if k not in data]
     if problems:
         return problems
+    if not isinstance(data["mitigation"], str):
+        return ["'mitigation' is not an ID string"]
     if not isinstance(data["results"], list):
         return ["'results' is not a list"]
     for i, r in enumerate(data["results"]):
@@ -66,6 +68,8 @@ def validate(data) -> list[str]:
             problems.append(f"{where} is not an object")
             continue
         problems += [f"{where}: missing key {k!r}" for k in _RESULT_KEYS if k not in r]
+        if "technique" in r and not isinstance(r["technique"], str):
+            problems.append(f"{where}: technique is not an ID string")
         if r.get("metric") not in METRICS:
             problems.append(f"{where}: unknown metric {r.get('metric')!r}")
         for side in ("baseline", "defended"):

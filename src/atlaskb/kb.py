@@ -38,6 +38,7 @@ from atlaskb.model import (
     ObjectRecord,
     Ref,
     SourceResult,
+    is_id,
     parent_of_id,
     type_of_id,
 )
@@ -146,6 +147,12 @@ class _Builder:
 
     def resolve(self, ref: Ref, link: LinkRecord, expected_type: str | None) -> str | None:
         """Label ID, then path, then name. Creates link-only objects for unknown IDs."""
+        if ref.id and not is_id(ref.id):
+            # Readers hand over IDs as stated; one that is not ATLAS-shaped would become an
+            # object of no type. Reported, and the link (or the step's tactic) left out.
+            self.kb.findings.append(Finding("error", "broken-link", link.file, link.line,
+                                            f"{ref.id[:60]!r}, named in a {link.type} link, is not an ATLAS ID; left out"))
+            return None
         if ref.id:
             self._check_slug(ref, link)
             if ref.id not in self.graph:

@@ -36,24 +36,35 @@ def _in(kb: KnowledgeBase, node: str, edge_type: str) -> list[str]:
 # -- finding objects --------------------------------------------------------------------
 
 def resolve(kb: KnowledgeBase, query: str, obj_type: str | None = None) -> str:
-    """An ID from an ID (any case), an exact name, or an unambiguous partial name.
+    """An ID from an ID (any case, `AML.` optional), an exact name, or an unambiguous
+    partial name.
 
     Raises NotFound with up to five suggestions ("did you mean ...") otherwise.
     """
     q = query.strip()
+    if not q:  # never an object, not even one whose name is unknown (empty)
+        raise NotFound(query)
     candidates = kb.nodes_of_type(obj_type) if obj_type else sorted(kb.graph.nodes, key=id_sort_key)
     if q.upper() in kb.graph and (obj_type is None or kb.graph.nodes[q.upper()].get("type") == obj_type):
         return q.upper()
     if q in kb.graph and (obj_type is None or kb.graph.nodes[q].get("type") == obj_type):
         return q
+    short = f"AML.{q.upper()}"  # `T0043.002`, `M0006`: ATLAS IDs without their prefix (as `site` takes them)
+    if short in kb.graph and (obj_type is None or kb.graph.nodes[short].get("type") == obj_type):
+        return short
     low = q.lower()
     exact = [n for n in candidates if (kb.graph.nodes[n].get("name") or "").lower() == low]
     if len(exact) == 1:
         return exact[0]
-    partial = [n for n in candidates if low and low in (kb.graph.nodes[n].get("name") or "").lower()]
+    partial = [n for n in candidates if low in (kb.graph.nodes[n].get("name") or "").lower()]
     if len(partial) == 1:
         return partial[0]
-    raise NotFound(query, suggest(kb, query, candidates, partial))
+    if obj_type is not None and not partial:
+        for other in (q.upper(), short):
+            if other in kb.graph:  # the ID exists, as another type of object: say so
+                raise NotFound(query, actual_type=kb.graph.nodes[other].get("type"), wanted_type=obj_type,
+                               object_id=other)
+    raise NotFound(query, suggest(kb, query, candidates, partial), matches=len(partial))
 
 
 def suggest(kb: KnowledgeBase, query: str, candidates: list[str], partial: list[str] | None = None) -> list[str]:
@@ -63,7 +74,12 @@ def suggest(kb: KnowledgeBase, query: str, candidates: list[str], partial: list[
 
     label = {n: f"{n} ({kb.graph.nodes[n].get('name') or '?'})" for n in candidates}
     if partial:
-        return [label[n] for n in partial[:5]]
+        # Names that start with the text first, then the shortest (the closest fits), so
+        # `poison` offers Poison Training Data before case studies that mention poisoning.
+        low = query.strip().lower()
+        name = lambda n: (kb.graph.nodes[n].get("name") or "").lower()  # noqa: E731
+        best = sorted(partial, key=lambda n: (not name(n).startswith(low), len(name(n)), id_sort_key(n)))
+        return [label[n] for n in best[:5]]
     q = query.strip()
     by_id = difflib.get_close_matches(q.upper(), candidates, n=5, cutoff=0.6) if is_id(q.upper()) or "." in q else []
     names = {(kb.graph.nodes[n].get("name") or "").lower(): n for n in candidates}
@@ -107,12 +123,17 @@ def subtechniques(kb: KnowledgeBase, technique: str) -> list[str]:
 
 def tactics_of(kb: KnowledgeBase, technique: str) -> list[str]:
     """The tactics a technique achieves. A sub-technique that states none takes its
-    parent's (ATLAS lists tactics on parents only)."""
-    own = _out(kb, technique, ACHIEVES)
-    if own:
-        return own
-    p = parent(kb, technique)
-    return tactics_of(kb, p) if p and p != technique else []
+    parent's (ATLAS lists tactics on parents only), or the nearest ancestor's that
+    states some. A cycle of sub-technique links (a defect `lint` reports) ends the walk."""
+    seen: set[str] = set()
+    node: str | None = technique
+    while node is not None and node not in seen:
+        seen.add(node)
+        own = _out(kb, node, ACHIEVES)
+        if own:
+            return own
+        node = parent(kb, node)
+    return []
 
 
 def techniques_of_tactic(kb: KnowledgeBase, tactic: str, include_subtechniques: bool = False) -> list[str]:

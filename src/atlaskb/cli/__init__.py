@@ -80,8 +80,12 @@ class AppContext:
         return self._kb
 
     def fmt(self, local: str | None, default: str = "table") -> str:
-        """The output format: the command's own --format, else the global one, else default."""
-        return local or self.format or default
+        """The output format: the command's own --format, else the global one, else default.
+        A global `text` (lint's word for it) means `table` to the query commands."""
+        chosen = local or self.format or default
+        if chosen == "text" and default != "text":
+            return "table"
+        return chosen
 
 
 pass_app = click.make_pass_decorator(AppContext)
@@ -96,7 +100,9 @@ pass_app = click.make_pass_decorator(AppContext)
     help="Vault folder, page file, ATLAS.yaml release or STIX bundle; repeat to overlay. "
     "Default: the bundled ATLAS vault.",
 )
-@click.option("--format", "fmt", default=None, help="Default output format for commands.")
+@click.option("--format", "fmt", default=None,
+              type=click.Choice(["table", "json", "csv", "yaml", "text"], case_sensitive=False), metavar="FORMAT",
+              help="Default output format of the commands: table, json, csv or yaml (lint: text or json).")
 @click.option("--no-color", is_flag=True, help="Plain output without colours.")
 @click.version_option(__version__, prog_name="atlaskb")
 @click.pass_context

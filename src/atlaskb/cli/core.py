@@ -114,7 +114,7 @@ def import_():
 
 @import_.command("atlas-yaml")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Vault folder to write (replaced atomically).")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Vault folder to write: new, empty, or one written before (replaced atomically).")
 @click.option("--facts-only", is_flag=True, help="Only facts (IDs, names, dates, maturity, categories, relationships): no MITRE prose.")
 @click.option("--summaries", "summaries", type=click.Path(exists=True), multiple=True,
               help="YAML file or folder of {ID: summary} used as descriptions with --facts-only.")
@@ -130,6 +130,7 @@ def import_atlas_yaml(file, out, facts_only, summaries):
         raise SourceError(f"no such file: {file}")
     if detect_kind(file) != "atlas-yaml":
         raise UsageError(f"{file} is not an ATLAS.yaml release (no top-level `matrices:`)")
+    check_vault_out(out)
     result = read_atlas_yaml(file)
     for f in result.findings:
         click.echo(str(f), err=True)
@@ -143,7 +144,7 @@ def import_atlas_yaml(file, out, facts_only, summaries):
 
 @import_.command("stix")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Vault folder to write (replaced atomically).")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Vault folder to write: new, empty, or one written before (replaced atomically).")
 @click.option("--facts-only", is_flag=True, help="Only facts (IDs, names, dates, relationships): no descriptions or notes.")
 def import_stix(file, out, facts_only):
     """Turn a STIX 2.1 bundle of ATLAS into a markdown vault. Problems in the bundle
@@ -157,6 +158,7 @@ def import_stix(file, out, facts_only):
         raise SourceError(f"no such file: {file}")
     if detect_kind(file) != "stix":
         raise UsageError(f'{file} is not a STIX bundle (a JSON object with "type": "bundle")')
+    check_vault_out(out)
     result = read_stix(file)
     kb = build([result])
     for f in kb.findings:
@@ -165,6 +167,28 @@ def import_stix(file, out, facts_only):
         raise SourceError(f"{file}: no ATLAS objects could be read")
     count = write_vault(kb, out, facts_only=facts_only)
     click.echo(f"wrote {count} pages to {out}", err=True)
+
+
+# What `write_vault` puts at the top of a vault; a folder holding anything else is not one.
+_VAULT_TOP = {"tactics", "techniques", "mitigations", "case-studies"}
+
+
+def check_vault_out(out: str) -> None:
+    """`--out` is replaced as a whole, so it must be new, empty, or a vault written before:
+    never a file, and never a folder with other things in it (`--out .` in a project
+    would otherwise delete the project)."""
+    if os.path.lexists(out) and not os.path.isdir(out):
+        raise UsageError(f"--out {out}: exists and is not a folder; give a new or empty folder")
+    if not os.path.isdir(out):
+        return
+    try:
+        entries = os.listdir(out)
+    except OSError as e:
+        raise UsageError(f"--out {out}: cannot read: {e.strerror or e}") from None
+    foreign = sorted(e for e in entries if e not in _VAULT_TOP)
+    if foreign:
+        raise UsageError(f"--out {out}: the folder holds {foreign[0]!r}, so it is not a vault that atlaskb "
+                         "wrote; it would be replaced as a whole. Give a new or empty folder")
 
 
 def load_summaries(paths) -> dict[str, str]:
@@ -191,7 +215,8 @@ def load_summaries(paths) -> dict[str, str]:
 
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default=None)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default=None,
+              help="text: one finding a line (default); json: an array of {level, code, file, line, message}.")
 @pass_app
 def lint(app, fmt):
     """Check the sources: broken links, slug/ID mismatches, duplicate IDs, one-sided

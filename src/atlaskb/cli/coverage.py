@@ -40,6 +40,22 @@ def deployed(have: tuple[str, ...], profile_path: str | None) -> tuple[list[str]
     return items, notes, strength
 
 
+def _by_id(kb, mapping: dict) -> dict:
+    """{mitigation as written: value} -> {resolved ID: value} (unresolvable keys dropped:
+    `compute` has already reported them)."""
+    from atlaskb import queries as q
+    from atlaskb.errors import NotFound
+    from atlaskb.model import MITIGATION
+
+    out = {}
+    for key, value in mapping.items():
+        try:
+            out[q.resolve(kb, key, MITIGATION)] = value
+        except NotFound:
+            continue
+    return out
+
+
 def _pct(ratio: float) -> str:
     return f"{ratio * 100:.0f}%"
 
@@ -65,6 +81,9 @@ def coverage(app, have, profile_path, gap_count, fmt):
     kb = query_kb(app)
     result = compute(kb, items, strength)
     fmt = app.fmt(fmt)
+    # The profile keys notes and strengths as it names the mitigation (an ID, a short ID,
+    # a name): key them by the resolved ID, as `compute` did, for the table.
+    notes, strength = _by_id(kb, notes), _by_id(kb, strength)
     names = {m: kb.graph.nodes[m].get("name", "") for m in result["have"]}
     have_rows = [{"id": m, "name": names[m], "strength": strength.get(m, 1.0), "note": notes.get(m, "")}
                  for m in result["have"]]

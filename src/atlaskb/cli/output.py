@@ -186,12 +186,13 @@ def _rich_tables(tables: list[Table], no_color: bool) -> None:
                 console.print(t.title, style=None if no_color else "bold", markup=False)
             console.print("(none)", markup=False)
         else:
-            table = RichTable(title=t.title, title_justify="left", box=box.SIMPLE_HEAD,
+            # Titles and headers carry names from the sources: escaped, never read as markup.
+            table = RichTable(title=_escape(t.title) if t.title else None, title_justify="left", box=box.SIMPLE_HEAD,
                               header_style=None if no_color else "bold cyan", show_edge=False)
             columns = _shown_columns(t)
             for key, header in columns:
                 # IDs never wrap; prose columns take the remaining width.
-                table.add_column(header, no_wrap=key in ("id", "tactic", "technique", "mitigation"),
+                table.add_column(_escape(header), no_wrap=key in ("id", "tactic", "technique", "mitigation"),
                                  overflow="fold")
             for r in t.rows:
                 table.add_row(*[_escape(cell(r.get(k))) for k, _ in columns])

@@ -81,6 +81,8 @@ def read_queries(args: tuple[str, ...], use_stdin: bool) -> list[str]:
     for a in args:
         if a == "-":
             continue
+        if not a.strip():
+            raise click.UsageError("an empty ID or name was given; give an ATLAS ID or (part of) a name")
         out.append(a)
     if wants_stdin:
         for line in sys.stdin:
@@ -103,13 +105,11 @@ def resolve_as(kb, query: str, obj_type: str | None) -> str:
     type (`mitigations AML.M0003` asks a technique question of a mitigation)."""
     try:
         return q.resolve(kb, query, obj_type)
-    except NotFound:
-        if obj_type is not None:
-            other = query.strip().upper()
-            if other in kb.graph:
-                actual = kb.graph.nodes[other].get("type")
-                hint = _TYPE_COMMAND.get(actual, "show")
-                raise AtlasError(f"{other} is a {actual}, not a {obj_type}; try `atlaskb {hint} {other}`") from None
+    except NotFound as e:
+        if e.actual_type and e.wanted_type:
+            other, actual = e.object_id, e.actual_type
+            hint = _TYPE_COMMAND.get(actual, "show")
+            raise AtlasError(f"{other} is a {actual}, not a {obj_type}; try `atlaskb {hint} {other}`") from None
         raise
 
 
@@ -285,7 +285,9 @@ def show(app, objects, use_stdin, evidence_dir, fmt):
         objs.append(obj)
         tables.extend(show_tables(obj, rows))
     if objs:
-        batch = len(queries) > 1 or use_stdin or "-" in objects
+        # By what was asked, not by what was left after repeats were dropped: `show X X`
+        # (or `show X x`) is a batch of two, and a script gets the array it expects.
+        batch = len(objects) > 1 or use_stdin or "-" in objects
         emit(objs if batch else objs[0], tables, app.fmt(fmt), app.no_color)
     finish(errors)
 
@@ -422,6 +424,8 @@ def search(app, text, obj_type, fmt):
     Ranked: ID matches, then name matches, then description matches. Exit 1 when
     nothing matches. JSON: an array of {id, name, type}.
     """
+    if not " ".join(text).split():
+        raise click.UsageError("give at least one word to search for")
     kb = query_kb(app)
     found = q.search(kb, " ".join(text), obj_type)
     rows = [{"id": n, "name": name_of(kb, n), "type": kb.graph.nodes[n].get("type")} for n in found]

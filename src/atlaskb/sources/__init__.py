@@ -28,13 +28,31 @@ def detect_kind(path: str) -> str:
     except OSError as e:
         raise SourceError(f"cannot read source {path}: {e.strerror or e}") from None
     stripped = head.lstrip("\ufeff \t\r\n")
-    if stripped.startswith("{") and '"type"' in head and ("bundle" in head or "spec_version" in head):
+    if stripped.startswith("{") and stripped[1:].lstrip(" \t\r\n").startswith(('"', "}")):
+        # A JSON object: never a vault page. Whether it is a bundle is read_stix's to say
+        # (its `"type": "bundle"` may come after 4 KB of objects when keys are sorted).
         return "stix"
     from atlaskb.sources.atlas_yaml import looks_like_atlas_yaml
 
     if looks_like_atlas_yaml(head):
         return "atlas-yaml"
+    if not stripped.startswith(("---", "#")) and _has_top_level_matrices(path):
+        # A release re-dumped with sorted keys (PyYAML's default) puts `case-studies:`
+        # first and `matrices:` megabytes later. Pages start with frontmatter or a heading.
+        return "atlas-yaml"
     return "page"
+
+
+def _has_top_level_matrices(path: str) -> bool:
+    from atlaskb.sources.files import MAX_DATA_BYTES
+
+    try:
+        if os.path.getsize(path) > MAX_DATA_BYTES:
+            return False  # read_atlas_yaml would refuse it anyway
+        with open(path, "rb") as fh:
+            return any(line.startswith(b"matrices:") for line in fh)
+    except OSError:
+        return False
 
 
 def read_source(path: str) -> SourceResult:

@@ -24,6 +24,7 @@ from atlaskb.model import (
     ObjectRecord,
     Ref,
     SourceResult,
+    is_id,
     type_of_id,
 )
 from atlaskb.sources.files import MAX_DATA_BYTES, YamlProblem, load_data_yaml, read_text
@@ -41,6 +42,14 @@ def _list(value: Any) -> list[str]:
     if isinstance(value, list):
         return [str(v) for v in value]
     return [str(value)]
+
+
+def _entries(value: Any) -> list:
+    """A list-valued field as a list: a lone value (`tactics: AML.TA0001`, a hand-edited
+    `category: Technical`) is a list of one, never iterated character by character."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
 
 
 def _text(value: Any) -> str:
@@ -118,8 +127,15 @@ class _Adder:
         return record
 
     def _link(self, source: str, target: Any, edge_type: str, line: int, **attrs) -> None:
+        if isinstance(target, dict):  # `{id: AML.T0001}` where a bare ID is usual
+            line = target.get("__line__", line)
+            target = target.get("id")
         if not isinstance(target, str) or not target.strip():
             self.result.findings.append(Finding("error", "broken-link", self.file, line, f"{edge_type} link from {source} has no target ID"))
+            return
+        if not is_id(target.strip()):
+            self.result.findings.append(Finding("error", "broken-link", self.file, line,
+                                                f"{edge_type} link from {source}: {target.strip()[:60]!r} is not an ATLAS ID; ignored"))
             return
         self.result.links.append(LinkRecord(Ref(id=source), Ref(id=target.strip()), edge_type, attrs, self.file, line))
 
@@ -128,7 +144,7 @@ class _Adder:
         two mitigations' `ml-lifecycle` lists; they are reported, not read as labels, and
         not turned into relationships the release does not state where it should."""
         labels = []
-        for entry in item.get(key) or []:
+        for entry in _entries(item.get(key)):
             if isinstance(entry, str):
                 labels.append(entry.strip())
                 continue
@@ -148,7 +164,7 @@ class _Adder:
             return
         if item.get("maturity"):
             record.attrs["maturity"] = str(item["maturity"]).strip().lower()
-        for tactic in _list(item.get("tactics")):
+        for tactic in _entries(item.get("tactics")):
             self._link(record.id, tactic, ACHIEVES, record.line)
         if item.get("subtechnique-of"):
             self._link(record.id, item["subtechnique-of"], SUBTECHNIQUE_OF, record.line)
@@ -159,7 +175,7 @@ class _Adder:
             return
         record.attrs["category"] = self._labels(item, "category", record)
         record.attrs["lifecycle"] = self._labels(item, "ml-lifecycle", record)
-        for entry in item.get("techniques") or []:
+        for entry in _entries(item.get("techniques")):
             if isinstance(entry, dict):
                 line = entry.get("__line__", record.line)
                 note = " ".join(_text(entry.get("use")).split())
@@ -184,8 +200,15 @@ class _Adder:
         if refs:
             record.attrs["references"] = refs
         procedure = []
-        for step, entry in enumerate(item.get("procedure") or [], start=1):
+        steps = item.get("procedure")
+        if steps is not None and not isinstance(steps, list):
+            self.result.findings.append(Finding("error", "bad-entry", self.file, record.line,
+                                                f"{record.id}: procedure is not a list of steps; ignored"))
+            steps = []
+        for step, entry in enumerate(steps or [], start=1):
             if not isinstance(entry, dict):
+                self.result.findings.append(Finding("error", "bad-entry", self.file, record.line,
+                                                    f"{record.id}: procedure step {step} is not a mapping; ignored"))
                 continue
             line = entry.get("__line__", record.line)
             tactic = entry.get("tactic")

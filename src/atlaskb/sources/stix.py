@@ -435,6 +435,7 @@ class _Reader:
         if link_type == USES:
             steps = attrs.pop("steps", None)
             steps = steps if isinstance(steps, list) else []
+            added = 0
             for step in steps:
                 number = step.get("step") if isinstance(step, dict) else None
                 if not isinstance(number, int) or isinstance(number, bool):
@@ -446,8 +447,10 @@ class _Reader:
                     Ref(id=ends[0]), Ref(id=ends[1]), USES,
                     {**attrs, "step": number, "tactic_ref": Ref(id=tactic) if isinstance(tactic, str) else None},
                     self.file, line))
-            if steps:
+                added += 1
+            if added:
                 return
+            # No usable step: the relationship itself still stands (never lose a link).
         self.result.links.append(LinkRecord(Ref(id=ends[0]), Ref(id=ends[1]), link_type, attrs, self.file, line))
 
     def report_foreign_links(self) -> None:

@@ -16,6 +16,7 @@ from atlaskb.model import (
     ACHIEVES,
     CASE_STUDY,
     MITIGATES,
+    MATURITY_ORDER,
     MITIGATION,
     OBJECT_TYPES,
     SUBTECHNIQUE_OF,
@@ -42,6 +43,8 @@ META_RE = re.compile(r"^[-*]\s+\*\*(.+?):?\*\*:?\s*(.*)$")
 BOLD_FIELD_RE = re.compile(r"^\s*[-*]?\s*\*\*(Technique|Tactic|Parent Technique):?\*\*:?\s*(.*)$", re.I)
 STEP_RE = re.compile(r"^Step\s+(\d+)\s*[:.\-—–]?\s*(.*)$", re.I)
 NOTE_SEP_RE = re.compile(r"^\s*(?:—|–|-{1,2}|:)\s*")
+ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+PARTIAL_DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")  # incident dates may be a year or a month
 MATURITY_RE = re.compile(r"\((feasible|demonstrated|realized)\)\s*$", re.I)
 
 # Metadata keys as written on pages -> attribute names in the graph.
@@ -362,8 +365,16 @@ def _apply_meta(page: _Page, key: str, value: str, lineno: int) -> None:
         page.attrs[attr] = [v.strip() for v in value.split(",") if v.strip()]
     elif attr in ("created", "modified", "incident_date"):
         page.attrs[attr] = normalise_date(value)
+        if value.strip() and not PARTIAL_DATE_RE.match(page.attrs[attr]):
+            page.findings.append(Finding("warning", "bad-date", page.file, lineno,
+                                         f"{key} date {value.strip()!r} is not a date atlaskb can read "
+                                         "(2021-05-13 or May 13, 2021); kept as written"))
     elif attr == "maturity":
         page.attrs[attr] = value.strip().lower()
+        if page.attrs[attr] and page.attrs[attr] not in MATURITY_ORDER:
+            page.findings.append(Finding("warning", "bad-maturity", page.file, lineno,
+                                         f"maturity {value.strip()!r} is none of feasible, demonstrated, "
+                                         "realized; coverage ranks it lowest"))
     else:
         page.attrs[attr] = value
 
@@ -376,12 +387,22 @@ _MONTHS = {m: i for i, m in enumerate(
 def normalise_date(value: str) -> str:
     """`2023-04-12` stays; `May 13, 2021` becomes `2021-05-13`; anything else is kept as is."""
     value = value.strip()
-    if re.match(r"^\d{4}-\d{2}-\d{2}$", value):
+    if ISO_DATE_RE.match(value):
         return value
-    m = re.match(r"^([A-Za-z]+)\s+(\d{1,2}),?\s+(\d{4})$", value)
-    if m and m.group(1).lower() in _MONTHS:
-        return f"{m.group(3)}-{_MONTHS[m.group(1).lower()]:02d}-{int(m.group(2)):02d}"
+    m = re.match(r"^([A-Za-z]+)\.?\s+(\d{1,2}),?\s+(\d{4})$", value)
+    month = _month(m.group(1)) if m else None
+    if month:
+        return f"{m.group(3)}-{month:02d}-{int(m.group(2)):02d}"
     return value
+
+
+def _month(word: str) -> int | None:
+    """`May`, `September`, and abbreviations of three letters or more (`Sep`, `Sept`)."""
+    word = word.lower()
+    if len(word) < 3:
+        return None
+    found = [n for name, n in _MONTHS.items() if name.startswith(word)]
+    return found[0] if len(found) == 1 else None
 
 
 def _add_section_links(page: _Page, section: _Section, text: str, lineno: int) -> None:
