@@ -299,3 +299,107 @@ def test_direction_of_each_metric(tiny_doc):
                 "attack_success_rate": False, "identification_accuracy": False}
     for r in tiny_doc["results"]:
         assert r["higher_is_better"] is expected[r["metric"]], r["attack"]
+
+
+class _CountingClassifier:
+    """Wraps a classifier and counts every row it is asked about: the attacker's queries."""
+
+    def __init__(self, clf):
+        self.clf, self.rows = clf, 0
+
+    def predict(self, x):
+        self.rows += len(x)
+        return self.clf.predict(x)
+
+    def probs(self, x):
+        self.rows += len(x)
+        return self.clf.probs(x)
+
+
+@pytest.mark.parametrize("budget", [3, 12, 40])
+def test_label_only_attack_never_spends_more_than_its_budget(trained, budget):
+    """Every query counts, including the starting-point search and the binary search:
+    with a budget smaller than those phases, the attack may not send more (and may not
+    report a success it could only reach past the budget)."""
+    be, ds, sp, clf = trained
+    x, y = ds.x[sp.test][:30], ds.y[sp.test][:30]
+    ok = clf.predict(x) == y
+    x, y = x[ok], y[ok]
+    counting = _CountingClassifier(clf)
+    b = boundary.boundary(counting, x, y, pool=ds.x[sp.attacker], budget=budget, l2_max=10.0,
+                          rng=np.random.default_rng(0))
+    assert counting.rows <= budget * len(x)
+    assert (b.queries <= budget).all()
+    counting = _CountingClassifier(clf)
+    s = simba.simba(counting, x, y, eps=0.2, budget=budget, rng=np.random.default_rng(0))
+    assert counting.rows <= budget * len(x) and (s.queries <= budget).all()
+
+
+def test_npz_without_samples_is_a_clear_error(tmp_path):
+    p = tmp_path / "empty.npz"
+    np.savez(p, x=np.zeros((0, 64), np.float32), y=np.zeros(0, np.int64))
+    with pytest.raises(data.DataError, match="empty"):
+        data.load_npz(str(p))
+
+
+def test_data_that_leaves_an_attack_nothing_to_measure_is_a_clear_error(tmp_path):
+    """A class so rare that the test split holds nothing but the target class: the trigger
+    success has no input to count, which must be an AtlasError naming the technique, not a
+    schema failure (ResultsError) after the whole run."""
+    rng = np.random.default_rng(0)
+    p = tmp_path / "skewed.npz"
+    np.savez(p, x=rng.random((200, 64)).astype(np.float32), y=np.r_[np.zeros(199, np.int64), [1]])
+    with pytest.raises(runner.AtlasError, match="AML.T0010.001.*could not be measured") as info:
+        runner.run("AML.M0006", ["AML.T0010.001"], backend="numpy", seeds=1, config=TINY,
+                   progress=False, names={}, dataset=str(p))
+    assert not isinstance(info.value, results.ResultsError)
+
+
+def test_one_seed_gives_zero_width_intervals_and_says_so_in_the_plot():
+    """--seeds 1: no crash, intervals that are exactly the value (no spread to estimate),
+    and a plot title that does not promise a 95% interval it cannot draw."""
+    from atlaskb.defenses import plots
+
+    doc = runner.run("AML.M0006", ["AML.T0043.003"], backend="numpy", seeds=1, config=TINY,
+                     progress=False, names={})
+    for r in doc["results"]:
+        for side in ("baseline", "defended"):
+            assert r["ci95"][side] == [r[side], r[side]]
+    fig = plots.figure("AML.T0043.003", "Manual Modification", doc["results"])
+    title = fig._suptitle.get_text()
+    assert "one seed: no interval" in title and "95% CI" not in title
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    assert stats.t_interval([0.5]) == (0.5, 0.5)
+
+
+def test_fingerprinting_runs_when_the_attacker_owns_fewer_images_than_probes():
+    """synthetic:20 leaves the attacker 5 images; asking for 10 real probes from them was
+    an internal error (numpy's choice without replacement)."""
+    doc = runner.run("AML.M0006", ["AML.T0014"], backend="numpy", seeds=1,
+                     config=replace(TINY, probes=20), progress=False, names={}, dataset="synthetic:20")
+    assert doc["results"][0]["metric"] == "identification_accuracy"
+
+
+def test_data_folder_is_named_as_a_folder(tmp_path):
+    with pytest.raises(data.DataError, match="is a folder"):
+        data.get_dataset(str(tmp_path))
+
+
+def test_poison_reaches_only_the_chosen_members_partitions():
+    """`extra` appends the poison to member 0's training data only: every other member is
+    bit-identical to one trained without poison, and member 0 differs."""
+    be = get_backend("numpy")
+    ds = data.digits()
+    sp = data.split(ds, np.random.default_rng(0))
+    x, y = ds.x[sp.train][:300], ds.y[sp.train][:300]
+    cfg = replace(TINY, epochs=1)
+    xp, yp = backdoor.poison_set(ds.x[sp.attacker], ds.image_shape, 0, 20, np.random.default_rng(1))
+    clean = ensemble.train_members(be, x, y, 10, ds.image_shape, cfg, np.random.default_rng(2))
+    dirty = ensemble.train_members(be, x, y, 10, ds.image_shape, cfg, np.random.default_rng(2),
+                                   extra={0: (xp, yp)})
+    probe = ds.x[sp.test][:50]
+    assert not np.array_equal(T.logits(be, [clean[0]], probe), T.logits(be, [dirty[0]], probe))
+    for a, b in zip(clean[1:], dirty[1:]):
+        assert np.array_equal(T.logits(be, [a], probe), T.logits(be, [b], probe))

@@ -72,3 +72,35 @@ def test_negative_diversity_is_a_usage_error(tmp_path):
     code, out, err = run_cli("defend", "run", "AML.M0006", "--diversity", "-0.5",
                              "--out", str(tmp_path / "x"))
     assert code == 2 and "--diversity" in err and "Traceback" not in err
+
+
+def test_out_naming_a_foreign_folder_is_refused_before_running(tmp_path):
+    """`--out` replaces the folder whole, so a folder that is not an evidence folder (no
+    results.json) must be refused, untouched, before any training."""
+    foreign = tmp_path / "home"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("precious")
+    code, out, err = run_cli("defend", "run", "AML.M0006", "--technique", "AML.T0043.003",
+                             "--quick", "--seeds", "1", "--out", str(foreign))
+    assert code == 2 and "refusing to replace" in err and "Traceback" not in err
+    assert (foreign / "thesis.tex").read_text() == "precious"
+    assert sorted(p.name for p in foreign.iterdir()) == ["thesis.tex"]
+
+
+def test_out_that_cannot_be_written_is_a_usage_error_not_an_internal_one(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, out, err = run_cli("defend", "run", "AML.M0006", "--technique", "AML.T0043.003",
+                             "--quick", "--seeds", "1", "--out", str(blocker / "evidence"))
+    assert code == 2 and "cannot write the evidence" in err
+    assert "internal error" not in err and "Traceback" not in err
+
+
+def test_out_holding_earlier_evidence_is_replaced(tmp_path):
+    out = tmp_path / "ev"
+    for _ in range(2):
+        code, stdout, err = run_cli("defend", "run", "AML.M0006", "--technique", "AML.T0043.003",
+                                    "--quick", "--seeds", "1", "--out", str(out))
+        assert code == 0, err
+    assert (out / "results.json").is_file()
+    assert "1 seed)" in stdout and "1 seeds" not in stdout

@@ -46,7 +46,8 @@ def list_(app, fmt):
               help="Train the ensemble's members jointly with a negative-correlation term of "
                    "this weight instead of on bootstrap samples (0: independent training).")
 @click.option("--out", required=True, type=click.Path(file_okay=False),
-              help="Evidence folder: results.json and plots/ (replaced atomically).")
+              help="Evidence folder: results.json and plots/ (replaced atomically; a non-empty "
+                   "folder without a results.json is refused, never wiped).")
 @pass_app
 def run(app, mitigation, techniques, backend, device, quick, seeds, dataset, diversity, out):
     """Run MITIGATION's experiments and write DIR/results.json and DIR/plots/."""
@@ -55,8 +56,9 @@ def run(app, mitigation, techniques, backend, device, quick, seeds, dataset, div
     techs = [t.strip() for v in techniques for t in v.split(",") if t.strip()]
     doc = runner.run(mitigation, techs, backend=backend, device=device, quick=quick, seeds=seeds,
                      out=out, dataset=dataset, names=_names(app), diversity=diversity)
+    n_seeds = len(doc["provenance"]["seeds"])
     click.echo(f"{len(doc['results'])} results for {doc['mitigation']} "
-               f"({doc['backend']} on {doc['device']}, {len(doc['provenance']['seeds'])} seeds) "
+               f"({doc['backend']} on {doc['device']}, {n_seeds} seed{'s' if n_seeds != 1 else ''}) "
                f"written to {out}/results.json")
 
 

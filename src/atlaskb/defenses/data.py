@@ -78,6 +78,8 @@ def load_npz(path: str) -> Dataset:
     """A user's data set from an `.npz` file with arrays `x` (N, D) or (N, H, W) and `y`
     (N,) integer labels. Features are min-max scaled to [0, 1] if they are not already
     there, because every attack budget (epsilon) is defined on that scale."""
+    if os.path.isdir(path):
+        raise DataError(f"{path} is a folder; --data takes a .npz file with arrays x and y")
     if not os.path.isfile(path):
         raise DataError(f"data file not found: {path}")
     with open(path, "rb") as fh:
@@ -113,6 +115,8 @@ def load_npz(path: str) -> Dataset:
     if y.ndim != 1 or len(y) != len(x):
         raise DataError(f"{path}: 'y' must be a vector with one label per row of 'x' "
                         f"(x has {len(x)} rows, y has shape {y.shape})")
+    if x.size == 0:
+        raise DataError(f"{path}: 'x' is empty (shape {x.shape}); it needs samples and features")
     x = x.astype(np.float64)
     if not np.all(np.isfinite(x)):
         raise DataError(f"{path}: 'x' contains NaN or infinite values")

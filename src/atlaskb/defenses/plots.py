@@ -73,9 +73,19 @@ def figure(technique: str, name: str, rows: list[dict]):
         ax.set_ylabel(r["metric"].replace("_", " "))
         ax.set_ylim(0, 1.2)
         ax.legend(fontsize=7, frameon=False, loc="upper center", ncol=2)
-    fig.suptitle(f"{technique} {name}: single model vs ensemble (mean, 95% CI over seeds)", fontsize=9)
+    fig.suptitle(f"{technique} {name}: single model vs ensemble ({_spread(rows)})", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def _spread(rows: list[dict]) -> str:
+    """What the bars and bands show: with one seed there is no interval to draw, and the
+    title must not promise one."""
+    per_seed = (rows[0].get("params") or {}).get("per_seed") if rows else None
+    n = len(per_seed["baseline"]) if isinstance(per_seed, dict) and "baseline" in per_seed else None
+    if n == 1:
+        return "one seed: no interval"
+    return f"mean of {n} seeds, 95% CI" if n else "mean, 95% CI over seeds"
 
 
 def write(fig, folder: str, technique: str) -> list[str]:

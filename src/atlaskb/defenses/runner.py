@@ -12,6 +12,7 @@ import math
 import os
 import platform
 import sys
+import tempfile
 import time
 from dataclasses import replace
 
@@ -20,7 +21,7 @@ import numpy as np
 from atlaskb.defenses import get_mitigation, plots, results, stats
 from atlaskb.defenses.config import get_config
 from atlaskb.defenses.data import get_dataset
-from atlaskb.errors import AtlasError
+from atlaskb.errors import AtlasError, UsageError
 
 
 class UnknownTechnique(AtlasError):
@@ -179,6 +180,8 @@ def run(mitigation: str, techniques=(), *, backend: str = "numpy", device: str =
     chosen = select_techniques(mod, techniques)
     if seeds < 1:
         raise AtlasError("--seeds must be at least 1")
+    if out:
+        check_out_dir(out)  # before minutes of training, not after
     be = get_backend(backend, device)
     ds = get_dataset(dataset)
     cfg = config or get_config(quick)
@@ -216,6 +219,7 @@ def run(mitigation: str, techniques=(), *, backend: str = "numpy", device: str =
                     for r in rows],
     }
     doc = _round(doc)
+    _check_measured(doc, ds.name)
     doc["provenance"]["timings"] = {"total_s": round(time.perf_counter() - t_start, 3),
                                     "per_technique_s": {t: round(v, 3) for t, v in timings.items()},
                                     "note": "a technique's time includes shared work it was first to need"}
@@ -225,18 +229,59 @@ def run(mitigation: str, techniques=(), *, backend: str = "numpy", device: str =
     return doc
 
 
+def _check_measured(doc: dict, dataset: str) -> None:
+    """A figure that is not a number (an attack left with no input to attack, a class
+    missing from the test split) is reported as such, not as a schema failure."""
+    for r in doc["results"]:
+        values = [r["baseline"], r["defended"], *r["ci95"]["baseline"], *r["ci95"]["defended"]]
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+            raise AtlasError(
+                f"{r['technique']} ({r['attack']}, {r['metric']}) could not be measured on data set "
+                f"{dataset!r}: no test input qualified (too few samples, or a class missing from "
+                "the test split); use more data or balance the classes")
+
+
+def check_out_dir(out: str) -> None:
+    """Refuse an --out that cannot hold the evidence, before any training: a file, a
+    non-empty folder that is not an evidence folder (it would be replaced whole, and a
+    mistyped --out must not wipe someone's files), or a place that cannot be written."""
+    if os.path.lexists(out) and not os.path.isdir(out):
+        raise UsageError(f"--out {out} exists and is not a folder")
+    if os.path.isdir(out):
+        try:
+            entries = os.listdir(out)
+        except OSError as e:
+            raise UsageError(f"cannot read --out {out}: {e.strerror or e}") from None
+        if entries and not os.path.isfile(os.path.join(out, "results.json")):
+            raise UsageError(f"refusing to replace {out}: it is not empty and holds no results.json "
+                             "from an earlier `atlaskb defend run`; choose another --out or empty it")
+    parent = os.path.dirname(os.path.abspath(out))
+    try:
+        os.makedirs(parent, exist_ok=True)
+        probe = tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(out))}.probe-", dir=parent)
+        os.rmdir(probe)
+    except OSError as e:
+        raise UsageError(f"cannot write the evidence to {out}: {e.strerror or e}") from None
+
+
 def write(doc: dict, rows: list[dict], chosen: list[str], out: str, names: dict | None = None) -> None:
     from atlaskb.fsutil import atomic_dir, atomic_write
 
     names = names if names is not None else _technique_names()
-    with atomic_dir(out) as tmp:
-        pdir = os.path.join(tmp, "plots")
-        os.makedirs(pdir)
-        for t in chosen:
-            sub = [r for r in rows if r["technique"] == t]
-            fig = plots.figure(t, names.get(t, ""), _round(sub))
-            plots.write(fig, pdir, t)
-        atomic_write(os.path.join(tmp, "results.json"), results.dumps(doc))
+    check_out_dir(out)
+    try:
+        with atomic_dir(out) as tmp:
+            pdir = os.path.join(tmp, "plots")
+            os.makedirs(pdir)
+            for t in chosen:
+                sub = [r for r in rows if r["technique"] == t]
+                fig = plots.figure(t, names.get(t, ""), _round(sub))
+                plots.write(fig, pdir, t)
+            atomic_write(os.path.join(tmp, "results.json"), results.dumps(doc))
+    except OSError as e:
+        shown = e.filename if e.filename and ".tmp-" not in str(e.filename) else None  # not our temp folder
+        raise AtlasError(f"cannot write the evidence to {out}: {e.strerror or e}"
+                         + (f" ({shown})" if shown else "")) from None
 
 
 def _technique_names() -> dict:

@@ -30,7 +30,7 @@ def boundary(clf, x: np.ndarray, y: np.ndarray, *, pool: np.ndarray, budget: int
     start = np.zeros_like(x)
     found = np.zeros(n, bool)
     for _ in range(min(20, len(pool))):
-        idx = np.flatnonzero(~found)
+        idx = np.flatnonzero(~found & (queries < budget))
         if len(idx) == 0:
             break
         cand = pool[rng.integers(0, len(pool), len(idx))]
@@ -39,8 +39,10 @@ def boundary(clf, x: np.ndarray, y: np.ndarray, *, pool: np.ndarray, budget: int
         found[idx[ok]] = True
     # 2. binary search on the segment x -> start (keeps the adversarial end)
     lo, hi = np.zeros(n), np.ones(n)
-    idx = np.flatnonzero(found)
     for _ in range(search_steps):
+        idx = np.flatnonzero(found & (queries < budget))  # the budget binds here too
+        if len(idx) == 0:
+            break
         mid = (lo[idx] + hi[idx]) / 2
         cand = x[idx] + mid[:, None] * (start[idx] - x[idx])
         ok = is_adv(cand.astype(x.dtype), idx)

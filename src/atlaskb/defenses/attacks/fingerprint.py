@@ -41,7 +41,8 @@ def random_model(backend: Backend, family: str, x, y, n_classes, image, *, epoch
 
 def make_probes(x_attacker: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     half = n // 2
-    real = x_attacker[rng.choice(len(x_attacker), size=half, replace=False)]
+    # A small attacker set reuses images rather than failing (the noise half still differs).
+    real = x_attacker[rng.choice(len(x_attacker), size=half, replace=half > len(x_attacker))]
     noise = rng.random((n - half, x_attacker.shape[1]))
     return np.concatenate([real, noise]).astype(np.float32)
 
