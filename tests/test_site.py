@@ -424,3 +424,117 @@ def test_site_package_is_not_ignored_by_git():
     proc = subprocess.run(["git", "check-ignore", "-v", "src/atlaskb/site/build.py", "templates/static/style.css"],
                           cwd=repo, capture_output=True, text=True)
     assert proc.stdout == "", f"ignored by git, so missing from the wheel: {proc.stdout}"
+
+
+def _measured_dir(root: Path, results: list[dict], seeds: list[int]) -> Path:
+    root.mkdir(parents=True)
+    doc = {"mitigation": "AML.M0006", "backend": "numpy", "device": "cpu", "dataset": "digits",
+           "provenance": {"seeds": seeds}, "clean_accuracy": {"baseline": 0.97, "defended": 0.98},
+           "results": results}
+    (root / "results.json").write_text(json.dumps(doc), encoding="utf-8")
+    return root
+
+
+def _result(metric, hib, base, dfd, ci_b, ci_d, attack="simba_score_based"):
+    return {"technique": "AML.T0043.001", "attack": attack, "metric": metric,
+            "higher_is_better": hib, "baseline": base, "defended": dfd,
+            "ci95": {"baseline": ci_b, "defended": ci_d}, "params": {"eps": 0.2}, "plots": []}
+
+
+def _evidence_html(tmp_path, results, seeds):
+    out = tmp_path / "site"
+    build_site(atlaskb.load(), str(out), evidence_dir=str(_measured_dir(tmp_path / "ev", results, seeds)))
+    return ((out / "techniques" / "AML.T0043.001.html").read_text(encoding="utf-8"),
+            (out / "evidence" / "index.html").read_text(encoding="utf-8"))
+
+
+def test_evidence_reads_for_a_threat_modeler(tmp_path):
+    """Which direction is better is stated; query counts are not printed to the
+    thousandth; each side shows its own interval; a change inside overlapping intervals
+    is not called better or worse; parameters read as set (eps=0.2)."""
+    page, summary = _evidence_html(tmp_path, [
+        _result("attack_success_rate", False, 0.966, 0.983, [0.927, 1.0], [0.968, 0.997]),
+        _result("queries", True, 47.38844, 80.3412, [40.8979, 53.8789], [76.4911, 84.1923]),
+    ], [0, 1, 2])
+    for html in (page, summary):
+        assert "lower is better" in html and "higher is better" in html
+        assert "47.4" in html and "80.3" in html and "+33.0" in html and "47.388" not in html
+        assert "[40.9, 53.9]" in html and "[0.927, 1.000]" in html
+        assert "no clear difference" in html  # +0.017 with overlapping intervals
+        assert ">better<" in html  # the query count, whose intervals are apart
+        assert ">worse<" not in html
+        assert "defended</strong>: with the mitigation in place" in html
+        assert "simba_<wbr>score_<wbr>based" in html
+    assert page.count(">better<") == 1 and page.count(">no clear difference<") == 1
+    assert "eps=0.2" in page and "eps=0.200" not in page
+
+
+def test_evidence_from_one_seed_claims_no_interval(tmp_path):
+    page, _ = _evidence_html(tmp_path, [
+        _result("robust_accuracy", True, 0.4, 0.6, [0.4, 0.4], [0.6, 0.6]),
+    ], [0])
+    assert "1 seed, so no 95% intervals" in page and "[0.400, 0.400]" not in page
+    assert "[0.600, 0.600]" not in page
+    assert "one seed: no interval" in page  # the verdict says why it is tentative
+
+
+def test_home_page_counts_one_mitigation_in_the_singular(tmp_path):
+    out = tmp_path / "site"
+    build_site(atlaskb.load(), str(out), have=["AML.M0006"])
+    home = " ".join((out / "index.html").read_text(encoding="utf-8").split())
+    assert "how the mitigation you have covers each technique" in home
+    assert "1 mitigation cover " not in home
+
+
+def test_evidence_shows_the_other_measured_figures_in_words(tmp_path):
+    """A compromised member's trigger success on its own is the figure that explains the
+    ensemble's; it sits in params.extra and must read in the table, not only in JSON."""
+    r = _result("attack_success_rate", False, 1.0, 0.0, [1.0, 1.0], [0.0, 0.0], attack="trojaned_training_tool")
+    r["params"] = {"how": "tool poisons 20% of each batch",
+                   "extra": {"compromised_member_alone": {"mean": 0.95, "ci95": [0.9, 1.0], "per_seed": [0.9, 1.0]}}}
+    page, _ = _evidence_html(tmp_path, [r], [0, 1])
+    assert "compromised member alone: <strong>0.950</strong>" in page and "[0.900, 1.000]" in page
+
+
+def test_full_parameter_listing_has_no_long_decimals(tmp_path):
+    r = _result("robust_accuracy", True, 0.4, 0.6, [0.3, 0.5], [0.5, 0.7])
+    r["params"] = {"eps": 0.1, "per_seed": {"baseline": [0.3333333, 0.4666667], "defended": [0.6, 0.6]}}
+    page, _ = _evidence_html(tmp_path, [r], [0, 1])
+    assert "0.3333333" not in page and "0.333" in page
+    assert re.findall(r"\d\.\d{4,}", page) == []
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc (a folder nobody can create in)")
+def test_cli_unwritable_output_names_the_folder_asked_for_not_a_temporary_one(cli):
+    code, _out, err = cli("site", "build", "--out", "/proc/atlaskb-site-test")
+    assert code == 1 and "cannot write the site to /proc/atlaskb-site-test" in err
+    assert ".tmp-" not in err and "Traceback" not in err
+
+
+def test_evidence_for_links_the_sources_lack_is_warned_about_once_per_link(tmp_path):
+    vault = tmp_path / "vault"
+    write_page(vault, "mitigations/m.md", '---\nid: m\ntitle: "AML.M0006: Ensembles"\ntype: mitigation\n---\n\n'
+               "# AML.M0006: Ensembles\n\n## Metadata\n\n- **Mitigation ID:** AML.M0006\n")
+    ev = _measured_dir(tmp_path / "ev", [
+        _result("attack_success_rate", False, 0.9, 0.8, [0.8, 1.0], [0.7, 0.9]),
+        _result("queries", True, 40.0, 50.0, [30.0, 50.0], [40.0, 60.0]),
+    ], [0, 1])
+    result = build_site(atlaskb.load(str(vault)), str(tmp_path / "site"), evidence_dir=str(ev))
+    assert len(result.warnings) == len(set(result.warnings)) == 1, result.warnings
+
+
+def test_coverage_page_explains_gain_and_counts_one_mitigation_in_the_singular(tmp_path):
+    out = tmp_path / "site"
+    build_site(atlaskb.load(), str(out), have=["AML.M0006"])
+    cov = " ".join((out / "coverage.html").read_text(encoding="utf-8").split())
+    assert "are addressed by it." in cov and "by at least one of them" not in cov
+    assert "<strong>gain</strong> is the total weight of the gaps it would close" in cov
+
+
+def test_evidence_attack_names_stay_inert_with_their_break_points(tmp_path):
+    r = _result("robust_accuracy", True, 0.4, 0.6, [0.3, 0.5], [0.5, 0.7], attack="<img src=x onerror=alert(1)>_x")
+    r["params"] = {"extra": {"<b>bold</b>_alone": {"mean": 0.5, "ci95": [0.4, 0.6]}}}
+    page, summary = _evidence_html(tmp_path, [r], [0, 1])
+    for html in (page, summary):
+        assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;_<wbr>x" in html
+    assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt; alone" in page

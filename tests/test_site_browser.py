@@ -197,3 +197,77 @@ def test_coverage_and_evidence_pages_load_cleanly(page, tmp_path):
     page.goto((out / "index.html").as_uri())
     assert page.locator(".matrix .heat-covered").count() > 0
     assert page.problems == []
+
+
+def test_evidence_fits_a_phone(browser, tmp_path):
+    """On a 390 px phone the evidence table stacks into one card per result: nothing
+    scrolls sideways and every result's defended figure is on screen."""
+    from test_site import _evidence_dir
+
+    import atlaskb
+    from atlaskb.site import build_site
+
+    out = tmp_path / "site"
+    build_site(atlaskb.load(), str(out), evidence_dir=str(_evidence_dir(tmp_path / "ev")))
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        pg = context.new_page()
+        for rel in ("techniques/AML.T0043.002.html", "evidence/index.html"):
+            pg.goto((out / rel).as_uri())
+            cells = pg.locator('table.data td[data-label="Defended"]')
+            assert cells.count() >= 1, rel
+            for i in range(cells.count()):
+                box = cells.nth(i).bounding_box()
+                assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390 + 1, (rel, box)
+            assert pg.evaluate("document.documentElement.scrollWidth") <= 390, rel
+    finally:
+        context.close()
+
+
+def _odd_vault(root):
+    """Very long unbroken names, a bare URL longer than a phone, an empty title, and a
+    mitigation known only from a link."""
+    from test_site_support import write_page
+
+    long_word = "Supercalifragilisticexpialidocious-Reconnaissance-Without-Any-Spaces-At-All"
+    write_page(root, "tactics/t.md", f'---\nid: t\ntitle: "AML.TA0901: {long_word}"\n---\n\n'
+               f"# AML.TA0901: {long_word}\n\n## Metadata\n\n- **Tactic ID:** AML.TA0901\n")
+    write_page(root, "techniques/t/long.md", '---\nid: long\ntitle: "AML.T0901: Long"\n---\n\n'
+               "# AML.T0901: Long\n\nSee https://example.com/" + "very" * 40 + "/path\n\n"
+               "## Metadata\n\n- **Technique ID:** AML.T0901\n\n## Tactics (1)\n\n- [[tactics/t|Tactic]]\n\n"
+               "## Mitigations (1)\n\n- [[mitigations/ghost|AML.M0999: Ghost]]\n")
+    write_page(root, "techniques/t/empty.md", '---\nid: empty\ntitle: "AML.T0902: "\n---\n\n'
+               "# AML.T0902:\n\n## Metadata\n\n- **Technique ID:** AML.T0902\n\n## Tactics (1)\n\n"
+               "- [[tactics/t|Tactic]]\n")
+    return root
+
+
+def test_odd_content_does_not_push_pages_sideways_on_a_phone(browser, tmp_path):
+    import atlaskb
+    from atlaskb.site import build_site
+
+    out = tmp_path / "site"
+    build_site(atlaskb.load(str(_odd_vault(tmp_path / "vault"))), str(out))
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        pg = context.new_page()
+        wide = {}
+        for path in sorted(out.rglob("*.html")):
+            pg.goto(path.as_uri())
+            width = pg.evaluate("document.documentElement.scrollWidth")
+            if width > 390:
+                wide[str(path.relative_to(out))] = width
+        assert wide == {}
+    finally:
+        context.close()
+
+
+def test_matrix_cells_do_not_cut_technique_names_mid_word(page, site):
+    """A laptop-width matrix: every technique's name fits its cell at word (or slash)
+    boundaries; "Acquire Infrastructur|e" is what a reader saw before."""
+    page.goto((site / "index.html").as_uri())
+    cut = page.evaluate("""() => Array.from(document.querySelectorAll('ul.cells > li.cell:not(.sub) > .cell-main > .cell-link'))
+        .filter(el => { el.style.overflowWrap = 'normal'; const over = el.scrollWidth > el.clientWidth + 1;
+                        el.style.overflowWrap = ''; return over; })
+        .map(el => el.textContent.trim())""")
+    assert cut == []

@@ -36,8 +36,11 @@ def build(app, out, have, profile_path, evidence_dir):
     try:
         result = build_site(kb, out, have=have_ids, profile=profile, evidence_dir=evidence_dir)
     except OSError as e:
+        # The build writes into a hidden temporary sibling (".NAME.tmp-..."); naming that
+        # folder would only puzzle the reader, who asked for OUT.
+        shown = e.filename if e.filename and ".tmp-" not in str(e.filename) else None
         raise AtlasError(f"cannot write the site to {out}: {e.strerror or e}"
-                         + (f" ({e.filename})" if e.filename else "")) from e
+                         + (f" ({shown})" if shown else "")) from e
     extras = []
     if result.coverage:
         extras.append("coverage page")

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import jinja2
+from markupsafe import Markup, escape
 
 from atlaskb import __version__
 from atlaskb.errors import UsageError
@@ -77,8 +78,16 @@ def make_environment(folder: str | None = None) -> jinja2.Environment:
         )
         env.globals.update(type_labels=TYPE_LABELS, type_plurals=TYPE_PLURALS)
         env.filters["safe_url"] = safe_url
+        env.filters["wbr"] = break_after_slashes
         _ENVIRONMENTS[folder] = env
     return env
+
+
+def break_after_slashes(text) -> Markup:
+    """`text` escaped, with a line-break opportunity after each slash: names such as
+    "Search Open Websites/Domains" then wrap at the slash in a narrow matrix cell instead
+    of being cut in the middle of a word."""
+    return Markup(str(escape(str(text))).replace("/", "/<wbr>"))
 
 
 class _Writer:
@@ -150,7 +159,9 @@ def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evid
             from atlaskb.evidence import attach_evidence
 
             for finding in attach_evidence(kb, evidence_dir):
-                result.warnings.append(finding.message)
+                # one line per problem: a link with several results is reported once
+                if finding.message not in result.warnings:
+                    result.warnings.append(finding.message)
     model = build_model(kb)
     coverage_view = None
     if have is not None or profile is not None:

@@ -15,6 +15,8 @@ import os
 import shutil
 from dataclasses import dataclass, field
 
+from markupsafe import Markup, escape
+
 from atlaskb.site.context import SiteModel
 
 IMAGE_TYPES = {".svg", ".png", ".jpg", ".jpeg", ".gif", ".webp"}
@@ -35,11 +37,22 @@ class EvidenceRow:
     baseline: str
     defended: str
     change: str
-    verdict: str  # "better" | "worse" | "no change" | ""
+    verdict: str  # "better" | "worse" | "no change" | "no clear difference" | ""
     ci95: str
     params: str  # the scalar parameters, one line
     params_full: str  # every parameter, as indented JSON
     missing: list = field(default_factory=list)  # plot paths that could not be used
+    direction: str = ""  # "higher is better" | "lower is better" | ""
+    baseline_ci: str = ""  # "[lo, hi]", or "" (none given, or one seed: no spread to show)
+    defended_ci: str = ""
+    verdict_note: str = ""  # why the verdict says what it says (a tooltip)
+    also: list = field(default_factory=list)  # [(label, mean, interval)] from params.extra
+
+    @property
+    def attack_html(self) -> Markup:
+        """The attack's name, escaped, with break opportunities after its underscores so a
+        long identifier wraps at a word instead of in the middle of one."""
+        return Markup(str(escape(self.attack)).replace("_", "_<wbr>"))
 
 
 @dataclass
@@ -58,37 +71,92 @@ class EdgeEvidence:
     setup: str = ""  # backend, device, data set, clean accuracy, seeds
 
 
-def _number(value) -> str:
+def _number(value, digits: int = 3) -> str:
     if isinstance(value, bool) or value is None:
         return "" if value is None else str(value)
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return f"{value:.3f}"
+        return f"{value:.{digits}f}"
     return str(value)
 
 
-def _interval(value) -> str:
-    if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
-        return f"[{_number(value[0])}, {_number(value[1])}]"
+# Figures that count things (queries) read best with one decimal; rates and accuracies
+# with three (a difference of one test input in a few hundred still shows).
+_DIGITS = {"queries": 1}
+
+
+def _pair(value):
+    """(lo, hi) when `value` is a two-number interval, else None."""
+    if (isinstance(value, (list, tuple)) and len(value) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+        return float(value[0]), float(value[1])
+    return None
+
+
+def _interval(value, digits: int = 3, single_seed: bool = False) -> str:
+    pair = _pair(value)
+    if pair is not None:
+        if single_seed and pair[0] == pair[1]:
+            return "no interval (1 seed)"
+        return f"[{_number(pair[0], digits)}, {_number(pair[1], digits)}]"
     if isinstance(value, dict):
-        return "; ".join(f"{k}: {_interval(v)}" for k, v in sorted(value.items(), key=lambda kv: str(kv[0])))
-    return _number(value)
+        return "; ".join(f"{k}: {_interval(v, digits, single_seed)}"
+                         for k, v in sorted(value.items(), key=lambda kv: str(kv[0])))
+    return _number(value, digits)
 
 
 def _params(value) -> str:
     """The scalar parameters as `k=v`; nested detail (per-seed lists, extra measures)
     goes to the full listing instead of crowding the table."""
     if isinstance(value, dict):
-        return ", ".join(f"{k}={_number(v)}" for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
+        return ", ".join(f"{k}={_param_value(v)}" for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
                          if not isinstance(v, (dict, list, tuple)))
     return "" if value is None else str(value)
+
+
+def _param_value(value) -> str:
+    """A setting as written (eps=0.1, not eps=0.100): parameters are inputs, not measurements."""
+    if isinstance(value, float) and not isinstance(value, bool):
+        return format(value, ".6g")
+    return _number(value)
+
+
+def _also(params, digits: int, single_seed: bool) -> list:
+    """Other figures the run measured for this row (`params.extra`: the majority vote, a
+    compromised member on its own, ...), as (label, mean, interval) for the table, so a
+    reader need not dig them out of the JSON listing."""
+    extra = params.get("extra") if isinstance(params, dict) else None
+    if not isinstance(extra, dict):
+        return []
+    out = []
+    for key in sorted(extra, key=str):
+        v = extra[key]
+        mean = v.get("mean") if isinstance(v, dict) else v
+        if not isinstance(mean, (int, float)) or isinstance(mean, bool):
+            continue
+        ci = (_interval(v.get("ci95"), digits) if isinstance(v, dict) and _pair(v.get("ci95")) and not single_seed
+              else "")
+        out.append((str(key).replace("_", " "), _number(mean, digits), ci))
+    return out
+
+
+def _rounded(value):
+    """Floats to 3 decimals, as in the table, all the way down: the listing is for
+    reading (per-seed values, intervals), and results.json keeps the full precision."""
+    if isinstance(value, float):
+        return round(value, 3)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_rounded(v) for v in value]
+    return value
 
 
 def _params_full(value) -> str:
     if not isinstance(value, dict) or not any(isinstance(v, (dict, list, tuple)) for v in value.values()):
         return ""
-    return json.dumps(value, indent=1, sort_keys=True, default=str)
+    return json.dumps(_rounded(value), indent=1, sort_keys=True, default=str)
 
 
 def _setup(meta: dict) -> str:
@@ -105,22 +173,42 @@ def _setup(meta: dict) -> str:
         parts.append("clean accuracy " + ", ".join(f"{k} {_number(v)}" for k, v in sorted(clean.items())))
     seeds = (meta.get("provenance") or {}).get("seeds") if isinstance(meta.get("provenance"), dict) else None
     if isinstance(seeds, list) and seeds:
-        parts.append(f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''}")
+        parts.append(f"{len(seeds)} seeds" if len(seeds) != 1 else "1 seed, so no 95% intervals")
     return "; ".join(parts)
 
 
-def _verdict(result: dict) -> tuple[str, str]:
+def _verdict(result: dict, digits: int = 3, n_seeds: int | None = None) -> tuple[str, str, str]:
+    """(change, verdict, note). The verdict names a direction only when the data support
+    one: when both sides' 95% intervals are given and overlap, the change is within the
+    spread over seeds and reads "no clear difference"; one seed has no spread to judge by."""
     base, defended = result.get("baseline"), result.get("defended")
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (base, defended)):
-        return "", ""
+        return "", "", ""
     delta = defended - base
-    change = f"{delta:+.3f}" if isinstance(delta, float) else f"{delta:+d}"
+    change = f"{delta:+.{digits}f}" if isinstance(delta, float) else f"{delta:+d}"
     if abs(delta) < 1e-12:
-        return change, "no change"
+        return change, "no change", ""
     higher = result.get("higher_is_better")
-    if higher is None:
-        return change, ""
-    return change, "better" if (delta > 0) == bool(higher) else "worse"
+    if not isinstance(higher, bool):
+        return change, "", ""
+    direction = "better" if (delta > 0) == higher else "worse"
+    ci = result.get("ci95") if isinstance(result.get("ci95"), dict) else {}
+    b, d = _pair(ci.get("baseline")), _pair(ci.get("defended"))
+    if n_seeds == 1:
+        return change, direction, "one seed: no interval, so the change may be noise"
+    if b and d and b[0] <= d[1] and d[0] <= b[1] and (b[0] < b[1] or d[0] < d[1]):
+        return change, "no clear difference", (f"the change points {direction}, but the 95% intervals "
+                                                "of baseline and defended overlap")
+    return change, direction, ""
+
+
+def _seed_count(result: dict, n_seeds: int | None) -> int | None:
+    if n_seeds:
+        return n_seeds
+    per = (result.get("params") or {}).get("per_seed") if isinstance(result.get("params"), dict) else None
+    if isinstance(per, dict) and isinstance(per.get("baseline"), list):
+        return len(per["baseline"]) or None
+    return None
 
 
 def safe_plot_path(evidence_dir: str, rel: object) -> str | None:
@@ -150,10 +238,11 @@ def collect(model: SiteModel, evidence_dir: str | None) -> tuple[list[EdgeEviden
                 continue
             item = EdgeEvidence(link.mitigation, link.technique, [])
             figures: dict[str, Figure] = {}
-            for result in results:
-                item.rows.append(_row(result, evidence_dir, plots, figures))
-            item.figures = [figures[k] for k in sorted(figures)]
             meta = graph.edges[mitigation, link.technique.id, "mitigates"].get("evidence_meta")
+            n_seeds = _meta_seeds(meta)
+            for result in results:
+                item.rows.append(_row(result, evidence_dir, plots, figures, n_seeds))
+            item.figures = [figures[k] for k in sorted(figures)]
             item.setup = _setup(meta)
             edges.append(item)
             by_pair[(link.mitigation.id, link.technique.id)] = item
@@ -164,14 +253,31 @@ def collect(model: SiteModel, evidence_dir: str | None) -> tuple[list[EdgeEviden
 PREFERRED = [".svg", ".png", ".webp", ".jpg", ".jpeg", ".gif"]
 
 
-def _row(result: dict, evidence_dir: str | None, plots: set, figures: dict) -> EvidenceRow:
-    change, verdict = _verdict(result)
+def _meta_seeds(meta) -> int | None:
+    prov = meta.get("provenance") if isinstance(meta, dict) else None
+    seeds = prov.get("seeds") if isinstance(prov, dict) else None
+    return len(seeds) if isinstance(seeds, list) and seeds else None
+
+
+def _row(result: dict, evidence_dir: str | None, plots: set, figures: dict,
+         n_seeds: int | None = None) -> EvidenceRow:
     metric = str(result.get("metric") or "")
+    digits = _DIGITS.get(metric, 3)
+    n_seeds = _seed_count(result, n_seeds)
+    single = n_seeds == 1
+    change, verdict, note = _verdict(result, digits, n_seeds)
+    higher = result.get("higher_is_better")
+    ci = result.get("ci95") if isinstance(result.get("ci95"), dict) else {}
     row = EvidenceRow(
         attack=str(result.get("attack") or ""), metric=METRIC_LABELS.get(metric, metric),
-        baseline=_number(result.get("baseline")), defended=_number(result.get("defended")),
-        change=change, verdict=verdict, ci95=_interval(result.get("ci95")),
+        baseline=_number(result.get("baseline"), digits), defended=_number(result.get("defended"), digits),
+        change=change, verdict=verdict, ci95=_interval(result.get("ci95"), digits, single),
         params=_params(result.get("params")), params_full=_params_full(result.get("params")),
+        direction=("higher is better" if higher else "lower is better") if isinstance(higher, bool) else "",
+        # one seed: no interval under each figure (the setup line says so once)
+        baseline_ci=_interval(ci.get("baseline"), digits) if "baseline" in ci and not single else "",
+        defended_ci=_interval(ci.get("defended"), digits) if "defended" in ci and not single else "",
+        verdict_note=note, also=_also(result.get("params"), 3, single),
     )
     raw = result.get("plots") or []
     for rel in sorted(raw if isinstance(raw, (list, tuple)) else [raw], key=str):
