@@ -104,3 +104,12 @@ def test_out_holding_earlier_evidence_is_replaced(tmp_path):
         assert code == 0, err
     assert (out / "results.json").is_file()
     assert "1 seed)" in stdout and "1 seeds" not in stdout
+
+
+def test_defend_list_table_has_a_row_per_technique():
+    code, out, err = run_cli("defend", "list", "--format", "csv")
+    assert code == 0, err
+    rows = out.splitlines()
+    assert rows[0] == "Mitigation,Technique,Technique name"
+    assert "AML.M0006,AML.T0043.002,Black-Box Transfer" in rows
+    assert len(rows) == 1 + 11

@@ -25,9 +25,16 @@ def list_(app, fmt):
     from atlaskb.defenses import list_mitigations
 
     data = list_mitigations(app.kb)
-    table = Table([("mitigation", "Mitigation"), ("techniques", "Techniques"),
-                   ("description", "Description")], data, title="Reference defenses")
-    emit(data, table, app.fmt(fmt), app.no_color)
+    # One row per measured technique (a list of eleven IDs in one cell is unreadable);
+    # the defense's description goes under its table. JSON keeps the documented shape.
+    tables = []
+    for entry in data:
+        rows = [{"mitigation": entry["mitigation"], "technique": t, "name": (app.kb.get(t) or {}).get("name", "")}
+                for t in entry["techniques"]]
+        name = (app.kb.get(entry["mitigation"]) or {}).get("name", "")
+        tables.append(Table([("mitigation", "Mitigation"), ("technique", "Technique"), ("name", "Technique name")], rows,
+                            title=f"{entry['mitigation']} {name}".strip(), caption=entry["description"]))
+    emit(data, tables, app.fmt(fmt), app.no_color)
 
 
 @defend.command("run")
