@@ -302,3 +302,9 @@ def test_empty_note_column_is_left_out_of_tables_but_kept_in_csv(atlas_yaml_56):
     assert "Note" not in ok("mitigations", "AML.T0043.002").splitlines()[1]
     assert ok("mitigations", "AML.T0043.002", "--format", "csv").splitlines()[0] == "ID,Name,Note"
     assert "Note" in ok("--source", str(atlas_yaml_56), "mitigations", "AML.T0043.002").splitlines()[1]
+
+
+def test_csv_lines_end_the_same_in_every_command():
+    for args in (("mitigations", "AML.T0043.002"), ("export", "csv", "--what", "mitigates")):
+        out = ok(*args, *(("--format", "csv") if args[0] != "export" else ()))
+        assert "\r" not in out and out.count("\n") > 1

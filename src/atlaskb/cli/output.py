@@ -112,7 +112,7 @@ def to_csv(tables: list[Table]) -> str:
     import io
 
     buf = io.StringIO()
-    writer = csv.writer(buf)
+    writer = csv.writer(buf, lineterminator="\n")  # as `export csv`: one convention, Unix lines
     if len(tables) == 1:
         t = tables[0]
         writer.writerow([h for _, h in t.columns])
