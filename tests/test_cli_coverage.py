@@ -16,10 +16,6 @@ from atlaskb.errors import NotFound, SourceError, UsageError
 from conftest import run_cli, run_cli_process
 
 
-@pytest.fixture(autouse=True)
-def _own_cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
-
 
 @pytest.fixture(scope="module")
 def kb56():

@@ -17,11 +17,6 @@ from conftest import run_cli, run_cli_process
 ANSI = re.compile(r"\x1b\[")
 
 
-@pytest.fixture(autouse=True)
-def _own_cache(tmp_path_factory, monkeypatch):
-    """Keep the parsed-KB cache of these tests out of the user's cache folder."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
-
 
 @pytest.fixture(scope="module")
 def release_56():

@@ -13,11 +13,6 @@ from atlaskb.errors import NotFound
 from conftest import FIXTURES, run_cli
 
 
-@pytest.fixture(autouse=True)
-def _own_cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache-review"))
-
-
 DEFECTS = str(FIXTURES / "vault_defects")
 
 
