@@ -107,17 +107,20 @@ def _is_tty() -> bool:
 
 
 def to_csv(tables: list[Table]) -> str:
-    """RFC 4180 CSV (\\r\\n line ends, as the csv module writes); see module docstring."""
+    """CSV with ``\\n`` line ends (as `export csv`), cells made inert for spreadsheets;
+    see the module docstring for several tables."""
     import csv
     import io
 
+    from atlaskb.export.csvsafe import csv_cell
+
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")  # as `export csv`: one convention, Unix lines
+    writer = csv.writer(buf, lineterminator="\n")
     if len(tables) == 1:
         t = tables[0]
         writer.writerow([h for _, h in t.columns])
         for row in t.rows:
-            writer.writerow([cell(row.get(k)) for k, _ in t.columns])
+            writer.writerow([csv_cell(cell(row.get(k))) for k, _ in t.columns])
         return buf.getvalue()
     columns: list[tuple[str, str]] = []
     for t in tables:
@@ -127,7 +130,7 @@ def to_csv(tables: list[Table]) -> str:
     writer.writerow(["section"] + [h for _, h in columns])
     for t in tables:
         for row in t.rows:
-            writer.writerow([t.title or ""] + [cell(row.get(k)) for k, _ in columns])
+            writer.writerow([csv_cell(t.title or "")] + [csv_cell(cell(row.get(k))) for k, _ in columns])
     return buf.getvalue()
 
 

@@ -23,6 +23,7 @@ import json
 from typing import Any
 
 from atlaskb import queries
+from atlaskb.export.csvsafe import csv_cell
 from atlaskb.kb import KnowledgeBase
 from atlaskb.model import EDGE_TYPES, MITIGATES, TECHNIQUE, id_sort_key
 
@@ -99,7 +100,7 @@ def to_csv(kb: KnowledgeBase, what: str = "nodes") -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(columns)
     for row in rows(kb):
-        writer.writerow([_cell(row[c]) for c in columns])
+        writer.writerow([csv_cell(_cell(row[c])) for c in columns])
     return buf.getvalue()
 
 
