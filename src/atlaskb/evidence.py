@@ -21,8 +21,8 @@ from atlaskb.model import MITIGATES, Finding
 
 RESULTS_FILE = "results.json"
 METRICS = ("robust_accuracy", "attack_success_rate", "identification_accuracy", "accuracy", "queries")
-_TOP_KEYS = ("mitigation", "backend", "device", "dataset", "provenance", "clean_accuracy", "results")
-_RESULT_KEYS = ("technique", "attack", "metric", "higher_is_better", "baseline", "defended", "ci95", "params")
+TOP_KEYS = ("mitigation", "backend", "device", "dataset", "provenance", "clean_accuracy", "results")
+RESULT_KEYS = ("technique", "attack", "metric", "higher_is_better", "baseline", "defended", "ci95", "params")
 _MAX_BYTES = 20 * 1024 * 1024
 
 
@@ -55,7 +55,7 @@ def validate(data) -> list[str]:
     """Problems with a results document, as messages; empty when it matches the schema."""
     if not isinstance(data, dict):
         return ["top level is not an object"]
-    problems = [f"missing key {k!r}" for k in _TOP_KEYS if k not in data]
+    problems = [f"missing key {k!r}" for k in TOP_KEYS if k not in data]
     if problems:
         return problems
     if not isinstance(data["mitigation"], str):
@@ -67,7 +67,7 @@ def validate(data) -> list[str]:
         if not isinstance(r, dict):
             problems.append(f"{where} is not an object")
             continue
-        problems += [f"{where}: missing key {k!r}" for k in _RESULT_KEYS if k not in r]
+        problems += [f"{where}: missing key {k!r}" for k in RESULT_KEYS if k not in r]
         if "technique" in r and not isinstance(r["technique"], str):
             problems.append(f"{where}: technique is not an ID string")
         if r.get("metric") not in METRICS:
