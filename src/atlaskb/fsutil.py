@@ -11,7 +11,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 
 @contextlib.contextmanager
@@ -40,6 +40,26 @@ def atomic_dir(target: str) -> Iterator[str]:
         if os.path.lexists(target):
             os.remove(target)
         os.replace(tmp, target)
+
+
+def refuse_to_replace(target: str, why_not_ours: Callable[[list[str]], str | None]) -> None:
+    """Guard for `atomic_dir`, which replaces `target` whole: refuse a file, or a non-empty
+    folder that `why_not_ours(entries)` says this command did not write (the reason it
+    returns goes into the message). A mistyped `--out .` must not delete someone's files.
+    """
+    from atlaskb.errors import UsageError
+
+    if os.path.lexists(target) and not os.path.isdir(target):
+        raise UsageError(f"{target} exists and is not a folder; give a new or empty folder")
+    if not os.path.isdir(target):
+        return
+    try:
+        entries = sorted(os.listdir(target))
+    except OSError as e:
+        raise UsageError(f"cannot read {target}: {e.strerror or e}") from None
+    reason = why_not_ours(entries) if entries else None
+    if reason:
+        raise UsageError(f"refusing to replace {target}: {reason}; choose another --out or empty it")
 
 
 def atomic_write(path: str, data: str | bytes) -> None:

@@ -177,18 +177,13 @@ def check_vault_out(out: str) -> None:
     """`--out` is replaced as a whole, so it must be new, empty, or a vault written before:
     never a file, and never a folder with other things in it (`--out .` in a project
     would otherwise delete the project)."""
-    if os.path.lexists(out) and not os.path.isdir(out):
-        raise UsageError(f"--out {out}: exists and is not a folder; give a new or empty folder")
-    if not os.path.isdir(out):
-        return
-    try:
-        entries = os.listdir(out)
-    except OSError as e:
-        raise UsageError(f"--out {out}: cannot read: {e.strerror or e}") from None
-    foreign = sorted(e for e in entries if e not in _VAULT_TOP)
-    if foreign:
-        raise UsageError(f"--out {out}: the folder holds {foreign[0]!r}, so it is not a vault that atlaskb "
-                         "wrote; it would be replaced as a whole. Give a new or empty folder")
+    from atlaskb.fsutil import refuse_to_replace
+
+    def why_not_ours(entries: list[str]) -> str | None:
+        foreign = [e for e in entries if e not in _VAULT_TOP]
+        return f"the folder holds {foreign[0]!r}, so it is not a vault that atlaskb wrote" if foreign else None
+
+    refuse_to_replace(out, why_not_ours)
 
 
 def load_summaries(paths) -> dict[str, str]:

@@ -22,6 +22,7 @@ from atlaskb.defenses import get_mitigation, plots, results, stats
 from atlaskb.defenses.config import get_config
 from atlaskb.defenses.data import get_dataset
 from atlaskb.errors import AtlasError, UsageError
+from atlaskb.fsutil import refuse_to_replace
 
 
 class UnknownTechnique(AtlasError):
@@ -245,16 +246,8 @@ def check_out_dir(out: str) -> None:
     """Refuse an --out that cannot hold the evidence, before any training: a file, a
     non-empty folder that is not an evidence folder (it would be replaced whole, and a
     mistyped --out must not wipe someone's files), or a place that cannot be written."""
-    if os.path.lexists(out) and not os.path.isdir(out):
-        raise UsageError(f"--out {out} exists and is not a folder")
-    if os.path.isdir(out):
-        try:
-            entries = os.listdir(out)
-        except OSError as e:
-            raise UsageError(f"cannot read --out {out}: {e.strerror or e}") from None
-        if entries and not os.path.isfile(os.path.join(out, "results.json")):
-            raise UsageError(f"refusing to replace {out}: it is not empty and holds no results.json "
-                             "from an earlier `atlaskb defend run`; choose another --out or empty it")
+    refuse_to_replace(out, lambda entries: None if "results.json" in entries else
+                      "it is not empty and holds no results.json from an earlier `atlaskb defend run`")
     parent = os.path.dirname(os.path.abspath(out))
     try:
         os.makedirs(parent, exist_ok=True)

@@ -22,7 +22,7 @@ from markupsafe import Markup, escape
 
 from atlaskb import __version__
 from atlaskb.errors import UsageError
-from atlaskb.fsutil import atomic_dir
+from atlaskb.fsutil import atomic_dir, refuse_to_replace
 from atlaskb.kb import KnowledgeBase
 from atlaskb.model import CASE_STUDY, MITIGATION, TACTIC, TECHNIQUE
 from atlaskb.resources import templates_dir
@@ -221,11 +221,8 @@ def _evidence_attached(kb: KnowledgeBase, evidence_dir: str) -> bool:
 
 def check_out_dir(out_dir: str) -> None:
     """Refuse to replace a file, or a non-empty folder that is not a previous site."""
-    if os.path.lexists(out_dir) and not os.path.isdir(out_dir):
-        raise UsageError(f"{out_dir} exists and is not a folder")
-    if os.path.isdir(out_dir) and os.listdir(out_dir) and not os.path.isfile(os.path.join(out_dir, MARKER)):
-        raise UsageError(f"refusing to replace {out_dir}: it is not empty and was not written by atlaskb site build "
-                         f"(no {MARKER} file); choose another --out or empty it")
+    refuse_to_replace(out_dir, lambda entries: None if MARKER in entries else
+                      f"it is not empty and was not written by atlaskb site build (no {MARKER} file)")
 
 
 def _render_all(writer: _Writer, model: SiteModel, coverage_view, edges) -> None:
