@@ -368,17 +368,18 @@ def write_output_file(out: str, data: str | bytes) -> None:
     AtlasError naming it, not a traceback."""
     from atlaskb.errors import AtlasError
 
+    path = check_out_path(out)
+    if os.path.isdir(path):
+        raise _usage(f"{shown(out)} is a folder; give a file name")
     try:
-        atomic_write(out, data)
+        atomic_write(path, data)
     except OSError as e:
         raise AtlasError(f"cannot write {shown(out)}: {e.strerror or e}") from None
 
 
 def atomic_write(path: str, data: str | bytes) -> None:
     """Write a file through a temporary file in the same folder and rename it into place."""
-    path = check_out_path(path)
-    if os.path.isdir(path):
-        raise _usage(f"{shown(path)} is a folder; give a file name")
+    path = os.path.abspath(path)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=os.path.dirname(path))
     try:
