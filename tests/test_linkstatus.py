@@ -349,3 +349,43 @@ def test_cli_recommend_with_evidence(m6_dir):
     assert "rest on ATLAS's claims alone" in out and "claims alone" in out
     code, _, err = run_cli("recommend", "--have", "", "--rank", "effect")
     assert code == 2 and "--evidence" in err
+
+
+# -- Navigator --------------------------------------------------------------------------------
+
+def test_navigator_evidence_layer_carries_the_status(kb, m6_dir, tmp_path):
+    from conftest import run_cli
+
+    out = tmp_path / "layer.json"
+    code, _, err = run_cli("export", "navigator", "--score", "evidence", "--evidence", m6_dir, "--out", str(out))
+    assert code == 0, err
+    layer = json.loads(out.read_text())
+    assert layer["versions"]["layer"] == "4.5" and layer["domain"] == "atlas-atlas"
+    assert [i["label"] for i in layer["legendItems"]] == list(ls.STATUSES)
+    by_id = {}
+    for e in layer["techniques"]:
+        assert set(e) <= {"techniqueID", "tactic", "showSubtechniques", "score", "comment", "color"}
+        assert isinstance(e["score"], int) and isinstance(e["comment"], str)
+        by_id.setdefault(e["techniqueID"], e)
+    assert {e["techniqueID"] for e in layer["techniques"]} == set(kb.nodes_of_type("technique"))
+    e = by_id["AML.T0043.002"]  # M0006 supported beats the unmeasured links of the others
+    assert e["comment"].startswith("supported: ") and "AML.M0006 supported" in e["comment"]
+    assert e["color"] == ls.STATUS_COLOURS["supported"] and e["score"] == 6
+    assert by_id["AML.T0014"]["comment"].startswith("unmeasured: ")  # others claim it, untested
+    assert "AML.M0006 contradicted" in by_id["AML.T0014"]["comment"]
+    code, out_text, err = run_cli("export", "navigator", "--score", "evidence", "--have", "AML.M0006",
+                                  "--evidence", m6_dir)
+    assert code == 0, err
+    deployed = {e["techniqueID"]: e for e in json.loads(out_text)["techniques"]}
+    assert deployed["AML.T0014"]["comment"] == "contradicted: AML.M0006 contradicted"
+    assert deployed["AML.T0031"]["comment"] == "not measured here: AML.M0006 not measured here (no such model here)"
+    assert deployed["AML.T0065"]["score"] == 0 and "color" not in deployed["AML.T0065"]
+
+
+def test_navigator_evidence_needs_evidence(m6_dir):
+    from conftest import run_cli
+
+    code, _, err = run_cli("export", "navigator", "--score", "evidence")
+    assert code == 2 and "--evidence" in err
+    code, _, err = run_cli("export", "navigator", "--evidence", m6_dir)
+    assert code == 2 and "--score evidence" in err

@@ -55,6 +55,11 @@ BEST_FIRST = (SUPPORTED, IN_PART, NOT_MEASURED_HERE, UNMEASURED, NOT_SUPPORTED, 
 # Statuses resting on ATLAS's word alone: nothing measured speaks for the link.
 CLAIM_ONLY = (NOT_MEASURED_HERE, UNMEASURED, NOT_SUPPORTED, CONTRADICTED)
 
+# One colour per status for the site and the Navigator layer (Okabe-Ito, readable with
+# colour-blindness; greys for links that nothing measured).
+STATUS_COLOURS = {SUPPORTED: "#009E73", IN_PART: "#F0E442", NOT_SUPPORTED: "#E69F00", CONTRADICTED: "#D55E00",
+                  NOT_MEASURED_HERE: "#BBBBBB", UNMEASURED: "#E5E5E5"}
+
 BETTER, WORSE, NO_CLEAR = "better", "worse", "no clear difference"
 VERDICTS = (BETTER, WORSE, NO_CLEAR)
 
