@@ -44,7 +44,7 @@ def trained():
 def test_results_schema_and_metric_vocabulary(tiny_doc):
     results.validate(tiny_doc)
     assert set(tiny_doc) == {"mitigation", "backend", "device", "dataset", "provenance",
-                             "clean_accuracy", "results"}
+                             "clean_accuracy", "results", "not_measured"}
     assert tiny_doc["mitigation"] == "AML.M0006" and tiny_doc["backend"] == "numpy"
     prov = tiny_doc["provenance"]
     assert {"versions", "seeds", "config_hash", "timings"} <= set(prov)

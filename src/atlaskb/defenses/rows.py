@@ -24,11 +24,12 @@ RATES = {"robust_accuracy", "accuracy", "attack_success_rate", "identification_a
 
 def row(attack: str, metric: str, baseline, defended, threat_model: ThreatModel, *, hib: bool | None = None,
         params: dict | None = None, extra: dict | None = None, info: dict | None = None,
-        series: dict | None = None, caveat: str = "") -> dict:
+        series: dict | None = None, caveat: str = "", headline: bool = False) -> dict:
     """One result for one seed. `baseline`/`defended` are `stats.Points` (per-point
     outcomes on this seed's test points); `extra` figures likewise; `series` a curve
     {"x_label", "x", "baseline": [Points...], "defended": [Points...]}; `caveat` one plain
-    sentence on what the row does not show."""
+    sentence on what the row does not show; `headline` marks the row that answers the
+    link's question (`atlaskb.linkstatus` reads it; without one, a link's first row is)."""
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; choose one of {sorted(METRICS)}")
     if not isinstance(threat_model, ThreatModel):
@@ -36,7 +37,7 @@ def row(attack: str, metric: str, baseline, defended, threat_model: ThreatModel,
     return {"attack": attack, "metric": metric, "higher_is_better": METRICS[metric] if hib is None else hib,
             "baseline": baseline, "defended": defended, "threat_model": threat_model,
             "params": params or {}, "extra": extra or {}, "info": info or {}, "series": series,
-            "caveat": caveat}
+            "caveat": caveat, "headline": bool(headline)}
 
 
 def _bounds(metric: str):
@@ -84,5 +85,6 @@ def aggregate(technique: str, per_seed: list[list[dict]]) -> list[dict]:
                     "verdict": stats.verdict(diff["ci95"], first["higher_is_better"]),
                     "threat_model": tm.as_dict(),
                     "summary": tm.sentence() + (" " + first["caveat"] if first["caveat"] else ""),
-                    "params": params, "series": series})
+                    "params": params, "series": series}
+                   | ({"headline": True} if first.get("headline") else {}))
     return out
