@@ -61,8 +61,8 @@ def test_the_same_link_from_two_folders_is_an_error(tmp_path):
         load_evidence([_write(a, _doc([_result()])), _write(b, _doc([_result()]))])
 
 
-def test_reader_rejects_a_bad_verdict_or_difference(tmp_path):
-    assert any("verdict" in p for p in validate(_doc([_result(verdict="great")])))
+def test_reader_rejects_a_bad_difference_or_threat_model(tmp_path):
+    assert any("threat_model" in p for p in validate(_doc([_result(threat_model="strong")])))
     assert any("difference" in p for p in validate(_doc([_result(difference={"mean": 0.1})])))
 
 

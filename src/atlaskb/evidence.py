@@ -78,8 +78,6 @@ def validate(data) -> list[str]:
                 problems.append(f"{where}: {side} is not a finite number")
         if not _is_ci95(r.get("ci95")):
             problems.append(f"{where}: ci95 must be null or {{'baseline': [lo, hi], 'defended': [lo, hi]}}")
-        if "verdict" in r and r["verdict"] not in ("better", "worse", "no clear difference"):
-            problems.append(f"{where}: unknown verdict {r['verdict']!r}")
         diff = r.get("difference")
         if diff is not None and not (isinstance(diff, dict) and isinstance(diff.get("mean"), (int, float))
                                      and _is_pair(diff.get("ci95"))):
