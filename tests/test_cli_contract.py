@@ -1,7 +1,11 @@
-"""The command line as scripts meet it: a reader that leaves early, mistyped commands."""
+"""The command line as people and scripts meet it: a reader that leaves early, mistyped
+commands, search by word forms, names that say what a sub-technique is, coverage."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import subprocess
 import sys
 
@@ -37,3 +41,61 @@ def test_mistyped_command_gets_a_suggestion():
     assert code == 2 and "No such command 'serch'" in err and "Did you mean 'search'?" in err
     code, _, err = run_cli("xyzzy")
     assert code == 2 and "No such command 'xyzzy'." in err and "Did you mean" not in err
+
+
+# -- search: word forms and sub-techniques ---------------------------------------------------
+
+def _ids(args):
+    code, out, err = run_cli(*args, "--format", "json")
+    assert code == 0, err
+    return [r["id"] for r in json.loads(out)]
+
+
+def test_search_matches_word_forms():
+    found = _ids(("search", "poisoning"))
+    assert "AML.T0020" in found and "AML.T0018.000" in found  # Poison Training Data, Poison AI Model
+    assert "AML.T0020" in _ids(("search", "poisoned", "training"))
+
+
+def test_search_finds_sub_techniques_by_their_parents_name():
+    found = _ids(("search", "prompt", "injection", "--type", "technique"))
+    assert {"AML.T0051", "AML.T0051.000", "AML.T0051.001", "AML.T0051.002"} <= set(found)
+    assert found.index("AML.T0051.000") < 8  # a name match, ranked before description matches
+
+
+def test_search_never_merges_unrelated_words():
+    from atlaskb.textmatch import Haystack, stem
+
+    assert stem("poisoning") == stem("poisoned") == stem("poisons") == "poison"
+    assert stem("class") == "class" and stem("analysis") == "analysis" and stem("status") == "status"
+    assert not Haystack("Layout of the matrix").has("layers")
+    assert Haystack("AML.T0051.000").has("t0051")  # as typed, inside a word
+
+
+def test_one_match_is_singular():
+    code, out, _ = run_cli("search", "AML.T0051.002")
+    assert code == 0 and out.rstrip().endswith("1 match")
+
+
+# -- coverage and recommend name what they mean ------------------------------------------------
+
+def test_coverage_lists_covered_techniques_and_tactics_in_kill_chain_order(bundled_kb):
+    from atlaskb import queries
+
+    code, out, err = run_cli("coverage", "--have", "AML.M0015", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert list(data["by_tactic"]) == queries.tactics(bundled_kb)
+    code, table, _ = run_cli("coverage", "--have", "AML.M0015")
+    assert "Covered techniques (9)" in table and "Craft Adversarial Data: White-Box Optimization" in table
+    code, text, _ = run_cli("coverage", "--have", "AML.M0015", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    covered = [r for r in rows if r["section"].startswith("Covered techniques")]
+    assert {r["ID"] for r in covered} == set(data["covered"])
+
+
+def test_gaps_and_recommendations_name_sub_techniques_with_their_parent():
+    code, table, _ = run_cli("coverage", "--have", "AML.M0015", "--gaps", "200")
+    assert "External Harms: User Harm" in table
+    code, table, _ = run_cli("recommend", "--have", "AML.M0015", "--top", "1")
+    assert "Exfiltration via AI Inference API: Invert AI Model" in table

@@ -115,5 +115,5 @@ def test_defend_list_table_has_a_row_per_technique():
     assert code == 0, err
     rows = out.splitlines()
     assert rows[0] == "Mitigation,Technique,Technique name"
-    assert "AML.M0006,AML.T0043.002,Black-Box Transfer" in rows
+    assert "AML.M0006,AML.T0043.002,Craft Adversarial Data: Black-Box Transfer" in rows  # with its parent's name
     assert len(rows) == 1 + 11
