@@ -76,6 +76,13 @@ def layer(kb: KnowledgeBase, score: str = "case-studies", have: list[str] | None
     }
 
 
+def coverage_description_format(kb: KnowledgeBase) -> str:
+    """The coverage layer's description with ``{have}`` where the deployed mitigations go
+    (comma-separated, or "none"): the site's matrix page fills it in for a selection made
+    in the browser, so its layer download says what `layer` says."""
+    return _NAMES["coverage"][1].replace("{n}", str(len(kb.nodes_of_type("case-study"))))
+
+
 def _metadata(kb: KnowledgeBase) -> list[dict[str, str]]:
     meta = [{"name": "generated_by", "value": f"atlaskb {__version__}"}]
     versions = sorted({str(s.get("version")) for s in kb.sources if s.get("version")})

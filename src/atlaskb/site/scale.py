@@ -1,9 +1,14 @@
-"""The matrix's colour scale: readable without colour, and by colour-blind readers.
+"""The matrix's colour scales: readable without colour, and by colour-blind readers.
 
-Colours are stops of viridis, a sequential scale whose lightness rises steadily, so the
-order survives red-green colour blindness and greyscale printing; every cell also carries
-its value as text (a count, or covered / partial / gap) and the legend names each bin, so
-colour is never the only signal. Text colour per bin is fixed for contrast ≥ 4.5:1.
+Mitigation counts use stops of viridis, a sequential scale whose lightness rises
+steadily, so the order survives red-green colour blindness and greyscale printing.
+Coverage uses blue against orange (the pair colour-blind readers of every common kind
+tell apart) with a large step in lightness: covered cells dark blue, partly covered ones
+light blue with a hatch, gaps pale orange with a dark orange edge, so a sparse coverage
+is not a wall of one colour. Evidence statuses use purples, measured help darkest.
+Every cell also carries its value as text (a count, ✓ / a percentage / gap, a status
+word) and the legend names each bin, so colour is never the only signal. Text colour per
+bin is fixed for contrast ≥ 4.5:1.
 """
 
 from __future__ import annotations
@@ -18,14 +23,33 @@ MITIGATION_BINS = [
 ]
 
 COVERAGE_BINS = [
-    ("gap", "Gap: no mitigation you have", "#fde725", "#1a1a1a"),
-    ("partial", "Partial: some sub-techniques covered", "#4ac16d", "#1a1a1a"),
-    ("covered", "Covered by a mitigation you have", "#365c8d", "#ffffff"),
+    ("gap", "Gap: no mitigation you have", "#fde9d6", "#3d1f00"),
+    ("partial", "Partly covered: strength below 1", "#9ecae1", "#0b2545"),
+    ("covered", "Covered by a mitigation you have", "#1f4e8c", "#ffffff"),
 ]
+
+# Evidence statuses of the covering links (the toggle on the matrix page): css class
+# suffix, background, text, what a cell says. Until statuses of their own land, a link
+# is "measured" or "not measured"; the others are the statuses a measured link may take.
+EVIDENCE_STYLE = {
+    "supported": ("supported", "#3f007d", "#ffffff", "supported"),
+    "measured only in part": ("in-part", "#6a51a3", "#ffffff", "in part"),
+    "measured": ("measured", "#54278f", "#ffffff", "measured"),
+    "not supported": ("not-supported", "#bcbddc", "#1a1a1a", "not supp."),
+    "contradicted": ("contradicted", "#f2f0f7", "#3f007d", "contra."),
+    "not measured here": ("not-here", "#dadaeb", "#1a1a1a", "claim"),
+    "not measured": ("unmeasured", "#dadaeb", "#1a1a1a", "claim"),
+    "unmeasured": ("unmeasured", "#dadaeb", "#1a1a1a", "claim"),
+}
+EVIDENCE_SHORT = {status: style[3] for status, style in EVIDENCE_STYLE.items()}
+
+
+def evidence_class(status: str) -> str:
+    return "ev-" + EVIDENCE_STYLE[status][0]
 
 
 # What each bin shows inside a legend swatch (the same text the cells carry).
-SHORT_LABELS = {"m0": "0", "m1": "1", "m2": "2", "m3": "3–4", "m5": "5+", "gap": "gap", "partial": "◐", "covered": "✓"}
+SHORT_LABELS = {"m0": "0", "m1": "1", "m2": "2", "m3": "3–4", "m5": "5+", "gap": "gap", "partial": "50%", "covered": "✓"}
 
 
 def mitigation_cells(counts: dict[str, int]) -> dict[str, dict]:
@@ -53,4 +77,7 @@ def css() -> str:
     for cls, _label, bg, fg in MITIGATION_BINS + COVERAGE_BINS:
         rules.append(f".heat-{cls}{{background:{bg};color:{fg}}}")
         rules.append(f".heat-{cls} a{{color:{fg}}}")
+    for cls, bg, fg, _short in sorted(set(EVIDENCE_STYLE.values())):
+        rules.append(f".heat-ev-{cls}{{background:{bg};color:{fg}}}")
+        rules.append(f".heat-ev-{cls} a{{color:{fg}}}")
     return "\n".join(rules) + "\n"
