@@ -8,6 +8,7 @@ import os
 import click
 
 from atlaskb.cli import pass_app
+from atlaskb.cli.linkstatus import evidence_option, read_evidence
 from atlaskb.errors import SourceError, UsageError
 
 
@@ -28,21 +29,16 @@ def export_json(app, out):
     """The whole graph: {"nodes": [...], "edges": [...]}."""
     from atlaskb.export.graph_json import to_json_data
 
-    text = dump_json(to_json_data(app.kb)) + "\n"
-    if out:
-        from atlaskb.fsutil import atomic_write
-
-        atomic_write(out, text)
-    else:
-        click.echo(text, nl=False)
+    _write(out, dump_json(to_json_data(app.kb)) + "\n")
 
 
 def _write(out: str | None, text: str) -> None:
-    """To `out` atomically (a failed run leaves the old file), or to stdout."""
-    if out:
-        from atlaskb.fsutil import atomic_write
+    """To `out` atomically (a failed run leaves the old file), or to stdout. `''` is
+    refused, not taken for stdout."""
+    if out is not None:
+        from atlaskb.fsutil import write_output_file
 
-        atomic_write(out, text)
+        write_output_file(out, text)
     else:
         click.echo(text, nl=False)
 
@@ -52,27 +48,37 @@ _out_option = click.option("--out", "out", type=click.Path(dir_okay=False),
 
 
 @export.command("navigator")
-@click.option("--score", type=click.Choice(["case-studies", "mitigations", "coverage"]), default="case-studies",
-              show_default=True, help="What a technique's score counts.")
+@click.option("--score", type=click.Choice(["case-studies", "mitigations", "coverage", "evidence"]),
+              default="case-studies", show_default=True,
+              help="What a technique's score counts (evidence: the best evidence status of its links).")
 @click.option("--have", multiple=True, metavar="M1,M2,...",
-              help="Deployed mitigations (IDs or names, comma-separated or repeated), for --score coverage.")
+              help="Deployed mitigations (IDs or names, comma-separated or repeated), for --score coverage "
+                   "or evidence.")
 @click.option("--profile", "profile_path", type=click.Path(dir_okay=False),
-              help="YAML profile of the deployed mitigations (as for `coverage`), for --score coverage.")
+              help="YAML profile of the deployed mitigations (as for `coverage`), for --score coverage or evidence.")
+@evidence_option
 @_out_option
 @pass_app
-def export_navigator(app, score, have, profile_path, out):
+def export_navigator(app, score, have, profile_path, evidence_dirs, out):
     """An ATT&CK Navigator layer (format 4.5, domain atlas-atlas) scoring every technique."""
     from atlaskb.export.navigator import layer
 
     strength = None
     have_ids: list[str] = []
-    if score == "coverage":
+    evidence = None
+    if score == "coverage" or (score == "evidence" and (have or profile_path)):
         from atlaskb.cli.coverage import deployed
 
         have_ids, _, strength = deployed(have, profile_path)
     elif have or profile_path:
-        raise UsageError("--have and --profile go with --score coverage")
-    _write(out, dump_json(layer(app.kb, score, have_ids, strength)) + "\n")
+        raise UsageError("--have and --profile go with --score coverage or evidence")
+    if score == "evidence":
+        if not evidence_dirs:
+            raise UsageError("--score evidence needs --evidence DIR (the --out folder of `atlaskb defend run`)")
+        evidence = read_evidence(app.kb, evidence_dirs)
+    elif evidence_dirs:
+        raise UsageError("--evidence goes with --score evidence")
+    _write(out, dump_json(layer(app.kb, score, have_ids, strength, evidence=evidence)) + "\n")
 
 
 @export.command("stix")
@@ -120,7 +126,6 @@ def import_():
               help="YAML file or folder of {ID: summary} used as descriptions with --facts-only.")
 def import_atlas_yaml(file, out, facts_only, summaries):
     """Turn an ATLAS.yaml release into a markdown vault."""
-    from atlaskb.export.vault import write_vault
     from atlaskb.kb import build
     from atlaskb.lint import has_errors
     from atlaskb.sources import detect_kind
@@ -138,8 +143,7 @@ def import_atlas_yaml(file, out, facts_only, summaries):
         raise SourceError(f"{file}: nothing could be read")
     kb = build([result])
     texts = load_summaries(summaries) if summaries else {}
-    count = write_vault(kb, out, facts_only=facts_only, summaries=texts)
-    click.echo(f"wrote {count} pages to {out}", err=True)
+    _write_vault(kb, out, facts_only=facts_only, summaries=texts)
 
 
 @import_.command("stix")
@@ -149,7 +153,6 @@ def import_atlas_yaml(file, out, facts_only, summaries):
 def import_stix(file, out, facts_only):
     """Turn a STIX 2.1 bundle of ATLAS into a markdown vault. Problems in the bundle
     (repeated IDs, dangling references ...) are printed; the rest is imported."""
-    from atlaskb.export.vault import write_vault
     from atlaskb.kb import build
     from atlaskb.sources import detect_kind
     from atlaskb.sources.stix import read_stix
@@ -165,25 +168,27 @@ def import_stix(file, out, facts_only):
         click.echo(str(f), err=True)
     if not result.objects:
         raise SourceError(f"{file}: no ATLAS objects could be read")
-    count = write_vault(kb, out, facts_only=facts_only)
-    click.echo(f"wrote {count} pages to {out}", err=True)
+    _write_vault(kb, out, facts_only=facts_only)
 
 
-# What `write_vault` puts at the top of a vault; a folder holding anything else is not one.
-_VAULT_TOP = {"tactics", "techniques", "mitigations", "case-studies"}
+def _write_vault(kb, out: str, **options) -> None:
+    from atlaskb.errors import AtlasError
+    from atlaskb.export.vault import write_vault
+    from atlaskb.fsutil import shown
+
+    try:
+        count = write_vault(kb, out, **options)
+    except OSError as e:
+        # not the hidden temporary sibling's name: the reader asked for OUT
+        raise AtlasError(f"cannot write the vault to {shown(out)}: {e.strerror or e}") from None
+    click.echo(f"wrote {count} pages to {shown(out)}", err=True)
 
 
 def check_vault_out(out: str) -> None:
-    """`--out` is replaced as a whole, so it must be new, empty, or a vault written before:
-    never a file, and never a folder with other things in it (`--out .` in a project
-    would otherwise delete the project)."""
-    from atlaskb.fsutil import refuse_to_replace
+    """`--out` is replaced as a whole: new, empty, or a vault atlaskb wrote (`fsutil`)."""
+    from atlaskb.export.vault import check_vault_out as check
 
-    def why_not_ours(entries: list[str]) -> str | None:
-        foreign = [e for e in entries if e not in _VAULT_TOP]
-        return f"the folder holds {foreign[0]!r}, so it is not a vault that atlaskb wrote" if foreign else None
-
-    refuse_to_replace(out, why_not_ours)
+    check(out)
 
 
 def load_summaries(paths) -> dict[str, str]:

@@ -54,11 +54,12 @@ def list_(app, fmt):
                    "this weight instead of on bootstrap samples (0: independent training).")
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="Evidence folder: results.json and plots/ (replaced atomically; a non-empty "
-                   "folder without a results.json is refused, never wiped).")
+                   "folder that atlaskb did not write is refused, never wiped).")
 @pass_app
 def run(app, mitigation, techniques, backend, device, quick, seeds, dataset, diversity, out):
     """Run MITIGATION's experiments and write DIR/results.json and DIR/plots/."""
     from atlaskb.defenses import runner
+    from atlaskb.fsutil import shown
 
     techs = [t.strip() for v in techniques for t in v.split(",") if t.strip()]
     doc = runner.run(mitigation, techs, backend=backend, device=device, quick=quick, seeds=seeds,
@@ -66,7 +67,7 @@ def run(app, mitigation, techniques, backend, device, quick, seeds, dataset, div
     n_seeds = len(doc["provenance"]["seeds"])
     click.echo(f"{len(doc['results'])} results for {doc['mitigation']} "
                f"({doc['backend']} on {doc['device']}, {n_seeds} seed{'s' if n_seeds != 1 else ''}) "
-               f"written to {out}/results.json")
+               f"written to {shown(out)}/results.json")
 
 
 def _names(app) -> dict:

@@ -26,6 +26,7 @@ def site():
 @pass_app
 def build(app, out, have, profile_path, evidence_dir):
     """Write the site to OUT; open OUT/index.html in a browser (no server needed)."""
+    from atlaskb.fsutil import shown
     from atlaskb.site import build_site
 
     if have and profile_path:
@@ -38,9 +39,9 @@ def build(app, out, have, profile_path, evidence_dir):
     except OSError as e:
         # The build writes into a hidden temporary sibling (".NAME.tmp-..."); naming that
         # folder would only puzzle the reader, who asked for OUT.
-        shown = e.filename if e.filename and ".tmp-" not in str(e.filename) else None
-        raise AtlasError(f"cannot write the site to {out}: {e.strerror or e}"
-                         + (f" ({shown})" if shown else "")) from e
+        where = e.filename if isinstance(e.filename, str) and ".tmp-" not in e.filename else None
+        raise AtlasError(f"cannot write the site to {shown(out)}: {e.strerror or e}"
+                         + (f" ({shown(where)})" if where else "")) from e
     extras = []
     if result.coverage:
         extras.append("coverage page")
@@ -49,7 +50,7 @@ def build(app, out, have, profile_path, evidence_dir):
     if result.problems:
         extras.append(f"{result.problems} source problem{'s' if result.problems != 1 else ''} shown")
     suffix = f"; {', '.join(extras)}" if extras else ""
-    click.echo(f"Site written to {out.rstrip('/')}/index.html ({result.pages} pages, {result.seconds:.2f} s{suffix})")
+    click.echo(f"Site written to {shown(out.rstrip('/'))}/index.html ({result.pages} pages, {result.seconds:.2f} s{suffix})")
     for warning in result.warnings:
         click.echo(f"atlaskb: warning: {warning}", err=True)
 

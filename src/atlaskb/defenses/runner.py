@@ -22,7 +22,12 @@ from atlaskb.defenses import get_mitigation, plots, results, stats
 from atlaskb.defenses.config import get_config
 from atlaskb.defenses.data import get_dataset
 from atlaskb.errors import AtlasError, UsageError
-from atlaskb.fsutil import refuse_to_replace
+from atlaskb.fsutil import plan_replace, shown
+
+# What the evidence folder's manifest calls it (`fsutil`): a folder is replaced by a new
+# run only when its manifest says so, never because it happens to hold a results.json.
+KIND = "evidence"
+LABEL = "atlaskb defend run"
 
 
 class UnknownTechnique(AtlasError):
@@ -181,8 +186,8 @@ def run(mitigation: str, techniques=(), *, backend: str = "numpy", device: str =
     chosen = select_techniques(mod, techniques)
     if seeds < 1:
         raise AtlasError("--seeds must be at least 1")
-    if out:
-        check_out_dir(out)  # before minutes of training, not after
+    if out is not None:
+        check_out_dir(out)  # before minutes of training, not after ('' is refused, not skipped)
     be = get_backend(backend, device)
     ds = get_dataset(dataset)
     cfg = config or get_config(quick)
@@ -225,7 +230,7 @@ def run(mitigation: str, techniques=(), *, backend: str = "numpy", device: str =
                                     "per_technique_s": {t: round(v, 3) for t, v in timings.items()},
                                     "note": "a technique's time includes shared work it was first to need"}
     results.validate(doc)
-    if out:
+    if out is not None:
         write(doc, rows, chosen, out, names)
     return doc
 
@@ -243,27 +248,26 @@ def _check_measured(doc: dict, dataset: str) -> None:
 
 
 def check_out_dir(out: str) -> None:
-    """Refuse an --out that cannot hold the evidence, before any training: a file, a
-    non-empty folder that is not an evidence folder (it would be replaced whole, and a
-    mistyped --out must not wipe someone's files), or a place that cannot be written."""
-    refuse_to_replace(out, lambda entries: None if "results.json" in entries else
-                      "it is not empty and holds no results.json from an earlier `atlaskb defend run`")
+    """Refuse an --out that cannot hold the evidence, before any training: empty, a file,
+    a folder that a new evidence folder may not replace (`fsutil`'s rule: a mistyped
+    --out must not wipe someone's files), or a place that cannot be written."""
+    plan_replace(out, KIND, LABEL)
     parent = os.path.dirname(os.path.abspath(out))
     try:
         os.makedirs(parent, exist_ok=True)
         probe = tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(out))}.probe-", dir=parent)
         os.rmdir(probe)
     except OSError as e:
-        raise UsageError(f"cannot write the evidence to {out}: {e.strerror or e}") from None
+        raise UsageError(f"cannot write the evidence to {shown(out)}: {e.strerror or e}") from None
 
 
 def write(doc: dict, rows: list[dict], chosen: list[str], out: str, names: dict | None = None) -> None:
-    from atlaskb.fsutil import atomic_dir, atomic_write
+    from atlaskb.fsutil import atomic_write, output_dir
 
     names = names if names is not None else _technique_names()
     check_out_dir(out)
     try:
-        with atomic_dir(out) as tmp:
+        with output_dir(out, KIND, LABEL) as tmp:
             pdir = os.path.join(tmp, "plots")
             os.makedirs(pdir)
             for t in chosen:
@@ -272,9 +276,9 @@ def write(doc: dict, rows: list[dict], chosen: list[str], out: str, names: dict 
                 plots.write(fig, pdir, t)
             atomic_write(os.path.join(tmp, "results.json"), results.dumps(doc))
     except OSError as e:
-        shown = e.filename if e.filename and ".tmp-" not in str(e.filename) else None  # not our temp folder
-        raise AtlasError(f"cannot write the evidence to {out}: {e.strerror or e}"
-                         + (f" ({shown})" if shown else "")) from None
+        where = e.filename if isinstance(e.filename, str) and ".tmp-" not in e.filename else None  # not our temp folder
+        raise AtlasError(f"cannot write the evidence to {shown(out)}: {e.strerror or e}"
+                         + (f" ({shown(where)})" if where else "")) from None
 
 
 def _technique_names() -> dict:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 
-from atlaskb.fsutil import atomic_dir
+from atlaskb.fsutil import output_dir, plan_replace
 from atlaskb.kb import KnowledgeBase, slugify
 from atlaskb.model import (
     ACHIEVES,
@@ -27,6 +27,15 @@ from atlaskb.model import (
 )
 
 LINK_PREFIX = "frameworks/atlas/"
+# What the vault's manifest calls it (`fsutil`): only a folder whose manifest says so is
+# replaced by an import; a hand-written vault (no manifest) is refused, never replaced.
+KIND = "vault"
+LABEL = "atlaskb import"
+
+
+def check_vault_out(out: str) -> None:
+    """Refuse, before reading the input, an --out that a vault may not replace."""
+    plan_replace(out, KIND, LABEL)
 
 
 def _yaml_str(text: str) -> str:
@@ -89,7 +98,7 @@ def write_vault(kb: KnowledgeBase, out: str, facts_only: bool = False,
     layout = _Layout(kb)
     writer = _PageWriter(kb, layout, facts_only, summaries or {})
     count = 0
-    with atomic_dir(out) as tmp:
+    with output_dir(out, KIND, LABEL) as tmp:
         folders: set[str] = set()
         for object_id, path in sorted(layout.paths.items(), key=lambda kv: kv[1]):
             if not kb.graph.nodes[object_id].get("has_page", True):

@@ -3,8 +3,9 @@
 One Jinja2 Environment (autoescape on, strict undefined so a template slip fails the
 build instead of printing blanks) renders every page from one precomputed `SiteModel`.
 Everything is written into a temporary folder that replaces the output folder only when
-the whole build succeeded (`fsutil.atomic_dir`), so a failed build leaves the previous
-site in place. Output depends only on the input: no clock, no absolute paths, sorted
+the whole build succeeded (`fsutil.output_dir`, which also keeps the files in the output
+that atlaskb did not write, such as a `CNAME` or `.git/`), so a failed build leaves the
+previous site in place. Output depends only on the input: no clock, no absolute paths, sorted
 iteration everywhere, so two builds are byte-identical.
 """
 
@@ -22,7 +23,7 @@ from markupsafe import Markup, escape
 
 from atlaskb import __version__
 from atlaskb.errors import UsageError
-from atlaskb.fsutil import atomic_dir, refuse_to_replace
+from atlaskb.fsutil import output_dir, plan_replace
 from atlaskb.kb import KnowledgeBase
 from atlaskb.model import CASE_STUDY, MITIGATION, TACTIC, TECHNIQUE
 from atlaskb.resources import templates_dir
@@ -36,10 +37,10 @@ from atlaskb.site.markdown import safe_url
 from atlaskb.site.search import index_script
 from atlaskb.site.urls import FOLDERS, OTHER_FOLDER, TYPE_LABELS, TYPE_PLURALS, folder_of, root_of
 
-# Written into every site: `build_site` replaces a non-empty folder only when it holds
-# this file, so a mistyped `--out ~` cannot wipe a folder that is not a site.
-MARKER = ".atlaskb-site"
-MARKER_TEXT = "Built by `atlaskb site build`; the whole folder is replaced on the next build.\n"
+# What the site's manifest calls it (`fsutil`): a folder whose manifest says otherwise
+# is not replaced by a site.
+KIND = "site"
+LABEL = "atlaskb site build"
 
 PAGE_TEMPLATES = {TACTIC: "tactic.html", TECHNIQUE: "technique.html", MITIGATION: "mitigation.html",
                   CASE_STUDY: "case_study.html"}
@@ -196,10 +197,9 @@ def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evid
         "legend_coverage": scale.COVERAGE_BINS,
         "legend_short": scale.SHORT_LABELS,
     }
-    with atomic_dir(out_dir) as tmp:
+    with output_dir(out_dir, KIND, LABEL) as tmp:
         writer = _Writer(env, tmp, common)
         try:
-            writer.write(MARKER, MARKER_TEXT)
             _copy_static(env, tmp, writer)
             _render_all(writer, model, coverage_view, edges)
             initial = None if coverage_view is None else {"have": coverage_view.have,
@@ -227,9 +227,8 @@ def _evidence_attached(kb: KnowledgeBase, evidence_dir: str) -> bool:
 
 
 def check_out_dir(out_dir: str) -> None:
-    """Refuse to replace a file, or a non-empty folder that is not a previous site."""
-    refuse_to_replace(out_dir, lambda entries: None if MARKER in entries else
-                      f"it is not empty and was not written by atlaskb site build (no {MARKER} file)")
+    """Refuse, before any work, an --out that a site may not replace (`fsutil`'s rule)."""
+    plan_replace(out_dir, KIND, LABEL)
 
 
 def _render_all(writer: _Writer, model: SiteModel, coverage_view, edges) -> None:
