@@ -604,3 +604,40 @@ def test_objects_that_are_not_atlas_own_get_no_mitre_link():
     assert mitre_url("ACME.M0001", "mitigation") is None
     assert mitre_url("AML.M0001", "technique") is None  # an ID of the wrong kind
     assert mitre_url("AML.T0043/../x", "technique") is None
+
+
+def _matrix_data(out: Path) -> dict:
+    text = (out / "matrix-data.js").read_text(encoding="utf-8")
+    return json.loads(text.split(" = ", 1)[1].rstrip().rstrip(";"))
+
+
+@pytest.mark.parametrize("verdict, status", [("better", "supported"), ("worse", "contradicted"),
+                                             ("no clear difference", "not supported"), (None, "measured")])
+def test_matrix_evidence_statuses_are_linkstatus_statuses(tmp_path, monkeypatch, verdict, status):
+    """The evidence toggle's status of a link is `atlaskb.linkstatus`'s; rows without a
+    paired verdict are "measured"; links the defense declares it cannot measure are
+    "not measured here", the others without results "unmeasured"."""
+    import atlaskb.defenses
+    from atlaskb import linkstatus
+
+    declared = [{"mitigation": "AML.M0006", "techniques": [], "description": "",
+                 "not_measured": [{"technique": "AML.T0015", "reason": "needs a camera"}]}]
+    monkeypatch.setattr(atlaskb.defenses, "list_mitigations", lambda kb=None: declared)
+    folder = _evidence_dir(tmp_path / "ev")
+    results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    if verdict is not None:
+        results["results"][0]["verdict"] = verdict
+    (folder / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    out = tmp_path / "site"
+    build_site(atlaskb.load(), str(out), evidence_dir=str(folder))
+    data = _matrix_data(out)
+    m6 = next(m for m in data["mitigations"] if m["id"] == "AML.M0006")
+    statuses = dict(zip(m6["techniques"], m6["status"]))
+    assert statuses.pop("AML.T0043.002") == status
+    if verdict is not None:
+        assert status == linkstatus.link_status(results["results"]).status
+    assert statuses.pop("AML.T0015") == linkstatus.NOT_MEASURED_HERE
+    assert set(statuses.values()) == {linkstatus.UNMEASURED}
+    others = {s for m in data["mitigations"] if m["id"] != "AML.M0006" for s in m["status"]}
+    assert others <= {linkstatus.UNMEASURED, linkstatus.NOT_MEASURED_HERE}
+    assert data["evidence"]["best_first"][0] == linkstatus.SUPPORTED

@@ -15,7 +15,8 @@ is generated here, at build time, from the same graph and the same Python functi
   (`export.navigator.layer`, as JSON text so its key order survives), whose entries the
   page scores for the selection, and the description that layer gives a set of
   mitigations, as a format;
-* per mitigation–technique link, its evidence status when the site carries evidence.
+* per mitigation–technique link, its evidence status (`atlaskb.linkstatus`) when the
+  site carries evidence; a technique shows the best of its selected links' statuses.
 
 `templates/static/matrix.js` documents the rule it applies (the one in
 `atlaskb.coverage`'s docstring); tests check that its covered sets, counts per tactic,
@@ -31,7 +32,7 @@ from __future__ import annotations
 import json
 
 from atlaskb import coverage as cov
-from atlaskb import queries
+from atlaskb import linkstatus, queries
 from atlaskb.export import navigator
 from atlaskb.model import MITIGATES, MITIGATION, TECHNIQUE, id_sort_key
 from atlaskb.site import scale
@@ -41,16 +42,27 @@ from atlaskb.site.search import data_script
 FILE = "matrix-data.js"
 GLOBAL = "ATLASKB_MATRIX"
 
-# Until links carry measured statuses of their own, a link is either measured (it has
-# result rows attached) or not. Best first: a technique covered by several selected
-# mitigations shows the best status among their links to it.
-MEASURED, NOT_MEASURED = "measured", "not measured"
-EVIDENCE_STATUSES = (MEASURED, NOT_MEASURED)
+def link_statuses(model: SiteModel):
+    """(mitigation, technique) -> the link's evidence status, as the evidence toggle
+    colours it: `linkstatus.link_status` of its result rows; `scale.MEASURED` when its
+    rows carry no paired verdict; with no rows, "not measured here" when the defense
+    module says so, else "unmeasured"."""
+    declared: set = set()
+    if model.evidence:
+        from atlaskb.defenses import list_mitigations
 
+        declared = {(entry["mitigation"], item["technique"]) for entry in list_mitigations(model.kb)
+                    for item in entry["not_measured"]}
 
-def link_status(edge_data: dict) -> str:
-    """The evidence status of one mitigates link, as the evidence toggle colours it."""
-    return MEASURED if edge_data.get("evidence") else NOT_MEASURED
+    def status(mitigation: str, technique: str) -> str:
+        rows = list(model.evidence.get((mitigation, technique)) or [])
+        if rows and all(r.get("verdict") in linkstatus.VERDICTS for r in rows):
+            return linkstatus.link_status(rows).status
+        if rows:
+            return scale.MEASURED
+        return linkstatus.NOT_MEASURED_HERE if (mitigation, technique) in declared else linkstatus.UNMEASURED
+
+    return status
 
 
 def matrix_data(model: SiteModel, initial: dict | None, with_evidence: bool) -> dict:
@@ -78,13 +90,14 @@ def matrix_data(model: SiteModel, initial: dict | None, with_evidence: bool) -> 
             "cell": count_cells[t],
         })
     mitigation_rows = []
+    status_of = link_statuses(model) if with_evidence else None
     for m in sorted(kb.nodes_of_type(MITIGATION), key=id_sort_key):
         links = sorted(((t, d) for _, t, k, d in kb.graph.out_edges(m, keys=True, data=True)
                         if k == MITIGATES and t in technique_set), key=lambda td: id_sort_key(td[0]))
         row = {"id": m, "name": str(kb.graph.nodes[m].get("name") or ""), "url": model.urls[m],
                "techniques": [t for t, _ in links]}
         if with_evidence:
-            row["status"] = [link_status(d) for _, d in links]
+            row["status"] = [status_of(m, t) for t, _ in links]
         mitigation_rows.append(row)
     from atlaskb.site.coverage import COVERAGE_CELL_TEXT
 
@@ -104,11 +117,9 @@ def matrix_data(model: SiteModel, initial: dict | None, with_evidence: bool) -> 
 
 def evidence_legend() -> dict:
     """The evidence statuses, best first, with their cell class, legend label and cell text."""
-    labels = {MEASURED: "Measured: a result is attached to a covering link",
-              NOT_MEASURED: "Not measured: ATLAS's claim only"}
-    return {"best_first": list(EVIDENCE_STATUSES),
-            "bins": [{"status": s, "cls": scale.evidence_class(s), "label": labels[s],
-                      "short": scale.EVIDENCE_SHORT[s]} for s in EVIDENCE_STATUSES]}
+    return {"best_first": list(scale.EVIDENCE_BEST_FIRST),
+            "bins": [{"status": s, "cls": scale.evidence_class(s), "label": scale.EVIDENCE_LABELS[s],
+                      "short": scale.EVIDENCE_SHORT[s]} for s in scale.EVIDENCE_BEST_FIRST]}
 
 
 def matrix_script(data: dict) -> str:

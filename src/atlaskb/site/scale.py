@@ -5,13 +5,15 @@ steadily, so the order survives red-green colour blindness and greyscale printin
 Coverage uses blue against orange (the pair colour-blind readers of every common kind
 tell apart) with a large step in lightness: covered cells dark blue, partly covered ones
 light blue with a hatch, gaps pale orange with a dark orange edge, so a sparse coverage
-is not a wall of one colour. Evidence statuses use purples, measured help darkest.
+is not a wall of one colour. Evidence statuses use the colours `atlaskb.linkstatus` gives them.
 Every cell also carries its value as text (a count, ✓ / a percentage / gap, a status
 word) and the legend names each bin, so colour is never the only signal. Text colour per
 bin is fixed for contrast ≥ 4.5:1.
 """
 
 from __future__ import annotations
+
+from atlaskb import linkstatus
 
 # (css class, label, background, text colour): lighter = fewer mitigations.
 MITIGATION_BINS = [
@@ -28,24 +30,30 @@ COVERAGE_BINS = [
     ("covered", "Covered by a mitigation you have", "#1f4e8c", "#ffffff"),
 ]
 
-# Evidence statuses of the covering links (the toggle on the matrix page): css class
-# suffix, background, text, what a cell says. Until statuses of their own land, a link
-# is "measured" or "not measured"; the others are the statuses a measured link may take.
-EVIDENCE_STYLE = {
-    "supported": ("supported", "#3f007d", "#ffffff", "supported"),
-    "measured only in part": ("in-part", "#6a51a3", "#ffffff", "in part"),
-    "measured": ("measured", "#54278f", "#ffffff", "measured"),
-    "not supported": ("not-supported", "#bcbddc", "#1a1a1a", "not supp."),
-    "contradicted": ("contradicted", "#f2f0f7", "#3f007d", "contra."),
-    "not measured here": ("not-here", "#dadaeb", "#1a1a1a", "claim"),
-    "not measured": ("unmeasured", "#dadaeb", "#1a1a1a", "claim"),
-    "unmeasured": ("unmeasured", "#dadaeb", "#1a1a1a", "claim"),
+# Evidence statuses of the covering links (the toggle on the matrix page): the statuses
+# of `atlaskb.linkstatus` in its colours (the Okabe–Ito palette the Navigator layer of
+# evidence uses too), with dark text, and one more: a link whose results carry no paired
+# verdict (files from before verdicts) is "measured", and no status can be read from it.
+MEASURED = "measured"
+EVIDENCE_BEST_FIRST = linkstatus.BEST_FIRST[:2] + (MEASURED,) + linkstatus.BEST_FIRST[2:]
+EVIDENCE_COLOURS = {**linkstatus.STATUS_COLOURS, MEASURED: "#56B4E9"}
+EVIDENCE_TEXT = "#1a1a1a"
+EVIDENCE_SHORT = {linkstatus.SUPPORTED: "helps", linkstatus.IN_PART: "mixed", MEASURED: "measured",
+                  linkstatus.NOT_SUPPORTED: "no diff.", linkstatus.CONTRADICTED: "worse",
+                  linkstatus.NOT_MEASURED_HERE: "claim", linkstatus.UNMEASURED: "claim"}
+EVIDENCE_LABELS = {
+    linkstatus.SUPPORTED: "Supported: measured to help",
+    linkstatus.IN_PART: "Measured only in part: results point different ways",
+    MEASURED: "Measured, without a paired verdict",
+    linkstatus.NOT_MEASURED_HERE: "Not measured here: no experiment here can measure it",
+    linkstatus.UNMEASURED: "Unmeasured: ATLAS's claim only",
+    linkstatus.NOT_SUPPORTED: "Not supported: no clear difference measured",
+    linkstatus.CONTRADICTED: "Contradicted: measured to make things worse",
 }
-EVIDENCE_SHORT = {status: style[3] for status, style in EVIDENCE_STYLE.items()}
 
 
 def evidence_class(status: str) -> str:
-    return "ev-" + EVIDENCE_STYLE[status][0]
+    return "ev-" + status.replace(" ", "-")
 
 
 # What each bin shows inside a legend swatch (the same text the cells carry).
@@ -77,7 +85,8 @@ def css() -> str:
     for cls, _label, bg, fg in MITIGATION_BINS + COVERAGE_BINS:
         rules.append(f".heat-{cls}{{background:{bg};color:{fg}}}")
         rules.append(f".heat-{cls} a{{color:{fg}}}")
-    for cls, bg, fg, _short in sorted(set(EVIDENCE_STYLE.values())):
-        rules.append(f".heat-ev-{cls}{{background:{bg};color:{fg}}}")
-        rules.append(f".heat-ev-{cls} a{{color:{fg}}}")
+    for status in EVIDENCE_BEST_FIRST:
+        cls, bg = evidence_class(status), EVIDENCE_COLOURS[status]
+        rules.append(f".heat-{cls}{{background:{bg};color:{EVIDENCE_TEXT}}}")
+        rules.append(f".heat-{cls} a{{color:{EVIDENCE_TEXT}}}")
     return "\n".join(rules) + "\n"
