@@ -415,7 +415,7 @@
   function layerJson(selection) {
     var layer = JSON.parse(DATA.layer);
     var result = compute(selection);
-    layer.description = DATA.layer_description.replace("{have}", result.have.join(", ") || "none");
+    layer.description = DATA.layer_description.replace("{have}", result.have.join(", ") || DATA.layer_nobody);
     layer.techniques.forEach(function (entry) {
       var t = entry.techniqueID;
       if (!result.coveredSet.has(t)) { entry.score = 0; entry.comment = "not covered"; return; }

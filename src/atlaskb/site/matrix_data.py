@@ -112,6 +112,7 @@ def matrix_data(model: SiteModel, initial: dict | None, with_evidence: bool) -> 
         # this file's sorted keys would lose
         "layer": json.dumps(navigator.layer(kb, "coverage", []), ensure_ascii=False),
         "layer_description": navigator.coverage_description_format(kb),
+        "layer_nobody": navigator.SCORERS["coverage"].nobody,
     }
 
 
