@@ -236,3 +236,256 @@ def test_out_that_cannot_be_written_is_a_clear_error(command, where, tmp_path, r
     assert "Traceback" not in err and "internal error" not in err
     assert "cannot write" in err or "is a directory" in err, err
     assert blocker.read_text(encoding="utf-8") == "keep" and list(folder.iterdir()) == []
+
+
+# -- leftovers of interrupted runs --------------------------------------------------------------
+
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def fake_leftover(parent: Path, name: str, pid: int | None, carried=(), target="site") -> Path:
+    folder = parent / name
+    folder.mkdir()
+    (folder / "index.html").write_text("half a site", encoding="utf-8")
+    if pid is not None:
+        (folder / fsutil.OWNER).write_text(json.dumps(
+            {"written_by": "atlaskb", "pid": pid, "start": None, "host": os.uname().nodename,
+             "target": target, "carried": list(carried)}), encoding="utf-8")
+    return folder
+
+
+def test_next_run_removes_only_stale_leftovers_that_atlaskb_made(tmp_path, tiny_kb):
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        stale = fake_leftover(tmp_path, ".site.tmp-dead1", dead_pid())
+        unmarked = fake_leftover(tmp_path, ".site.tmp-nomark", None)
+        running = fake_leftover(tmp_path, ".site.tmp-alive", live.pid)
+        other = fake_leftover(tmp_path, ".other.tmp-dead2", dead_pid(), target="other")
+        not_ours_name = fake_leftover(tmp_path, "site.tmp-dead3", dead_pid())
+        build_site(tiny_kb, str(tmp_path / "site"))
+        assert not stale.exists()
+        for kept in (unmarked, running, other, not_ours_name):
+            assert (kept / "index.html").read_text(encoding="utf-8") == "half a site"
+    finally:
+        live.kill()
+        live.wait()
+
+
+def test_a_killed_swap_gives_back_the_users_entries(tmp_path, tiny_kb):
+    """Killed while moving the user's CNAME into the new site: the next run puts it back."""
+    site = tmp_path / "site"
+    build_site(tiny_kb, str(site))
+    leftover = fake_leftover(tmp_path, ".site.tmp-killed", dead_pid(), carried=["CNAME"])
+    (leftover / "CNAME").write_text("atlas.example.org\n", encoding="utf-8")
+    build_site(tiny_kb, str(site))
+    assert (site / "CNAME").read_text(encoding="utf-8") == "atlas.example.org\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+def test_a_swap_killed_between_its_renames_restores_the_previous_output(tmp_path, tiny_kb):
+    site = tmp_path / "site"
+    build_site(tiny_kb, str(site))
+    before = tree(site)
+    old = tmp_path / ".site.old-killed"
+    old.mkdir()
+    (old / fsutil.OWNER).write_text(json.dumps(
+        {"written_by": "atlaskb", "pid": dead_pid(), "start": None, "host": os.uname().nodename,
+         "target": "site", "carried": []}), encoding="utf-8")
+    os.replace(site, old / "previous")
+    assert fsutil.clean_leftovers(str(site)) == [str(old)]
+    assert tree(site) == before
+
+
+def _kill_when_building(args: list[str], out: Path, cwd: Path) -> None:
+    """Start `atlaskb ARGS --out OUT`, SIGKILL it once its temporary folder holds files,
+    and check that it did leave one (else this test would prove nothing)."""
+    proc = subprocess.Popen([sys.executable, "-m", "atlaskb", *args, "--out", str(out)], cwd=cwd,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            temps = [p for p in out.parent.glob(f".{out.name}.tmp-*") if (p / fsutil.OWNER).exists()]
+            if temps and sum(len(f) for _, _, f in os.walk(temps[0])) > 3:
+                proc.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.002)
+    finally:
+        proc.kill()
+        proc.wait()  # reaped: a zombie would still look alive
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert list(out.parent.glob(f".{out.name}.tmp-*")), "the kill left nothing to clean up"
+
+
+@pytest.mark.parametrize("kind", ["site", "import"])
+def test_sigkill_mid_run_leaves_nothing_after_the_next_run(kind, tmp_path, atlas_yaml_56):
+    parent = tmp_path / "outputs"
+    parent.mkdir()
+    out = parent / "result"
+    if kind == "site":
+        args = ["site", "build"]
+    else:
+        args = ["import", "atlas-yaml", str(atlas_yaml_56)]
+    code, _, err = run_cli(*args, "--out", str(out))  # an earlier good output
+    assert code == 0, err
+    (out / "CNAME").write_text("mine\n", encoding="utf-8")
+    before = tree(out)
+    _kill_when_building(args, out, tmp_path)
+    assert tree(out) == before  # the previous output is intact after the kill
+    code, _, err = run_cli(*args, "--out", str(out))
+    assert code == 0, err
+    assert sorted(p.name for p in parent.iterdir()) == ["result"]
+    assert (out / "CNAME").read_text(encoding="utf-8") == "mine\n"
+
+
+def test_sigkill_while_writing_evidence_leaves_nothing_after_the_next_run(tmp_path):
+    out = tmp_path / "ev"
+    args = ["defend", "run", "AML.M0006", "--technique", "AML.T0043.003", "--quick", "--seeds", "1"]
+    for attempt in range(3):  # the folder exists only while plots are written: a short window
+        proc = subprocess.Popen([sys.executable, "-m", "atlaskb", *args, "--out", str(out)], cwd=tmp_path,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            while proc.poll() is None:
+                if any((p / fsutil.OWNER).exists() for p in tmp_path.glob(".ev.tmp-*")):
+                    proc.send_signal(signal.SIGKILL)
+                    break
+                time.sleep(0.001)
+        finally:
+            proc.kill()
+            proc.wait()
+        if proc.returncode == -signal.SIGKILL and list(tmp_path.glob(".ev.tmp-*")):
+            break
+        for p in tmp_path.iterdir():
+            fsutil.clean_leftovers(str(p))
+    else:
+        pytest.skip("the evidence was written before the kill landed, three times")
+    code, _, err = run_cli(*args, "--out", str(out))
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ev"]
+
+
+# -- evidence folders are untrusted ---------------------------------------------------------------
+
+def _png(path: Path, text_chunk: str | None = None) -> bytes:
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    if text_chunk:
+        info.add_text("Comment", text_chunk)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(path, pnginfo=info)
+    return path.read_bytes()
+
+
+def _evidence(root: Path, plots: list[str], **result_changes) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    result = {"technique": "AML.T0043.002", "attack": "pgd", "metric": "robust_accuracy",
+              "higher_is_better": True, "baseline": 0.3, "defended": 0.5,
+              "ci95": {"baseline": [0.2, 0.4], "defended": [0.4, 0.6]}, "params": {"eps": 0.1},
+              "plots": plots} | result_changes
+    doc = {"mitigation": "AML.M0006", "backend": "numpy", "device": "cpu", "dataset": "digits",
+           "provenance": {"seeds": [0, 1]}, "clean_accuracy": {"baseline": 0.9, "defended": 0.9},
+           "results": [result]}
+    (root / "results.json").write_text(json.dumps(doc), encoding="utf-8")
+    return root
+
+
+SCRIPT_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>alert(2)</script>'
+              '<rect width="5" height="5"/></svg>')
+
+
+def test_svg_plots_with_script_are_never_served(tmp_path, bundled_kb):
+    ev = _evidence(tmp_path / "ev", ["plots/AML.T0043.002.svg", "plots/fake.png"])
+    (ev / "plots").mkdir()
+    (ev / "plots" / "AML.T0043.002.svg").write_text(SCRIPT_SVG, encoding="utf-8")
+    (ev / "plots" / "fake.png").write_text(SCRIPT_SVG, encoding="utf-8")  # a PNG by name only
+    site = tmp_path / "site"
+    build_site(bundled_kb, str(site), evidence_dir=str(ev))
+    served = [p for p in tree(site) if p.startswith("evidence/files")]
+    assert served == [] or all(not p.endswith((".svg", "fake.png")) for p in served), served
+    page = (site / "techniques" / "AML.T0043.002.html").read_text(encoding="utf-8")
+    assert "alert(" not in page and "Not shown: plots/AML.T0043.002.svg" in page
+    assert "plots/fake.png" in page and 'src="../evidence/files/plots/fake.png"' not in page
+    assert not any(b"alert(" in v for v in tree(site).values() if isinstance(v, bytes))
+
+
+def test_png_plots_are_served_re_encoded(tmp_path, bundled_kb):
+    ev = _evidence(tmp_path / "ev", ["plots/AML.T0043.002.png"])
+    original = _png(ev / "plots" / "AML.T0043.002.png", text_chunk="<script>alert(3)</script>")
+    site = tmp_path / "site"
+    build_site(bundled_kb, str(site), evidence_dir=str(ev))
+    served = (site / "evidence" / "files" / "plots" / "AML.T0043.002.png").read_bytes()
+    assert served.startswith(b"\x89PNG") and b"alert" not in served and served != original
+    from PIL import Image
+
+    with Image.open(site / "evidence" / "files" / "plots" / "AML.T0043.002.png") as img:
+        assert img.size == (8, 8) and img.convert("RGB").getpixel((0, 0)) == (200, 30, 30)
+
+
+@pytest.mark.parametrize("how", ["folder-link", "file-link", "deep-folder-link"])
+def test_plots_behind_a_symlink_are_not_copied(how, tmp_path, bundled_kb):
+    outside = tmp_path / "outside"
+    secret = _png(outside / "secret.png", text_chunk="SECRET-OUTSIDE")
+    ev = tmp_path / "deep" / "ev"
+    rel = {"folder-link": "leak/secret.png", "file-link": "plots/secret.png",
+           "deep-folder-link": "plots/leak/secret.png"}[how]
+    _evidence(ev, [rel])
+    (ev / "plots").mkdir()
+    if how == "folder-link":
+        os.symlink("../../outside", ev / "leak")
+    elif how == "file-link":
+        os.symlink(outside / "secret.png", ev / "plots" / "secret.png")
+    elif how == "deep-folder-link":
+        os.symlink(outside, ev / "plots" / "leak")
+    site = tmp_path / "site"
+    build_site(bundled_kb, str(site), evidence_dir=str(ev))
+    assert not (site / "evidence" / "files").exists()
+    page = (site / "techniques" / "AML.T0043.002.html").read_text(encoding="utf-8")
+    assert "not found in the evidence folder" in page
+    assert secret  # the file existed and was readable: only the check kept it out
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"params": {"deep": "DEEP-900"}}, "nests deeper"),
+    ({"params": {"deep": "DEEP-40"}}, "nests deeper"),
+    ({"attack": "pgd\ud800"}, "lone surrogate"),
+    ({"params": {"\udcff": 1}}, "lone surrogate"),
+    ({"baseline": 10 ** 400}, "too large"),
+    ({"params": {"n": 10 ** 400}}, "too large"),
+])
+def test_hostile_results_json_is_a_clear_error(change, message, tmp_path):
+    ev = _evidence(tmp_path / "ev", [])
+    doc = json.loads((ev / "results.json").read_text(encoding="utf-8"))
+    doc["results"][0].update(change)
+    text = json.dumps(doc)
+    for n in (900, 40):
+        text = text.replace(f'"DEEP-{n}"', "[" * n + "]" * n)
+    (ev / "results.json").write_text(text, encoding="utf-8")
+    code, _, err = run_cli("site", "build", "--out", str(tmp_path / "site"), "--evidence", str(ev))
+    assert code == 2 and message in err and "results.json" in err, err
+    assert "Traceback" not in err and "internal error" not in err
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+    ('{"a": ' + "9" * 5000 + "}", "not a results file"),
+    ('{"a": NaN}', "not a number JSON allows"),
+])
+def test_results_json_the_decoder_chokes_on_is_a_clear_error(text, message, tmp_path):
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    (ev / "results.json").write_text(text, encoding="utf-8")
+    code, _, err = run_cli("site", "build", "--out", str(tmp_path / "site"), "--evidence", str(ev))
+    assert code == 2 and message in err, err
+    assert "Traceback" not in err and "internal error" not in err
+
+
+def test_results_json_linked_from_outside_is_not_read(tmp_path):
+    real = _evidence(tmp_path / "outside", [])
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    os.symlink(real / "results.json", ev / "results.json")
+    code, _, err = run_cli("site", "build", "--out", str(tmp_path / "site"), "--evidence", str(ev))
+    assert code == 2 and "symbolic link out of the evidence folder" in err

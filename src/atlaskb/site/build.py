@@ -200,8 +200,7 @@ def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evid
             _render_all(writer, model, coverage_view, edges)
         finally:
             writer.close()
-        if evidence_dir is not None:
-            evidence_mod.copy_plots(evidence_dir, plots, tmp)
+        evidence_mod.write_plots(plots, tmp)
         result.pages = writer.pages
         result.files = sum(len(files) for _, _, files in os.walk(tmp))
     result.seconds = time.perf_counter() - start
