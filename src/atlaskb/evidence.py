@@ -62,7 +62,7 @@ def load_results(directory: str) -> dict:
 
 
 def _no_constant(name: str):
-    raise ValueError(f"{name} is not a number JSON allows")
+    raise ValueError(f"{name} is not a finite number (JSON has no NaN or Infinity)")
 
 
 def _text_ok(text: str) -> bool:
