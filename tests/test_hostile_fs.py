@@ -489,3 +489,50 @@ def test_results_json_linked_from_outside_is_not_read(tmp_path):
     os.symlink(real / "results.json", ev / "results.json")
     code, _, err = run_cli("site", "build", "--out", str(tmp_path / "site"), "--evidence", str(ev))
     assert code == 2 and "symbolic link out of the evidence folder" in err
+
+
+# -- profiles nested past the stack ---------------------------------------------------------------
+
+@pytest.mark.parametrize("body", [
+    "mitigations:\n  - " + "[" * 3000 + "]" * 3000 + "\n",
+    "mitigations: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n",
+    "mitigations:\n" + "".join("  " * (i + 1) + "-\n" for i in range(600)),
+])
+@pytest.mark.parametrize("command", [("coverage",), ("export", "navigator", "--score", "coverage"),
+                                     ("site", "build", "--out", "{site}")])
+def test_deeply_nested_profile_is_a_clear_error(body, command, tmp_path):
+    profile = tmp_path / "profile.yaml"
+    profile.write_text(body, encoding="utf-8")
+    args = [a.format(site=tmp_path / "site") for a in command]
+    code, _, err = run_cli(*args, "--profile", str(profile))
+    assert code == 2 and "nested too deeply" in err and "profile.yaml" in err, err
+    assert "Traceback" not in err and "internal error" not in err
+    assert not (tmp_path / "site").exists()
+
+
+# -- output names the terminal or the file system cannot take -------------------------------------
+
+@pytest.mark.parametrize("command", [("export", "json"), ("export", "csv"), ("site", "build"),
+                                     ("import", "atlas-yaml", "{release}")])
+def test_out_with_a_lone_surrogate_is_a_clear_error(command, tmp_path, release):
+    args = [a.format(release=release) for a in command]
+    code, out, err = run_cli("--source", release, *args, "--out", str(tmp_path / "bad\ud800name"))
+    assert code == 2 and "not a valid file name" in err, (out, err)
+    assert "Traceback" not in err and "internal error" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ATLAS.yaml"]
+
+
+@pytest.mark.parametrize("command", [("export", "json"), ("site", "build"), ("import", "atlas-yaml", "{release}")])
+def test_out_with_undecodable_bytes_is_written_and_reported_readably(command, tmp_path, release):
+    """A name with bytes that are not UTF-8 is a valid file name on Linux: written where
+    asked, and printed with escapes instead of failing to print."""
+    name = os.fsdecode(b"out-\xff")
+    args = [a.format(release=release) for a in command]
+    proc = subprocess.run([sys.executable, "-m", "atlaskb", "--source", release, *args, "--out",
+                           os.path.join(os.fsencode(tmp_path), b"out-\xff")],
+                          capture_output=True, env=dict(os.environ, PYTHONIOENCODING="utf-8"), timeout=120)
+    err = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert os.path.lexists(tmp_path / name)
+    assert b"out-\\udcff" in proc.stdout + proc.stderr or command == ("export", "json")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from atlaskb.cli import pass_app
+from atlaskb.cli.paths import SafePath
 from atlaskb.cli.output import Table, emit, format_option
 from atlaskb.cli.query import query_kb
 
@@ -17,7 +18,7 @@ have_option = click.option(
     help="Deployed mitigations (IDs or names), comma-separated or repeated. `--have ''` means none.",
 )
 profile_option = click.option(
-    "--profile", "profile_path", type=click.Path(dir_okay=False),
+    "--profile", "profile_path", type=SafePath(dir_okay=False),
     help="YAML profile listing the deployed mitigations (with optional note and strength).",
 )
 

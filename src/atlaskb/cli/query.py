@@ -17,6 +17,7 @@ import click
 
 from atlaskb import queries as q
 from atlaskb.cli import pass_app
+from atlaskb.cli.paths import SafePath
 from atlaskb.cli.output import Table, cell, emit, format_option
 from atlaskb.errors import AtlasError, NotFound
 from atlaskb.model import CASE_STUDY, MITIGATES, MITIGATION, TACTIC, TECHNIQUE, USES, id_sort_key
@@ -261,7 +262,7 @@ def _steps_text(steps: list[dict]) -> str:
 @click.command()
 @click.argument("objects", nargs=-1, metavar="ID|NAME...", shell_complete=complete_ids(None))
 @stdin_option
-@click.option("--evidence", "evidence_dir", type=click.Path(file_okay=False),
+@click.option("--evidence", "evidence_dir", type=SafePath(file_okay=False),
               help="Folder with results.json from `atlaskb defend run`: show the measured figures per link.")
 @format_option
 @pass_app
