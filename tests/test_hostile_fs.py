@@ -536,3 +536,129 @@ def test_out_with_undecodable_bytes_is_written_and_reported_readably(command, tm
     assert "Traceback" not in err
     assert os.path.lexists(tmp_path / name)
     assert b"out-\\udcff" in proc.stdout + proc.stderr or command == ("export", "json")
+
+
+# -- fuzzing (hypothesis) ---------------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+FUZZ = settings(max_examples=int(os.environ.get("ATLASKB_FUZZ_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+_names = st.sampled_from(["a", "b", "index.html", "CNAME", ".git", "static", fsutil.MANIFEST, fsutil.OWNER])
+_rel = st.lists(_names, min_size=1, max_size=3).map("/".join)
+_files = st.dictionaries(_rel, st.binary(max_size=20), max_size=6)
+_mutation = st.tuples(st.sampled_from(["add", "edit", "delete", "link", "dir"]), _rel, st.binary(max_size=8))
+
+
+def _write_tree(root: Path, files: dict) -> None:
+    """Write what a command would; a path that collides with a folder is skipped."""
+    for rel, data in sorted(files.items()):
+        path = root / rel
+        if any(part in (fsutil.MANIFEST, fsutil.OWNER) for part in path.relative_to(root).parts):
+            continue
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        except (IsADirectoryError, NotADirectoryError, FileExistsError):
+            pass
+
+
+def _mutate(root: Path, mutations) -> None:
+    for op, rel, data in mutations:
+        path = root / rel
+        try:
+            if op == "add" and not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+            elif op == "edit" and path.is_file() and not path.is_symlink():
+                path.write_bytes(path.read_bytes() + b"!" + data)
+            elif op == "delete" and path.is_file() and not path.is_symlink():
+                path.unlink()
+            elif op == "link" and not os.path.lexists(path):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                os.symlink("/etc/passwd", path)
+            elif op == "dir" and not os.path.lexists(path):
+                (path / "inner").mkdir(parents=True)
+                (path / "inner" / "f").write_bytes(data)
+        except (OSError, ValueError):
+            pass
+
+
+@FUZZ
+@given(first=_files, mutations=st.lists(_mutation, max_size=4), second=_files)
+def test_fuzz_a_second_output_never_loses_what_the_user_wrote(tmp_path_factory, first, mutations, second):
+    parent = tmp_path_factory.mktemp("fuzz")
+    target = parent / "out"
+    with fsutil.output_dir(str(target), "fuzz", "the fuzzer") as tmp:
+        _write_tree(Path(tmp), first)
+    ours = set(fsutil.read_manifest(str(target))["files"])
+    _mutate(target, mutations)
+    before = tree(target)
+    user_top = {k: v for k, v in before.items()
+                if k.split("/", 1)[0] not in {p.split("/", 1)[0] for p in ours} | {fsutil.MANIFEST, fsutil.OWNER}}
+    try:
+        with fsutil.output_dir(str(target), "fuzz", "the fuzzer") as tmp:
+            _write_tree(Path(tmp), second)
+    except UsageError:
+        assert tree(target) == before  # refused: nothing touched
+    else:
+        after = tree(target)
+        for rel, data in user_top.items():  # everything the user added at the top survives
+            assert after.get(rel) == data, rel
+    assert sorted(p.name for p in parent.iterdir()) == ["out"]  # no temporary folder left
+
+
+@FUZZ
+@given(st.text(max_size=40))
+def test_fuzz_out_paths_are_a_path_or_a_usage_error(text):
+    try:
+        path = fsutil.check_out_path(text)
+    except UsageError as e:
+        str(e).encode("utf-8")  # printable
+    else:
+        assert os.path.isabs(path)
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    max_leaves=30,
+)
+
+
+@FUZZ
+@given(doc=_json, result=st.dictionaries(st.sampled_from(
+    ["technique", "attack", "metric", "higher_is_better", "baseline", "defended", "ci95", "params", "plots"]),
+    _json, max_size=9))
+def test_fuzz_results_json_loads_or_says_why(tmp_path_factory, doc, result):
+    from atlaskb.errors import SourceError
+    from atlaskb.evidence import load_results
+
+    ev = tmp_path_factory.mktemp("ev")
+    full = {"mitigation": "AML.M0006", "backend": "numpy", "device": "cpu", "dataset": "digits",
+            "provenance": doc, "clean_accuracy": doc, "results": [result, doc]}
+    for data in (doc, full):
+        (ev / "results.json").write_text(json.dumps(data), encoding="utf-8")
+        try:
+            load_results(str(ev))
+        except SourceError as e:
+            assert "results.json" in str(e)
+
+
+@FUZZ
+@given(st.binary(max_size=300) | _json.map(lambda d: json.dumps({"format": 2, "key": "%KEY%", "nodes": d}).encode()))
+def test_fuzz_cache_files_are_a_miss_or_a_graph(tmp_path_factory, monkeypatch, data):
+    from atlaskb import cache
+
+    home = tmp_path_factory.mktemp("xdg")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    monkeypatch.delenv("ATLASKB_NO_CACHE", raising=False)
+    src = tmp_path_factory.mktemp("src") / "ATLAS.yaml"
+    src.write_text(TINY_RELEASE, encoding="utf-8")
+    key = cache.cache_key([str(src)])
+    path = Path(cache._file_for(key))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data.replace(b"%KEY%", json.dumps(key)[1:-1].encode()))
+    assert cache.get(key) is None or cache.get(key).graph is not None
+    assert cache.load_lite([str(src)]) is None or True
+    assert "AML.T0001" in atlaskb.load(str(src))
