@@ -407,7 +407,7 @@ def test_svg_plots_with_script_are_never_served(tmp_path, bundled_kb):
     assert served == [] or all(not p.endswith((".svg", "fake.png")) for p in served), served
     page = (site / "techniques" / "AML.T0043.002.html").read_text(encoding="utf-8")
     assert "alert(" not in page and "Not shown: plots/AML.T0043.002.svg" in page
-    assert "plots/fake.png" in page and 'src="../evidence/files/plots/fake.png"' not in page
+    assert "plots/fake.png" in page and 'src="../evidence/files/AML.M0006/plots/fake.png"' not in page
     assert not any(b"alert(" in v for v in tree(site).values() if isinstance(v, bytes))
 
 
@@ -416,11 +416,11 @@ def test_png_plots_are_served_re_encoded(tmp_path, bundled_kb):
     original = _png(ev / "plots" / "AML.T0043.002.png", text_chunk="<script>alert(3)</script>")
     site = tmp_path / "site"
     build_site(bundled_kb, str(site), evidence_dir=str(ev))
-    served = (site / "evidence" / "files" / "plots" / "AML.T0043.002.png").read_bytes()
+    served = (site / "evidence" / "files" / "AML.M0006" / "plots" / "AML.T0043.002.png").read_bytes()
     assert served.startswith(b"\x89PNG") and b"alert" not in served and served != original
     from PIL import Image
 
-    with Image.open(site / "evidence" / "files" / "plots" / "AML.T0043.002.png") as img:
+    with Image.open(site / "evidence" / "files" / "AML.M0006" / "plots" / "AML.T0043.002.png") as img:
         assert img.size == (8, 8) and img.convert("RGB").getpixel((0, 0)) == (200, 30, 30)
 
 

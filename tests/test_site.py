@@ -351,11 +351,11 @@ def test_evidence_shows_on_both_pages_with_the_plot(tmp_path):
     out = tmp_path / "site"
     result = build_site(kb, str(out), evidence_dir=str(_evidence_dir(tmp_path / "evidence")))
     assert result.evidence_edges == 1
-    assert (out / "evidence" / "files" / "plots" / "AML.T0043.002.png").is_file()
-    assert not (out / "evidence" / "files" / "plots" / "AML.T0043.002.svg").exists()  # never served
+    assert (out / "evidence" / "files" / "AML.M0006" / "plots" / "AML.T0043.002.png").is_file()
+    assert not (out / "evidence" / "files" / "AML.M0006" / "plots" / "AML.T0043.002.svg").exists()  # never served
     for page in ("mitigations/AML.M0006.html", "techniques/AML.T0043.002.html"):
         html = (out / page).read_text(encoding="utf-8")
-        assert 'src="../evidence/files/plots/AML.T0043.002.png"' in html, page
+        assert 'src="../evidence/files/AML.M0006/plots/AML.T0043.002.png"' in html, page
         assert "Not shown" not in html  # the SVG is the served PNG's twin: nothing to say
         assert "0.310" in html and "0.520" in html and "+0.210" in html and "better" in html, page
         assert "plots/missing.svg" in html  # named, never linked

@@ -9,6 +9,7 @@ import click
 
 from atlaskb.cli import pass_app
 from atlaskb.cli.paths import OutPath, SafePath
+from atlaskb.cli.linkstatus import evidence_option, read_evidence
 from atlaskb.errors import SourceError, UsageError
 
 
@@ -48,27 +49,37 @@ _out_option = click.option("--out", "out", type=OutPath(dir_okay=False),
 
 
 @export.command("navigator")
-@click.option("--score", type=click.Choice(["case-studies", "mitigations", "coverage"]), default="case-studies",
-              show_default=True, help="What a technique's score counts.")
+@click.option("--score", type=click.Choice(["case-studies", "mitigations", "coverage", "evidence"]),
+              default="case-studies", show_default=True,
+              help="What a technique's score counts (evidence: the best evidence status of its links).")
 @click.option("--have", multiple=True, metavar="M1,M2,...",
-              help="Deployed mitigations (IDs or names, comma-separated or repeated), for --score coverage.")
+              help="Deployed mitigations (IDs or names, comma-separated or repeated), for --score coverage "
+                   "or evidence.")
 @click.option("--profile", "profile_path", type=SafePath(dir_okay=False),
-              help="YAML profile of the deployed mitigations (as for `coverage`), for --score coverage.")
+              help="YAML profile of the deployed mitigations (as for `coverage`), for --score coverage or evidence.")
+@evidence_option
 @_out_option
 @pass_app
-def export_navigator(app, score, have, profile_path, out):
+def export_navigator(app, score, have, profile_path, evidence_dirs, out):
     """An ATT&CK Navigator layer (format 4.5, domain atlas-atlas) scoring every technique."""
     from atlaskb.export.navigator import layer
 
     strength = None
     have_ids: list[str] = []
-    if score == "coverage":
+    evidence = None
+    if score == "coverage" or (score == "evidence" and (have or profile_path)):
         from atlaskb.cli.coverage import deployed
 
         have_ids, _, strength = deployed(have, profile_path)
     elif have or profile_path:
-        raise UsageError("--have and --profile go with --score coverage")
-    _write(out, dump_json(layer(app.kb, score, have_ids, strength)) + "\n")
+        raise UsageError("--have and --profile go with --score coverage or evidence")
+    if score == "evidence":
+        if not evidence_dirs:
+            raise UsageError("--score evidence needs --evidence DIR (the --out folder of `atlaskb defend run`)")
+        evidence = read_evidence(app.kb, evidence_dirs)
+    elif evidence_dirs:
+        raise UsageError("--evidence goes with --score evidence")
+    _write(out, dump_json(layer(app.kb, score, have_ids, strength, evidence=evidence)) + "\n")
 
 
 @export.command("stix")

@@ -16,6 +16,11 @@ Scores:
 * ``mitigations`` — the number of mitigations stated for the technique.
 * ``coverage`` — 1 when the deployed mitigations cover the technique, else 0, as
   decided by `atlaskb.coverage.compute`.
+* ``evidence`` — the best evidence status (`atlaskb.linkstatus`) among the technique's
+  links from the deployed mitigations (all mitigations when none are given): the
+  comment starts with the status and lists each link's, the entry is coloured by status
+  (legend included), and the score ranks the statuses (supported 6 … contradicted 1; 0
+  when no such link).
 """
 
 from __future__ import annotations
@@ -26,28 +31,36 @@ from typing import Any
 from atlaskb import __version__, queries
 from atlaskb.export.stix import tactic_shortname
 from atlaskb.kb import KnowledgeBase
-from atlaskb.model import MITIGATES, TECHNIQUE, USES
+from atlaskb.model import MITIGATES, TECHNIQUE, USES, id_sort_key
 
 LAYER_VERSION = "4.5"
 NAVIGATOR_VERSION = "4.9.1"  # the first Navigator release that reads layer format 4.5
 DOMAIN = "atlas-atlas"
-SCORES = ("case-studies", "mitigations", "coverage")
+SCORES = ("case-studies", "mitigations", "coverage", "evidence")
 
 _NAMES = {
     "case-studies": ("ATLAS Case Study Frequency", "Heatmap of technique occurrences in {n} ATLAS case studies"),
     "mitigations": ("ATLAS Mitigation Count", "Number of ATLAS mitigations stated for each technique"),
     "coverage": ("ATLAS Mitigation Coverage", "Techniques covered (1) or not (0) by the deployed mitigations: {have}"),
+    "evidence": ("ATLAS Mitigation Evidence",
+                 "Best evidence status (atlaskb defend run) of each technique's links from: {have}"),
 }
 
 
 def layer(kb: KnowledgeBase, score: str = "case-studies", have: list[str] | None = None,
-          strength: dict[str, float] | None = None) -> dict[str, Any]:
+          strength: dict[str, float] | None = None, evidence=None) -> dict[str, Any]:
     """A Navigator layer as a plain dict. `have` (mitigation IDs or names) and `strength`
-    (per mitigation, 0..1) are used by `coverage`."""
+    (per mitigation, 0..1) are used by `coverage`; `evidence` (an
+    `atlaskb.linkstatus.Evidence`, required) and `have` (optional) by `evidence`."""
     if score not in SCORES:
         raise ValueError(f"unknown score {score!r}; expected one of {', '.join(SCORES)}")
-    scorer = {"case-studies": _CaseStudies, "mitigations": _Mitigations, "coverage": _Coverage}[score](
-        kb, have or [], strength)
+    if score == "evidence":
+        if evidence is None:
+            raise ValueError("the evidence score needs evidence")
+        scorer: _Scorer = _EvidenceStatus(kb, have or [], evidence)
+    else:
+        scorer = {"case-studies": _CaseStudies, "mitigations": _Mitigations, "coverage": _Coverage}[score](
+            kb, have or [], strength)
     have = getattr(scorer, "have", have)
     techniques = []
     for t in kb.nodes_of_type(TECHNIQUE):
@@ -57,6 +70,9 @@ def layer(kb: KnowledgeBase, score: str = "case-studies", have: list[str] | None
                 entry["tactic"] = tactic_shortname(kb, tactic)
                 entry["showSubtechniques"] = True
             entry["score"], entry["comment"] = scorer.score(t, tactic)
+            colour = scorer.colour(t)
+            if colour:
+                entry["color"] = colour
             techniques.append(entry)
     name, description = _NAMES[score]
     case_studies = len(kb.nodes_of_type("case-study"))
@@ -65,13 +81,13 @@ def layer(kb: KnowledgeBase, score: str = "case-studies", have: list[str] | None
         "name": name,
         "versions": {"layer": LAYER_VERSION, "navigator": NAVIGATOR_VERSION},
         "domain": DOMAIN,
-        "description": description.format(n=case_studies, have=", ".join(have or []) or "none"),
+        "description": description.format(n=case_studies, have=", ".join(have or []) or scorer.nobody),
         "metadata": _metadata(kb),
         "techniques": techniques,
         "gradient": {"colors": ["#FFFFFF", "#F44336"] if score == "case-studies" else ["#FFFFFF", "#4CAF50"],
                      "minValue": 0,
                      "maxValue": 1 if score == "coverage" else max(top, 1)},
-        "legendItems": [],
+        "legendItems": scorer.legend(),
         "hideDisabled": False,
     }
 
@@ -109,9 +125,18 @@ class _Scorer:
     def has_untacticked_steps(self, technique: str) -> bool:
         return False
 
+    nobody = "none"  # the description's word for an empty `have`
+
     def score(self, technique: str, tactic: str | None) -> tuple[int | float, str]:
         """(score, comment) of one entry; `tactic` is None for a sub-technique's entry."""
         raise NotImplementedError
+
+    def colour(self, technique: str) -> str | None:
+        """An entry's own colour (overrides the gradient), or None."""
+        return None
+
+    def legend(self) -> list[dict[str, str]]:
+        return []
 
 
 class _CaseStudies(_Scorer):
@@ -170,3 +195,45 @@ class _Coverage(_Scorer):
         direct = sorted(u for u, _, k in self.kb.graph.in_edges(technique, keys=True) if k == MITIGATES and u in have)
         value: int | float = 1 if level >= 1.0 else round(level, 4)
         return value, "covered" + (" by " + ", ".join(direct) if direct else "")
+
+
+class _EvidenceStatus(_Scorer):
+    """The best evidence status of a technique's links from the deployed mitigations
+    (all mitigations when none are given), by `atlaskb.linkstatus`."""
+
+    nobody = "all mitigations"
+
+    def __init__(self, kb: KnowledgeBase, have: list[str], evidence):
+        from atlaskb import linkstatus
+        from atlaskb.coverage import compute
+
+        super().__init__(kb, list(compute(kb, have)["have"]) if have else [])
+        self.status = linkstatus
+        self.evidence = evidence
+
+    def _links(self, technique: str) -> list[tuple[str, Any]]:
+        have = set(self.have)
+        found = sorted((u for u, _, k in self.kb.graph.in_edges(technique, keys=True)
+                        if k == MITIGATES and (not have or u in have)), key=id_sort_key)
+        return [(m, self.evidence.status(m, technique)) for m in found]
+
+    def _best(self, technique: str) -> str | None:
+        links = self._links(technique)
+        return self.status.best(st.status for _, st in links) if links else None
+
+    def score(self, technique: str, tactic: str | None) -> tuple[int, str]:
+        links = self._links(technique)
+        if not links:
+            return 0, "no mitigation linked" + (" among the deployed" if self.have else "")
+        best = self.status.best(st.status for _, st in links)
+        order = self.status.BEST_FIRST
+        parts = [f"{m} {st.status}" + (f" ({st.reason})" if st.status == self.status.NOT_MEASURED_HERE else "")
+                 for m, st in links]
+        return len(order) - order.index(best), f"{best}: " + "; ".join(parts)
+
+    def colour(self, technique: str) -> str | None:
+        best = self._best(technique)
+        return self.status.STATUS_COLOURS[best] if best else None
+
+    def legend(self) -> list[dict[str, str]]:
+        return [{"label": s, "color": self.status.STATUS_COLOURS[s]} for s in self.status.STATUSES]

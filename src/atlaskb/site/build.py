@@ -142,34 +142,40 @@ def _write_file(full: str, text: str) -> None:
         fh.write(text)
 
 
-def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evidence_dir: str | None = None,
-               templates: str | None = None) -> BuildResult:
+def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evidence_dir=None,
+               evidence=None, templates: str | None = None) -> BuildResult:
     """Render `kb` into `out_dir` (replaced atomically).
 
     `have` (mitigation IDs) or `profile` (an `atlaskb.coverage.Profile`) add the coverage
-    page and colour the matrix by coverage; `evidence_dir` attaches reference-defense
-    results (`atlaskb.evidence.attach_evidence`) and copies their plots into the site.
+    page and colour the matrix by coverage; `evidence_dir` (one folder or several) reads
+    reference-defense results (`atlaskb.evidence.load_evidence`) and re-encodes their plots
+    into the site; `evidence` passes an `Evidence` mapping already read. The knowledge
+    base is not changed.
     """
     start = time.perf_counter()
     check_out_dir(out_dir)
     result = BuildResult(out_dir=out_dir)
-    if evidence_dir is not None:
-        if not os.path.isdir(evidence_dir):
-            raise UsageError(f"evidence folder {evidence_dir} does not exist")
-        if not _evidence_attached(kb, evidence_dir):
-            from atlaskb.evidence import attach_evidence
+    if evidence_dir is not None and evidence is None:
+        from atlaskb.evidence import load_evidence
 
-            for finding in attach_evidence(kb, evidence_dir):
-                # one line per problem: a link with several results is reported once
-                if finding.message not in result.warnings:
-                    result.warnings.append(finding.message)
-    model = build_model(kb)
+        dirs = [evidence_dir] if isinstance(evidence_dir, (str, os.PathLike)) else list(evidence_dir)
+        for d in dirs:
+            if not os.path.isdir(d):
+                raise UsageError(f"evidence folder {d} does not exist")
+        evidence = load_evidence(dirs)
+    if evidence is not None:
+        from atlaskb.evidence import missing_links
+
+        for finding in missing_links(kb, evidence):
+            if finding.message not in result.warnings:
+                result.warnings.append(finding.message)
+    model = build_model(kb, evidence)
     coverage_view = None
     if have is not None or profile is not None:
         from atlaskb.site.coverage import coverage_view as make_coverage_view
 
         coverage_view = make_coverage_view(model, have=have, profile=profile)
-    edges, by_pair, plots = evidence_mod.collect(model, evidence_dir)
+    edges, by_pair, plots = evidence_mod.collect(model, evidence)
     result.coverage = coverage_view is not None
     result.evidence_edges = len(edges)
     result.problems = len(kb.findings)
@@ -205,17 +211,6 @@ def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evid
         result.files = sum(len(files) for _, _, files in os.walk(tmp))
     result.seconds = time.perf_counter() - start
     return result
-
-
-def _evidence_attached(kb: KnowledgeBase, evidence_dir: str) -> bool:
-    """True when this folder's results already hang on the graph (a second build from
-    the same knowledge base must not list every result twice)."""
-    folder = os.path.abspath(evidence_dir)
-    for _u, _v, key, data in kb.graph.edges(keys=True, data=True):
-        meta = data.get("evidence_meta") if key == "mitigates" else None
-        if isinstance(meta, dict) and meta.get("directory") == folder:
-            return True
-    return False
 
 
 def check_out_dir(out_dir: str) -> None:
