@@ -389,3 +389,51 @@ def test_navigator_evidence_needs_evidence(m6_dir):
     assert code == 2 and "--evidence" in err
     code, _, err = run_cli("export", "navigator", "--evidence", m6_dir)
     assert code == 2 and "--score evidence" in err
+
+
+# -- site ---------------------------------------------------------------------------------------
+
+def test_site_shows_statuses_per_link_per_mitigation_and_claimed_vs_supported(m6_dir, tmp_path):
+    from atlaskb.site.build import build_site
+
+    kb = load()
+    out = tmp_path / "site"
+    build_site(kb, str(out), have=["AML.M0006", "AML.M0015"], evidence_dir=m6_dir)
+    page = (out / "mitigations" / "AML.M0006.html").read_text(encoding="utf-8")
+    assert "What the measurements say" in page
+    assert '<span class="badge status-supported">supported</span> <span class="count">2 of 11</span>' in page
+    assert '<span class="badge status-unmeasured">unmeasured</span> <span class="count">5 of 11</span>' in page
+    technique = (out / "techniques" / "AML.T0031.html").read_text(encoding="utf-8")
+    assert 'class="badge status-not-measured-here" title="no such model here">not measured here</span>' in technique
+    coverage = (out / "coverage.html").read_text(encoding="utf-8")
+    assert "What the measurements say about it" in coverage
+    assert "cover <strong>12</strong> of 170 techniques (7%)" in coverage  # M0006 ∪ M0015: 11 + AML.T0029
+    assert "<th scope=\"col\" class=\"num\">Supported</th>" in coverage
+    assert "support <strong>2</strong> (1%)" in coverage
+    assert ".status-contradicted{background:#D55E00" in (out / "static" / "palette.css").read_text()
+    # other mitigations' pages carry their (unmeasured) links too, and nothing is attached to the caller's graph
+    assert "status-unmeasured" in (out / "mitigations" / "AML.M0015.html").read_text(encoding="utf-8")
+
+
+def test_site_model_exposes_every_links_status(m6_dir, tmp_path):
+    from atlaskb.site import build as site_build
+    from atlaskb.site.context import build_model
+
+    kb = load()
+    seen = {}
+    original = site_build.build_model
+
+    def spy(kb_):
+        model = original(kb_)
+        seen["model"] = model
+        return model
+
+    site_build.build_model = spy
+    try:
+        site_build.build_site(kb, str(tmp_path / "s"), evidence_dir=m6_dir)
+    finally:
+        site_build.build_model = original
+    statuses = seen["model"].link_status
+    assert statuses[("AML.M0006", "AML.T0043.002")].status == ls.SUPPORTED
+    assert statuses[("AML.M0015", "AML.T0015")].status == ls.UNMEASURED
+    assert len(statuses) == sum(len(v) for v in build_model(kb).techniques_mitigated.values())

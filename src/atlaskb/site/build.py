@@ -28,7 +28,7 @@ from atlaskb.kb import KnowledgeBase
 from atlaskb.model import CASE_STUDY, MITIGATION, TACTIC, TECHNIQUE
 from atlaskb.resources import templates_dir
 from atlaskb.site import evidence as evidence_mod
-from atlaskb.site import scale
+from atlaskb.site import scale, statuses
 from atlaskb.site.context import SiteModel, build_model
 from atlaskb.site.links import Linker
 from atlaskb.site.markdown import safe_url
@@ -164,11 +164,20 @@ def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evid
                 if finding.message not in result.warnings:
                     result.warnings.append(finding.message)
     model = build_model(kb)
+    evidence = None
+    if evidence_dir is not None:
+        from atlaskb.linkstatus import read
+
+        evidence = read(kb, [evidence_dir])
+        model.link_status = evidence.statuses(kb)
     coverage_view = None
+    claimed_vs_supported = None
     if have is not None or profile is not None:
         from atlaskb.site.coverage import coverage_view as make_coverage_view
 
         coverage_view = make_coverage_view(model, have=have, profile=profile)
+        if evidence is not None:
+            claimed_vs_supported = statuses.claimed_vs_supported(model, evidence, have=have, profile=profile)
     edges, by_pair, plots = evidence_mod.collect(model, evidence_dir)
     result.coverage = coverage_view is not None
     result.evidence_edges = len(edges)
@@ -188,6 +197,8 @@ def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evid
         "site": _site_info(model, coverage_view is not None, bool(edges)),
         "model": model,
         "coverage": coverage_view,
+        "claimed_vs_supported": claimed_vs_supported,
+        "status_summary": statuses.mitigation_summary if model.link_status else None,
         "evidence_for": by_pair,
         "cells": cells,
         "legend": legend,

@@ -82,6 +82,9 @@ class SiteModel:
     findings_of: dict = field(default_factory=lambda: defaultdict(list))  # object id -> [Finding]
     description_html: dict = field(default_factory=dict)
     own_tactics: dict = field(default_factory=lambda: defaultdict(list))  # technique -> stated tactics
+    # (mitigation, technique) -> atlaskb.linkstatus.LinkStatus for every mitigates link,
+    # when the site carries evidence (set by build_site; empty otherwise)
+    link_status: dict = field(default_factory=dict)
 
     def ref(self, object_id: str | None) -> Ref | None:
         return self.refs.get(object_id) if object_id else None

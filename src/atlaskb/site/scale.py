@@ -8,6 +8,8 @@ colour is never the only signal. Text colour per bin is fixed for contrast ≥ 4
 
 from __future__ import annotations
 
+from atlaskb.linkstatus import STATUS_COLOURS
+
 # (css class, label, background, text colour): lighter = fewer mitigations.
 MITIGATION_BINS = [
     ("m0", "No mitigation", "#fde725", "#1a1a1a"),
@@ -53,4 +55,7 @@ def css() -> str:
     for cls, _label, bg, fg in MITIGATION_BINS + COVERAGE_BINS:
         rules.append(f".heat-{cls}{{background:{bg};color:{fg}}}")
         rules.append(f".heat-{cls} a{{color:{fg}}}")
+    # evidence statuses (atlaskb.linkstatus); black text reads on each (contrast >= 5:1)
+    for status, bg in STATUS_COLOURS.items():
+        rules.append(f".status-{status.replace(' ', '-')}{{background:{bg};color:#000000}}")
     return "\n".join(rules) + "\n"
