@@ -155,3 +155,12 @@ def test_release_fields_of_the_wrong_shape_make_no_junk_objects(tmp_path):
     assert kb.graph.nodes["AML.M0001"]["category"] == ["Technical"]
     codes = {f.code for f in kb.findings}
     assert {"broken-link", "bad-entry"} <= codes
+
+
+def test_bundled_vault_keeps_every_attack_reference_the_release_has(atlas_yaml_56, bundled_kb):
+    """Mitigations adapt ATT&CK mitigations too (AML.M0011 → M1038, ...): the vault keeps them."""
+    release = atlaskb.load(str(atlas_yaml_56))
+    wanted = {n: d["attack_ref"]["id"] for n, d in release.graph.nodes(data=True) if d.get("attack_ref")}
+    have = {n: d["attack_ref"]["id"] for n, d in bundled_kb.graph.nodes(data=True) if d.get("attack_ref")}
+    assert {"AML.M0011", "AML.M0012", "AML.M0013", "AML.M0016", "AML.M0018"} <= set(wanted)
+    assert have == wanted

@@ -44,8 +44,9 @@ def list_(app, fmt):
 @click.option("--backend", type=click.Choice(["numpy", "torch"]), default="numpy", show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda (torch only).")
 @click.option("--quick", is_flag=True, help="Small budgets: all techniques in about a minute.")
-@click.option("--seeds", type=click.IntRange(1, 100), default=3, show_default=True,
-              help="Independent seeds; every figure is a mean with a 95% t-interval over them.")
+@click.option("--seeds", type=click.IntRange(1, 100), default=None,
+              help="Independent seeds (default 10, or 3 with --quick); every figure is a mean "
+                   "over them with a 95% interval that also counts the test points' sampling error.")
 @click.option("--data", "dataset", default="digits", show_default=True, metavar="SPEC",
               help="digits, synthetic[:N], or a .npz file with arrays x and y.")
 @click.option("--diversity", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
@@ -68,6 +69,8 @@ def run(app, mitigation, techniques, backend, device, quick, seeds, dataset, div
     click.echo(f"{len(doc['results'])} results for {doc['mitigation']} "
                f"({doc['backend']} on {doc['device']}, {n_seeds} seed{'s' if n_seeds != 1 else ''}) "
                f"written to {shown(out)}/results.json")
+    if doc["provenance"].get("quick"):
+        click.echo("quick run: indicative (small budgets and few seeds; run without --quick for evidence)")
 
 
 def _names(app) -> dict:

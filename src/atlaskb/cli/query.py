@@ -183,9 +183,9 @@ def describe(kb, object_id: str) -> dict:
     return out
 
 
-def add_evidence(kb, obj: dict, statuses=None) -> list[dict]:
-    """Attach measured figures (already hung on the edges by `attach_evidence`) and, with
-    `statuses` (an `atlaskb.linkstatus.Evidence`), each link's evidence status to the
+def add_evidence(kb, obj: dict, evidence, statuses=None) -> list[dict]:
+    """Attach measured figures (`evidence`: (mitigation, technique) -> rows) and, with
+    `statuses` (an `atlaskb.linkstatus.LinkStatuses`), each link's evidence status to the
     object's mitigation/technique entries; returns the flat evidence rows for the table."""
     rows = []
     obj_type = obj.get("type")
@@ -197,16 +197,18 @@ def add_evidence(kb, obj: dict, statuses=None) -> list[dict]:
             entry["status"], entry["reason"] = st.status, st.reason
         if not kb.graph.has_edge(m, t, key=MITIGATES):
             continue
-        evidence = kb.graph.edges[m, t, MITIGATES].get("evidence") or []
-        if not evidence:
+        rows_here = list(evidence.get((m, t)) or [])
+        if not rows_here:
             continue
-        entry["evidence"] = evidence
-        for r in evidence:
+        entry["evidence"] = rows_here
+        for r in rows_here:
             rows.append({"mitigation": m, "technique": t, "attack": r.get("attack"), "metric": r.get("metric"),
                          "baseline": r.get("baseline"), "defended": r.get("defended"), "ci95": r.get("ci95"),
                          "baseline_ci": _interval(r.get("ci95"), "baseline"),
                          "defended_ci": _interval(r.get("ci95"), "defended"),
-                         "better": "higher" if r.get("higher_is_better") else "lower"})
+                         "better": "higher" if r.get("higher_is_better") else "lower",
+                         "difference": _interval({"d": (r.get("difference") or {}).get("ci95")}, "d"),
+                         "verdict": r.get("verdict", "")})
     return rows
 
 
@@ -218,7 +220,7 @@ def _interval(ci95, side: str) -> str:
     return f"[{cell(bounds[0])}, {cell(bounds[1])}]"
 
 
-def show_tables(obj: dict, evidence_rows: list[dict] | None) -> list[Table]:
+def show_tables(obj: dict, evidence_rows: list[dict] | None, evidence_title: str = "Measured evidence") -> list[Table]:
     fields = [{"field": "id", "value": obj["id"]}, {"field": "type", "value": obj.get("type")},
               {"field": "name", "value": obj.get("name")}]
     for key in sorted(obj):
@@ -256,9 +258,18 @@ def show_tables(obj: dict, evidence_rows: list[dict] | None) -> list[Table]:
     if evidence_rows is not None:
         tables.append(Table([("mitigation", "Mitigation"), ("technique", "Technique"), ("attack", "Attack"),
                              ("metric", "Metric"), ("better", "Better"), ("baseline", "Baseline"),
-                             ("baseline_ci", "95% CI"), ("defended", "Defended"), ("defended_ci", "95% CI")],
-                            evidence_rows, title="Measured evidence"))
+                             ("baseline_ci", "95% CI"), ("defended", "Defended"), ("defended_ci", "95% CI"),
+                             ("difference", "Paired change 95% CI"), ("verdict", "Verdict")],
+                            evidence_rows, title=evidence_title))
     return tables
+
+
+def _evidence_title(evidence_dirs) -> str:
+    """The evidence table's title, which says when a folder holds a quick (indicative) run."""
+    from atlaskb.evidence import load_results
+
+    quick = any(load_results(d)["provenance"].get("quick") for d in dict.fromkeys(evidence_dirs or ()))
+    return "Measured evidence (quick run: indicative)" if quick else "Measured evidence"
 
 
 def _status_column(entries: list[dict]) -> list[tuple[str, str]]:
@@ -290,19 +301,15 @@ def show(app, objects, use_stdin, evidence_dirs, fmt):
     """
     queries = read_queries(objects, use_stdin)
     kb = query_kb(app)
-    statuses = read_evidence(kb, evidence_dirs)
-    if evidence_dirs:
-        from atlaskb.evidence import attach_evidence
-
-        for evidence_dir in dict.fromkeys(evidence_dirs):
-            attach_evidence(kb, evidence_dir)  # its findings were reported by read_evidence
+    statuses = read_evidence(kb, evidence_dirs)  # reports rows for links the sources lack
+    title = _evidence_title(evidence_dirs) if evidence_dirs else ""
     ids, errors = resolve_many(kb, queries, None)
     objs, tables = [], []
     for object_id in ids:
         obj = describe(kb, object_id)
-        rows = add_evidence(kb, obj, statuses) if evidence_dirs else None
+        rows = add_evidence(kb, obj, statuses.rows, statuses) if statuses is not None else None
         objs.append(obj)
-        tables.extend(show_tables(obj, rows))
+        tables.extend(show_tables(obj, rows, title or "Measured evidence"))
     if objs:
         # By what was asked, not by what was left after repeats were dropped: `show X X`
         # (or `show X x`) is a batch of two, and a script gets the array it expects.

@@ -21,7 +21,7 @@ def site():
                    "and add the coverage page.")
 @click.option("--profile", "profile_path", type=click.Path(dir_okay=False),
               help="A defense profile file (see `atlaskb coverage`), instead of --have.")
-@click.option("--evidence", "evidence_dir", type=click.Path(file_okay=False),
+@click.option("--evidence", "evidence_dir", type=click.Path(file_okay=False), multiple=True,
               help="Folder written by `atlaskb defend run`: show its measured results and plots.")
 @pass_app
 def build(app, out, have, profile_path, evidence_dir):
@@ -35,7 +35,7 @@ def build(app, out, have, profile_path, evidence_dir):
     have_ids = _resolve_have(kb, have) if have else None
     profile = _load_profile(profile_path) if profile_path else None
     try:
-        result = build_site(kb, out, have=have_ids, profile=profile, evidence_dir=evidence_dir)
+        result = build_site(kb, out, have=have_ids, profile=profile, evidence_dir=list(evidence_dir) or None)
     except OSError as e:
         # The build writes into a hidden temporary sibling (".NAME.tmp-..."); naming that
         # folder would only puzzle the reader, who asked for OUT.

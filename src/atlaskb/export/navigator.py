@@ -51,7 +51,7 @@ def layer(kb: KnowledgeBase, score: str = "case-studies", have: list[str] | None
           strength: dict[str, float] | None = None, evidence=None) -> dict[str, Any]:
     """A Navigator layer as a plain dict. `have` (mitigation IDs or names) and `strength`
     (per mitigation, 0..1) are used by `coverage`; `evidence` (an
-    `atlaskb.linkstatus.Evidence`, required) and `have` (optional) by `evidence`."""
+    `atlaskb.linkstatus.LinkStatuses`, required) and `have` (optional) by `evidence`."""
     if score not in SCORES:
         raise ValueError(f"unknown score {score!r}; expected one of {', '.join(SCORES)}")
     if score == "evidence":

@@ -175,16 +175,21 @@ class _PageWriter:
             out.append(f"- **Last Modified:** {node['modified']}")
         return out
 
+    @staticmethod
+    def _attack(node: dict) -> list[str]:
+        """The ATT&CK object ATLAS adapts (tactics, techniques and mitigations have one)."""
+        ref = node.get("attack_ref")
+        if not isinstance(ref, dict) or not ref.get("id"):
+            return []
+        return [f"- **MITRE ATT&CK Reference:** [{ref['id']}]({ref.get('url', '')})"]
+
     def _section(self, title: str, items: list[str]) -> list[str]:
         if not items:
             return []
         return ["", f"## {title} ({len(items)})", ""] + items
 
     def _tactic(self, object_id: str, node: dict) -> list[str]:
-        out = self._meta(node, "Tactic ID", object_id)
-        ref = node.get("attack_ref")
-        if ref:
-            out.append(f"- **MITRE ATT&CK Reference:** [{ref['id']}]({ref['url']})")
+        out = self._meta(node, "Tactic ID", object_id) + self._attack(node)
         items = []
         for t, _ in self.related(object_id, ACHIEVES, outgoing=False):
             tn = self.g.nodes[t]
@@ -196,9 +201,7 @@ class _PageWriter:
         out = self._meta(node, "Technique ID", object_id)
         if node.get("maturity"):
             out.append(f"- **Maturity:** {node['maturity']}")
-        ref = node.get("attack_ref")
-        if ref:
-            out.append(f"- **MITRE ATT&CK Reference:** [{ref['id']}]({ref['url']})")
+        out += self._attack(node)
         parent = self.layout.parent(object_id)
         if parent:
             out += ["", f"**Parent Technique:** {parent} — {self.g.nodes[parent].get('name', '')}"]
@@ -219,6 +222,7 @@ class _PageWriter:
             out.append(f"- **Category:** {', '.join(node['category'])}")
         if node.get("lifecycle"):
             out.append(f"- **ML Lifecycle:** {', '.join(node['lifecycle'])}")
+        out += self._attack(node)
         out += self._section("Techniques", [
             f"- {self.layout.link(t, self.label(t))}{self.note(d)}" for t, d in self.related(object_id, MITIGATES, outgoing=True)])
         return out

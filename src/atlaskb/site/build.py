@@ -22,7 +22,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from atlaskb import __version__
-from atlaskb.errors import UsageError
+from atlaskb.errors import SourceError, UsageError
 from atlaskb.fsutil import output_dir, plan_replace
 from atlaskb.kb import KnowledgeBase
 from atlaskb.model import CASE_STUDY, MITIGATION, TACTIC, TECHNIQUE
@@ -142,43 +142,52 @@ def _write_file(full: str, text: str) -> None:
         fh.write(text)
 
 
-def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evidence_dir: str | None = None,
-               templates: str | None = None) -> BuildResult:
+def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evidence_dir=None,
+               evidence=None, templates: str | None = None) -> BuildResult:
     """Render `kb` into `out_dir` (replaced atomically).
 
     `have` (mitigation IDs) or `profile` (an `atlaskb.coverage.Profile`) add the coverage
-    page and colour the matrix by coverage; `evidence_dir` attaches reference-defense
-    results (`atlaskb.evidence.attach_evidence`) and copies their plots into the site.
+    page and colour the matrix by coverage; `evidence_dir` (one folder or several) reads
+    reference-defense results (`atlaskb.evidence.load_evidence`) and copies their plots
+    into the site; `evidence` passes an `Evidence` mapping already read. The knowledge
+    base is not changed.
     """
     start = time.perf_counter()
     check_out_dir(out_dir)
     result = BuildResult(out_dir=out_dir)
-    if evidence_dir is not None:
-        if not os.path.isdir(evidence_dir):
-            raise UsageError(f"evidence folder {evidence_dir} does not exist")
-        if not _evidence_attached(kb, evidence_dir):
-            from atlaskb.evidence import attach_evidence
+    if evidence_dir is not None and evidence is None:
+        from atlaskb.evidence import load_evidence
 
-            for finding in attach_evidence(kb, evidence_dir):
-                # one line per problem: a link with several results is reported once
-                if finding.message not in result.warnings:
-                    result.warnings.append(finding.message)
-    model = build_model(kb)
-    evidence = None
-    if evidence_dir is not None:
-        from atlaskb.linkstatus import read
+        dirs = [evidence_dir] if isinstance(evidence_dir, (str, os.PathLike)) else list(evidence_dir)
+        for d in dirs:
+            if not os.path.isdir(d):
+                raise UsageError(f"evidence folder {d} does not exist")
+        evidence = load_evidence(dirs)
+    if evidence is not None:
+        from atlaskb.evidence import missing_links
 
-        evidence = read(kb, [evidence_dir])
-        model.link_status = evidence.statuses(kb)
+        for finding in missing_links(kb, evidence):
+            if finding.message not in result.warnings:
+                result.warnings.append(finding.message)
+    model = build_model(kb, evidence)
+    statuses_read = None
+    if evidence is not None:
+        from atlaskb.linkstatus import of_evidence
+
+        try:
+            statuses_read = of_evidence(kb, evidence)
+            model.link_status = statuses_read.statuses(kb)
+        except SourceError as e:  # rows without paired verdicts: shown, but no status derived
+            result.warnings.append(f"evidence statuses left out: {e}")
     coverage_view = None
     claimed_vs_supported = None
     if have is not None or profile is not None:
         from atlaskb.site.coverage import coverage_view as make_coverage_view
 
         coverage_view = make_coverage_view(model, have=have, profile=profile)
-        if evidence is not None:
-            claimed_vs_supported = statuses.claimed_vs_supported(model, evidence, have=have, profile=profile)
-    edges, by_pair, plots = evidence_mod.collect(model, evidence_dir)
+        if statuses_read is not None:
+            claimed_vs_supported = statuses.claimed_vs_supported(model, statuses_read, have=have, profile=profile)
+    edges, by_pair, plots = evidence_mod.collect(model, evidence)
     result.coverage = coverage_view is not None
     result.evidence_edges = len(edges)
     result.problems = len(kb.findings)
@@ -211,23 +220,12 @@ def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evid
             _render_all(writer, model, coverage_view, edges)
         finally:
             writer.close()
-        if evidence_dir is not None:
-            evidence_mod.copy_plots(evidence_dir, plots, tmp)
+        if plots:
+            evidence_mod.copy_plots(plots, tmp)
         result.pages = writer.pages
         result.files = sum(len(files) for _, _, files in os.walk(tmp))
     result.seconds = time.perf_counter() - start
     return result
-
-
-def _evidence_attached(kb: KnowledgeBase, evidence_dir: str) -> bool:
-    """True when this folder's results already hang on the graph (a second build from
-    the same knowledge base must not list every result twice)."""
-    folder = os.path.abspath(evidence_dir)
-    for _u, _v, key, data in kb.graph.edges(keys=True, data=True):
-        meta = data.get("evidence_meta") if key == "mitigates" else None
-        if isinstance(meta, dict) and meta.get("directory") == folder:
-            return True
-    return False
 
 
 def check_out_dir(out_dir: str) -> None:

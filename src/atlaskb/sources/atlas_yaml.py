@@ -78,6 +78,7 @@ def read_atlas_yaml(path: str, display: str | None = None) -> SourceResult:
         return result
     result.meta["version"] = str(data.get("version", ""))
     result.meta["name"] = str(data.get("name", ""))
+    result.meta["text_origin"] = "mitre-atlas"  # MITRE's own words (see atlaskb.sources.stix.TEXT_ORIGIN)
     add = _Adder(result, display)
     for matrix in data["matrices"]:
         if not isinstance(matrix, dict):

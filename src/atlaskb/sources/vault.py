@@ -446,7 +446,7 @@ def _add_section_links(page: _Page, section: _Section, text: str, lineno: int) -
 def read_page(path: str, display: str | None = None, rel: str | None = None) -> SourceResult:
     """Read one page file (any extension) as a one-page source."""
     display = display or path
-    result = SourceResult(path=path, kind="page")
+    result = SourceResult(path=path, kind="page", meta={"text_origin": "vault"})
     text = read_text(path, display, MAX_PAGE_BYTES, result.findings)
     if text is None:
         return result
@@ -503,4 +503,5 @@ def read_vault(root: str) -> SourceResult:
             result.objects.append(record)
             result.links.extend(links)
     result.meta["root"] = os.path.abspath(root)
+    result.meta["text_origin"] = "vault"  # the vault's own words (see atlaskb.sources.stix.TEXT_ORIGIN)
     return result
