@@ -403,18 +403,18 @@ def test_site_shows_statuses_per_link_per_mitigation_and_claimed_vs_supported(m6
     build_site(kb, str(out), have=["AML.M0006", "AML.M0015"], evidence_dir=m6_dir)
     page = (out / "mitigations" / "AML.M0006.html").read_text(encoding="utf-8")
     assert "What the measurements say" in page
-    assert '<span class="badge status-supported">supported</span> <span class="count">2 of 11</span>' in page
-    assert '<span class="badge status-unmeasured">unmeasured</span> <span class="count">5 of 11</span>' in page
+    assert '<span class="badge heat-ev-supported">supported</span> <span class="count">2 of 11</span>' in page
+    assert '<span class="badge heat-ev-unmeasured">unmeasured</span> <span class="count">5 of 11</span>' in page
     technique = (out / "techniques" / "AML.T0031.html").read_text(encoding="utf-8")
-    assert 'class="badge status-not-measured-here" title="no such model here">not measured here</span>' in technique
+    assert 'class="badge heat-ev-not-measured-here" title="no such model here">not measured here</span>' in technique
     coverage = (out / "coverage.html").read_text(encoding="utf-8")
     assert "What the measurements say about it" in coverage
     assert "cover <strong>12</strong> of 170 techniques (7%)" in coverage  # M0006 ∪ M0015: 11 + AML.T0029
     assert "<th scope=\"col\" class=\"num\">Supported</th>" in coverage
     assert "support <strong>2</strong> (1%)" in coverage
-    assert ".status-contradicted{background:#D55E00" in (out / "static" / "palette.css").read_text()
+    assert ".heat-ev-contradicted{background:#D55E00" in (out / "static" / "palette.css").read_text()
     # other mitigations' pages carry their (unmeasured) links too, and nothing is attached to the caller's graph
-    assert "status-unmeasured" in (out / "mitigations" / "AML.M0015.html").read_text(encoding="utf-8")
+    assert "heat-ev-unmeasured" in (out / "mitigations" / "AML.M0015.html").read_text(encoding="utf-8")
 
 
 def test_site_model_exposes_every_links_status(m6_dir, tmp_path, monkeypatch):
@@ -443,6 +443,7 @@ def test_site_with_rows_that_predate_verdicts_shows_them_without_statuses(tmp_pa
     old = row()
     del old["verdict"], old["difference"]
     result = build_site(load(), str(tmp_path / "s"), have=["AML.M0006"], evidence_dir=write(tmp_path / "ev", doc([old])))
-    assert any("statuses left out" in w and "no verdict" in w for w in result.warnings)
+    assert any("1 link with results that carry no paired verdict" in w for w in result.warnings)
     page = (tmp_path / "s" / "mitigations" / "AML.M0006.html").read_text(encoding="utf-8")
-    assert "measured (1)" in page and "What the measurements say" not in page
+    assert "measured (1)" in page and "heat-ev-unmeasured" in page  # the other links keep their status
+    assert "What the measurements say about it" not in (tmp_path / "s" / "coverage.html").read_text(encoding="utf-8")

@@ -155,15 +155,18 @@ class LinkStatuses:
     rows: dict = field(default_factory=dict)  # (mitigation, technique) -> [row, ...]
     not_measured: dict = field(default_factory=dict)  # (mitigation, technique) -> reason
     findings: list = field(default_factory=list)  # rows for links the graph lacks
+    unjudged: set = field(default_factory=set)  # links whose rows carry no verdict (of_evidence strict=False)
 
     def status(self, mitigation: str, technique: str) -> LinkStatus:
         key = (mitigation, technique)
         return link_status(self.rows.get(key, []), self.not_measured.get(key))
 
     def statuses(self, kb) -> dict:
-        """(mitigation, technique) -> LinkStatus for every mitigates link of `kb`."""
+        """(mitigation, technique) -> LinkStatus for every mitigates link of `kb` (but
+        the `unjudged` ones, which have none)."""
         return {(m, t): self.status(m, t) for m in kb.nodes_of_type(MITIGATION)
-                for _, t, k in kb.graph.out_edges(m, keys=True) if k == MITIGATES}
+                for _, t, k in kb.graph.out_edges(m, keys=True)
+                if k == MITIGATES and (m, t) not in self.unjudged}
 
 
 def read(kb, directories) -> LinkStatuses:
@@ -181,12 +184,14 @@ def read(kb, directories) -> LinkStatuses:
     return of_evidence(kb, load_evidence(list(unique.values())))
 
 
-def of_evidence(kb, evidence) -> LinkStatuses:
+def of_evidence(kb, evidence, strict: bool = True) -> LinkStatuses:
     """The statuses from an `atlaskb.evidence.Evidence` mapping already read. Rows must
-    carry a ``verdict`` (paired, from `atlaskb defend run`); rows for a link the graph
-    lacks become warning findings, not statuses. Links that no experiment here can
-    measure come from the results files' ``not_measured`` lists and from the registered
-    defenses (`atlaskb defend list`)."""
+    carry a ``verdict`` (paired, from `atlaskb defend run`): a row without one raises
+    SourceError, or with `strict` False leaves its link out (in `unjudged`: it has rows,
+    and no status can be read from them). Rows for a link the graph lacks become warning
+    findings, not statuses. Links that no experiment here can measure come from the
+    results files' ``not_measured`` lists and from the registered defenses (`atlaskb
+    defend list`)."""
     from atlaskb.evidence import missing_links
 
     out = LinkStatuses(findings=missing_links(kb, evidence))
@@ -197,13 +202,17 @@ def of_evidence(kb, evidence) -> LinkStatuses:
         for k, r in enumerate(rows):
             where = f"{paths.get((m, t), 'evidence')}: {m} → {t}, result {k + 1} of the link ({r.get('attack')})"
             if r.get("verdict") not in VERDICTS:
+                if "verdict" not in r and not strict:
+                    out.unjudged.add((m, t))
+                    break
                 if "verdict" not in r:
                     raise SourceError(f"{where}: no verdict; this file predates paired verdicts, "
                                       "run `atlaskb defend run` again")
                 raise SourceError(f"{where}: verdict must be one of {', '.join(VERDICTS)}, not {r.get('verdict')!r}")
             if "headline" in r and not isinstance(r["headline"], bool):
                 raise SourceError(f"{where}: headline must be true or false")
-        out.rows[(m, t)] = list(rows)
+        if (m, t) not in out.unjudged:
+            out.rows[(m, t)] = list(rows)
     out.not_measured.update(getattr(evidence, "not_measured", {}))
     _add_declared(kb, out)
     return out

@@ -22,7 +22,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from atlaskb import __version__
-from atlaskb.errors import SourceError, UsageError
+from atlaskb.errors import UsageError
 from atlaskb.fsutil import output_dir, plan_replace
 from atlaskb.kb import KnowledgeBase
 from atlaskb.model import CASE_STUDY, MITIGATION, TACTIC, TECHNIQUE
@@ -31,6 +31,8 @@ from atlaskb.site import evidence as evidence_mod
 from atlaskb.site import scale, statuses
 from atlaskb.site.context import SiteModel, build_model
 from atlaskb.site.links import Linker
+from atlaskb.site.matrix_data import FILE as MATRIX_DATA_FILE
+from atlaskb.site.matrix_data import evidence_legend, matrix_data, matrix_script
 from atlaskb.site.markdown import safe_url
 from atlaskb.site.search import index_script
 from atlaskb.site.urls import FOLDERS, OTHER_FOLDER, TYPE_LABELS, TYPE_PLURALS, folder_of, root_of
@@ -174,18 +176,21 @@ def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evid
     if evidence is not None:
         from atlaskb.linkstatus import of_evidence
 
-        try:
-            statuses_read = of_evidence(kb, evidence)
-            model.link_status = statuses_read.statuses(kb)
-        except SourceError as e:  # rows without paired verdicts: shown, but no status derived
-            result.warnings.append(f"evidence statuses left out: {e}")
+        # Results from before paired verdicts are still shown, but no status is read from them.
+        statuses_read = of_evidence(kb, evidence, strict=False)
+        model.link_status = statuses_read.statuses(kb)
+        if statuses_read.unjudged:
+            n = len(statuses_read.unjudged)
+            result.warnings.append(f"{n} link{'s' if n != 1 else ''} with results that carry no paired verdict "
+                                   "(written before verdicts): shown without an evidence status; "
+                                   "run `atlaskb defend run` again")
     coverage_view = None
     claimed_vs_supported = None
     if have is not None or profile is not None:
         from atlaskb.site.coverage import coverage_view as make_coverage_view
 
         coverage_view = make_coverage_view(model, have=have, profile=profile)
-        if statuses_read is not None:
+        if statuses_read is not None and not statuses_read.unjudged:
             claimed_vs_supported = statuses.claimed_vs_supported(model, statuses_read, have=have, profile=profile)
     edges, by_pair, plots = evidence_mod.collect(model, evidence)
     result.coverage = coverage_view is not None
@@ -194,10 +199,10 @@ def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evid
 
     env = make_environment(templates)
     if coverage_view is not None:
-        cells, legend = coverage_view.cells, scale.COVERAGE_BINS
+        cells = coverage_view.cells
     else:
         counts = {t: len(model.mitigations_of.get(t, [])) for t in model.ids_by_type.get(TECHNIQUE, [])}
-        cells, legend = scale.mitigation_cells(counts), scale.MITIGATION_BINS
+        cells = scale.mitigation_cells(counts)
     linker = Linker(cells)
     common = {
         "link": linker.link,
@@ -210,7 +215,9 @@ def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evid
         "status_summary": statuses.mitigation_summary if model.link_status else None,
         "evidence_for": by_pair,
         "cells": cells,
-        "legend": legend,
+        "cell_attrs": linker.cell_attrs,
+        "legend_counts": scale.MITIGATION_BINS,
+        "legend_coverage": scale.COVERAGE_BINS,
         "legend_short": scale.SHORT_LABELS,
     }
     with output_dir(out_dir, KIND, LABEL) as tmp:
@@ -218,6 +225,9 @@ def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evid
         try:
             _copy_static(env, tmp, writer)
             _render_all(writer, model, coverage_view, edges)
+            initial = None if coverage_view is None else {"have": coverage_view.have,
+                                                          "strength": coverage_view.strength}
+            writer.write(MATRIX_DATA_FILE, matrix_script(matrix_data(model, initial, bool(edges))))
         finally:
             writer.close()
         if plots:
@@ -235,7 +245,10 @@ def check_out_dir(out_dir: str) -> None:
 
 def _render_all(writer: _Writer, model: SiteModel, coverage_view, edges) -> None:
     writer.page("home.html", "index.html", columns=model.matrix_columns(),
-                unplaced=model.unplaced_techniques())
+                unplaced=model.unplaced_techniques(), has_evidence=bool(edges),
+                evidence_legend=evidence_legend() if edges else None,
+                mitigations=[(model.refs[m], len(model.techniques_mitigated.get(m, [])))
+                             for m in model.ids_by_type.get(MITIGATION, [])])
     for obj_type, ids in sorted(model.ids_by_type.items(), key=lambda kv: folder_of(kv[0])):
         folder = folder_of(obj_type)
         refs = [model.refs[i] for i in ids]

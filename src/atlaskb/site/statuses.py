@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 
 from atlaskb import coverage as cov
 from atlaskb import linkstatus
+from atlaskb.site import scale
 from atlaskb.site.context import SiteModel
 
 
 def css_class(status: str) -> str:
-    """`status-supported`, `status-measured-only-in-part`, ...: one class per status,
-    coloured by `scale.css` from `linkstatus.STATUS_COLOURS`."""
-    return "status-" + status.replace(" ", "-")
+    """The class that colours a status (the matrix's evidence colours, `atlaskb.site.scale`)."""
+    return "heat-" + scale.evidence_class(status)
 
 
 def mitigation_summary(model: SiteModel, mitigation: str) -> list[dict]:
