@@ -412,6 +412,7 @@ def test_site_shows_statuses_per_link_per_mitigation_and_claimed_vs_supported(m6
     assert "cover <strong>12</strong> of 170 techniques (7%)" in coverage  # M0006 ∪ M0015: 11 + AML.T0029
     assert "<th scope=\"col\" class=\"num\">Supported</th>" in coverage
     assert "support <strong>2</strong> (1%)" in coverage
+    assert coverage.count("rests on ATLAS's claims alone</span>") == 5  # M0006 is deployed: no pick is measured
     assert ".heat-ev-contradicted{background:#D55E00" in (out / "static" / "palette.css").read_text()
     # other mitigations' pages carry their (unmeasured) links too, and nothing is attached to the caller's graph
     assert "heat-ev-unmeasured" in (out / "mitigations" / "AML.M0015.html").read_text(encoding="utf-8")
