@@ -448,3 +448,24 @@ def test_site_with_rows_that_predate_verdicts_shows_them_without_statuses(tmp_pa
     page = (tmp_path / "s" / "mitigations" / "AML.M0006.html").read_text(encoding="utf-8")
     assert "measured (1)" in page and "heat-ev-unmeasured" in page  # the other links keep their status
     assert "What the measurements say about it" not in (tmp_path / "s" / "coverage.html").read_text(encoding="utf-8")
+
+
+def test_cli_mitigations_and_show_put_the_status_beside_each_link(m6_dir):
+    from conftest import run_cli
+
+    code, out, err = run_cli("mitigations", "AML.T0043.001", "AML.T0031", "--evidence", m6_dir, "--format", "json")
+    assert code == 0, err
+    rows = {(r["technique"], r["id"]): r for r in json.loads(out)}
+    assert rows[("AML.T0043.001", "AML.M0006")]["status"] == ls.IN_PART
+    assert rows[("AML.T0031", "AML.M0006")]["status"] == ls.NOT_MEASURED_HERE
+    assert rows[("AML.T0031", "AML.M0006")]["reason"] == "no such model here"
+    assert rows[("AML.T0043.001", "AML.M0015")]["status"] == ls.UNMEASURED
+    code, out, err = run_cli("mitigations", "AML.T0031", "--evidence", m6_dir, "--format", "csv")
+    assert code == 0 and out.splitlines()[0] == "ID,Name,Evidence,Note"
+    assert "AML.M0006,Use Ensemble Methods,not measured here (no such model here)," in out
+    code, out, err = run_cli("show", "AML.M0006", "--evidence", m6_dir, "--format", "json")
+    assert code == 0, err
+    statuses = {t["id"]: t["status"] for t in json.loads(out)["techniques"]}
+    assert statuses["AML.T0014"] == ls.CONTRADICTED and statuses["AML.T0043.002"] == ls.SUPPORTED
+    code, out, err = run_cli("mitigations", "AML.T0031", "--format", "json")  # no --evidence: no status
+    assert code == 0 and all("status" not in r for r in json.loads(out))

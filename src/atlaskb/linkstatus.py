@@ -178,7 +178,9 @@ def read(kb, directories) -> LinkStatuses:
     unique: dict[str, str] = {}
     for directory in directories:
         if not os.path.isdir(directory):
-            raise SourceError(f"{directory}: no such evidence folder; give the --out folder of "
+            from atlaskb.fsutil import shown
+
+            raise SourceError(f"{shown(directory)}: no such evidence folder; give the --out folder of "
                               "`atlaskb defend run`, the one with results.json")
         unique.setdefault(os.path.realpath(directory), directory)
     return of_evidence(kb, load_evidence(list(unique.values())))
