@@ -64,7 +64,8 @@ BETTER, WORSE, NO_CLEAR = "better", "worse", "no clear difference"
 VERDICTS = (BETTER, WORSE, NO_CLEAR)
 
 # Metrics on a 0..1 scale, whose paired differences can be compared across links.
-RATE_METRICS = ("robust_accuracy", "attack_success_rate", "identification_accuracy", "accuracy")
+RATE_METRICS = ("robust_accuracy", "attack_success_rate", "identification_accuracy", "accuracy", "auc",
+                "true_positive_rate", "fidelity")
 
 
 @dataclass(frozen=True)
