@@ -469,3 +469,9 @@ def test_cli_mitigations_and_show_put_the_status_beside_each_link(m6_dir):
     assert statuses["AML.T0014"] == ls.CONTRADICTED and statuses["AML.T0043.002"] == ls.SUPPORTED
     code, out, err = run_cli("mitigations", "AML.T0031", "--format", "json")  # no --evidence: no status
     assert code == 0 and all("status" not in r for r in json.loads(out))
+
+
+@pytest.mark.parametrize("metric", ["auc", "true_positive_rate", "fidelity", "identification_accuracy"])
+def test_effect_on_every_rate_metric_the_writer_knows(metric):
+    """Lower is better for these attacks' measures: a fall of 0.2 is an effect of +0.2."""
+    assert ls.link_status([row(metric=metric, hib=False, diff=-0.2)]).effect == pytest.approx(0.2)
