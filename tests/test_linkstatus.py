@@ -360,7 +360,7 @@ def test_navigator_evidence_layer_carries_the_status(kb, m6_dir, tmp_path):
     code, _, err = run_cli("export", "navigator", "--score", "evidence", "--evidence", m6_dir, "--out", str(out))
     assert code == 0, err
     layer = json.loads(out.read_text())
-    assert layer["versions"]["layer"] == "4.5" and layer["domain"] == "atlas-atlas"
+    assert layer["versions"]["layer"] == "4.3" and layer["domain"] == "atlas-atlas"  # as MITRE's ATLAS layers
     assert [i["label"] for i in layer["legendItems"]] == list(ls.STATUSES)
     by_id = {}
     for e in layer["techniques"]:
