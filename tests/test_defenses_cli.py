@@ -110,6 +110,9 @@ def test_defend_list_table_has_a_row_per_technique():
     code, out, err = run_cli("defend", "list", "--format", "csv")
     assert code == 0, err
     rows = out.splitlines()
-    assert rows[0] == "Mitigation,Technique,Technique name"
-    assert "AML.M0006,AML.T0043.002,Black-Box Transfer" in rows
-    assert len(rows) == 1 + 11
+    assert rows[0].endswith("Mitigation,Technique,Technique name")  # a section column when several
+    assert any(r.endswith("AML.M0006,AML.T0043.002,Black-Box Transfer") for r in rows)
+    from atlaskb.defenses import list_mitigations
+
+    links = sum(len(e["techniques"]) + len(e["not_measured"]) for e in list_mitigations(None))
+    assert len(rows) == 1 + links
