@@ -68,3 +68,18 @@ def adaptive_blend_set(x: np.ndarray, y: np.ndarray, image, pattern: np.ndarray,
     xc = blend(x[ci], pattern, alpha, piece_masks(len(ci), image, rng))
     return (np.concatenate([xp, xc]), np.concatenate([np.full(len(pi), target, np.int64), y[ci]]),
             np.concatenate([np.ones(len(pi), bool), np.zeros(len(ci), bool)]))
+
+
+def source_specific_set(x: np.ndarray, y: np.ndarray, image, source: int, target: int, n: int,
+                        rng: np.random.Generator, covers: float = 1.0):
+    """A source-specific backdoor (after Tang et al., 2021, "Demon in the Variant"): `n`
+    inputs of class `source` carry the corner trigger and the target label, and `covers` x
+    `n` inputs of the other classes carry it with their TRUE labels. The trigger then sends
+    only the source class to the target, so no small input mask moves every class there,
+    which is what trigger reverse-engineering looks for."""
+    src = np.flatnonzero(y == source)
+    other = np.flatnonzero((y != source) & (y != target))
+    pi = rng.choice(src, size=min(n, len(src)), replace=len(src) < n)
+    ci = rng.choice(other, size=min(int(round(covers * n)), len(other)), replace=False)
+    xs = add_trigger(np.concatenate([x[pi], x[ci]]), image)
+    return xs, np.concatenate([np.full(len(pi), target, np.int64), y[ci]])

@@ -56,7 +56,7 @@ class Config(BaseConfig):
 
 
 FULL = Config()
-QUICK = replace(FULL, epochs=20, n_test=300, poison_rates=(0.01, 0.05, 0.10))
+QUICK = replace(FULL, epochs=20, n_test=300, poison_rates=(0.01, 0.05, 0.10), cl_folds=2)
 
 
 def config(quick: bool) -> Config:
