@@ -78,7 +78,7 @@ class Config(BaseConfig):
     pgd_steps: int = 20
     shadow_per_family: int = 12
     targets_per_family: int = 6
-    probes: int = 24
+    probes: int = 60
     fingerprint_epochs: int = 30
     ontology_orders: int = 30
 
@@ -486,13 +486,23 @@ def _fingerprint_models(ctx):
     return ctx.cached("m0002:fingerprint-models", compute)
 
 
+def _with_top_label(s: np.ndarray) -> np.ndarray:
+    return np.hstack([s, label_only(s)])
+
+
+def _probe_view(ctx, net, arm):
+    """What the fingerprinting attacker records from one model behind the API: the answer and
+    its top label (the label is in every answer; log-probabilities of tiny classes are noisy
+    across random inits, and an attacker with scores loses nothing by also reading labels)."""
+    return PostProcessed(serve(ctx.cfg, Model(ctx.backend, net), arm), _with_top_label, name="answer+label")
+
+
 def fingerprint_hits(ctx, arm):
     def compute():
         fams, probes, shadows, victims = _fingerprint_models(ctx)
-        be = ctx.backend
-        feats = np.array([fp.features(serve(ctx.cfg, Model(be, n), arm), probes) for _, n in shadows])
+        feats = np.array([fp.features(_probe_view(ctx, n, arm), probes) for _, n in shadows])
         finger = fp.Fingerprinter(probes, fams).fit(feats, np.array([fi for fi, _ in shadows]))
-        return np.array([finger.identify(serve(ctx.cfg, Model(be, n), arm)) == fam for fam, n in victims])
+        return np.array([finger.identify(_probe_view(ctx, n, arm)) == fam for fam, n in victims])
     return ctx.cached(f"m0002:fingerprint:{arm}", compute)
 
 
@@ -506,6 +516,7 @@ def family(ctx):
                 S.rate(fingerprint_hits(ctx, arm), ids), tm, hib=False, headline=arm == "label_only",
                 params={**_arm_params(ctx, arm), "families": fams, "shadow_models_per_family": cfg.shadow_per_family,
                         "probes": cfg.probes, "victims": int(len(hb)), "chance": 1.0 / len(fams),
+                        "features": "log of each answer and of its top label on every probe",
                         "adaptation": "the fingerprint classifier is retrained on the shadow models' answers "
                                       "obfuscated the same way"},
                 caveat="Few victim models per seed, so the interval is wide.")
