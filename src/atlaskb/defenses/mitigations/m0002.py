@@ -186,8 +186,12 @@ def _api(ctx, adaptive=True):
 
 
 def _attacked(ctx):
-    k = min(ctx.cfg.attacked_points, len(ctx.y_test))
-    return ctx.x_test[:k], ctx.y_test[:k], ctx.test_ids[:k]
+    """A random subset of the test points (the same for every arm) for the query attacks."""
+    def compute():
+        k = min(ctx.cfg.attacked_points, len(ctx.y_test))
+        i = np.sort(ctx.rng("attacked-points").choice(len(ctx.y_test), k, replace=False))
+        return ctx.x_test[i], ctx.y_test[i], ctx.test_ids[i]
+    return ctx.cached("m0002:attacked-points", compute)
 
 
 def _run(ctx, name: str, arm: str, system_, attack, tm):
@@ -367,8 +371,9 @@ def inversion(ctx):
                                 "judge": "RBF SVM trained on the attacker's split (independent of the target)",
                                 "measures": "share of reconstructions the judge labels as the intended class",
                                 "chance": 1.0 / ctx.n_classes},
-                        caveat="Reconstructions start from noise; a success means the class is recognisable, "
-                               "not that a training image was recovered."))
+                        caveat="The query budget is per reconstruction; reconstructions start from noise, so a "
+                               "success means the class is recognisable, not that a training image was "
+                               "recovered."))
     return rows
 
 
@@ -429,11 +434,16 @@ def _extraction_rows(ctx, active: bool, name: str, headline_metric: str):
         rows.append(row(_tag(f"{name} fidelity", arm), "fidelity", _fidelity(ctx, cb), _fidelity(ctx, cd),
                         _extract_tm(ctx), params={**p, "measures": "agreement of the copy's labels with the "
                                                                    "victim's on the test points"},
-                        extra=extra, headline=headline_metric == "fidelity" and arm == "label_only"))
+                        extra=extra, headline=headline_metric == "fidelity" and arm == "label_only",
+                        caveat=_BUDGET_IS_TOTAL))
         rows.append(row(_tag(f"{name} accuracy", arm), "accuracy", _copy_acc(ctx, cb), _copy_acc(ctx, cd),
                         _extract_tm(ctx), hib=False, params={**p, "measures": "test accuracy of the attacker's "
-                                                                              "copy (lower is better for the defender)"}))
+                                                                              "copy (lower is better for the defender)"},
+                        caveat=_BUDGET_IS_TOTAL))
     return rows
+
+
+_BUDGET_IS_TOTAL = "The query budget is the total the attacker spends building its copy, not a budget per input."
 
 
 def extract(ctx):
