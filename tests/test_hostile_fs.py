@@ -662,3 +662,44 @@ def test_fuzz_cache_files_are_a_miss_or_a_graph(tmp_path_factory, monkeypatch, d
     assert cache.get(key) is None or cache.get(key).graph is not None
     assert cache.load_lite([str(src)]) is None or True
     assert "AML.T0001" in atlaskb.load(str(src))
+
+
+# -- nothing served runs a script (Chromium) ------------------------------------------------------
+
+@pytest.mark.browser
+def test_no_script_from_an_evidence_folder_runs_in_chromium(tmp_path, bundled_kb):
+    from test_site_browser import CHROMIUM, CHROMIUM_ARGS
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    ev = _evidence(tmp_path / "ev", ["plots/AML.T0043.002.svg", "plots/fake.png", "plots/real.png"])
+    (ev / "plots").mkdir()
+    (ev / "plots" / "AML.T0043.002.svg").write_text(SCRIPT_SVG, encoding="utf-8")
+    (ev / "plots" / "fake.png").write_text("<html><script>alert(7)</script></html>", encoding="utf-8")
+    _png(ev / "plots" / "real.png", text_chunk="<script>alert(8)</script>")
+    site = tmp_path / "site"
+    build_site(bundled_kb, str(site), evidence_dir=str(ev))
+    pages = [site / "techniques" / "AML.T0043.002.html", site / "mitigations" / "AML.M0006.html",
+             site / "evidence" / "index.html"]
+    pages += sorted(p for p in (site / "evidence" / "files").rglob("*") if p.is_file())
+    assert any(p.suffix == ".png" for p in pages)  # the real plot is served, and opened below
+    with sync_api.sync_playwright() as p:
+        try:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        except Exception as e:  # noqa: BLE001 - a browser that cannot start is an environment gap
+            pytest.skip(f"Chromium could not be started: {e}")
+        try:
+            page = browser.new_page()
+            dialogs: list[str] = []
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.goto((ev / "plots" / "AML.T0043.002.svg").as_uri())  # the original would run:
+            page.wait_for_timeout(200)
+            assert dialogs, "the check cannot see a script run"  # so this test can fail
+            dialogs.clear()
+            for path in pages:
+                page.goto(path.as_uri())
+                page.wait_for_timeout(100)
+            assert dialogs == []
+        finally:
+            browser.close()
