@@ -72,6 +72,7 @@ def tiny_kb(tmp_path_factory):
     ("export", "json", "--out", ""),
     ("export", "csv", "--out", ""),
     ("export", "graphml", "--out", ""),
+    ("export", "navigator", "--case-study", "all", "--out", ""),
 ])
 def test_empty_out_is_refused_and_the_current_folder_is_untouched(args, tmp_path, release, stix_bundle,
                                                                   monkeypatch):
@@ -703,3 +704,28 @@ def test_no_script_from_an_evidence_folder_runs_in_chromium(tmp_path, bundled_kb
             assert dialogs == []
         finally:
             browser.close()
+
+
+def test_an_edit_made_while_the_site_builds_stops_the_swap(tmp_path, tiny_kb, monkeypatch):
+    """The folder is checked again at the swap; a same-size edit with its mtime put back
+    during the build is still seen (the inode's ctime moves, and then the hash decides)."""
+    from atlaskb.site import build as build_mod
+
+    site = tmp_path / "site"
+    build_site(tiny_kb, str(site))
+    page = site / "index.html"
+    real = build_mod._render_all
+    edited = {}
+
+    def render_and_edit(*args, **kwargs):
+        real(*args, **kwargs)
+        st = page.stat()
+        edited["bytes"] = page.read_bytes().replace(b"<", b"(", 1)
+        page.write_bytes(edited["bytes"])
+        os.utime(page, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+    monkeypatch.setattr(build_mod, "_render_all", render_and_edit)
+    with pytest.raises(UsageError, match="index.html was changed after atlaskb wrote it"):
+        build_site(tiny_kb, str(site))
+    assert page.read_bytes() == edited["bytes"] and (site / fsutil.MANIFEST).is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]

@@ -35,6 +35,7 @@ import json
 import os
 import shutil
 import socket
+import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -132,11 +133,16 @@ class Plan:
     target: str
     exists: bool = False
     keep: list = field(default_factory=list)
+    # rel -> (size, mtime_ns, ctime_ns, inode) of each file whose hash was checked: the
+    # check at the swap re-hashes only files whose stat changed since (userland cannot
+    # set ctime, so an edit in between always shows).
+    verified: dict = field(default_factory=dict)
 
 
-def plan_replace(out: str, kind: str, label: str) -> Plan:
+def plan_replace(out: str, kind: str, label: str, verified: dict | None = None) -> Plan:
     """Check that `out` may be replaced by a new output of `kind` (see the module's rule);
-    UsageError naming the first thing that stops it. Touches nothing."""
+    UsageError naming the first thing that stops it. Touches nothing. `verified` is an
+    earlier plan's record of checked files, to skip hashing them again."""
     target = check_out_path(out)
     name = shown(out)
     if os.path.islink(target):
@@ -164,15 +170,19 @@ def plan_replace(out: str, kind: str, label: str) -> Plan:
         raise _usage(f"{refuse}: it holds {OWNER}, which atlaskb did not write; move it out of the way")
     ours_top = {p.split("/", 1)[0] for p in listed} | {MANIFEST, OWNER}
     keep = [e for e in entries if e not in ours_top]
-    problem = _changed_or_foreign(target, listed, {e for e in entries if e in ours_top and e not in (MANIFEST, OWNER)})
+    plan = Plan(target, exists=True, keep=keep)
+    tops = {e for e in entries if e in ours_top and e not in (MANIFEST, OWNER)}
+    problem = _changed_or_foreign(target, listed, tops, verified or {}, plan.verified)
     if problem:
         raise _usage(f"{refuse}: {problem}; move it out of the way or choose another --out "
                      "(atlaskb never deletes files it did not write)")
-    return Plan(target, exists=True, keep=keep)
+    return plan
 
 
-def _changed_or_foreign(target: str, listed: dict, tops: set) -> str | None:
-    """The first path under `tops` that is not, byte for byte, a file the manifest lists."""
+def _changed_or_foreign(target: str, listed: dict, tops: set, known: dict, record: dict) -> str | None:
+    """The first path under `tops` that is not, byte for byte, a file the manifest lists.
+    A file whose stat matches `known` was hashed before; every checked file goes into
+    `record`."""
     dirs = {p.rsplit("/", 1)[0] for p in listed if "/" in p}
     dirs |= {d.rsplit("/", i)[0] for d in list(dirs) for i in range(1, d.count("/") + 1)}
     stack = sorted(tops, reverse=True)
@@ -180,11 +190,14 @@ def _changed_or_foreign(target: str, listed: dict, tops: set) -> str | None:
         rel = stack.pop()
         full = os.path.join(target, rel)
         if rel in listed:
-            if os.path.islink(full) or not os.path.isfile(full):
-                return f"{shown(rel)} is no longer the file atlaskb wrote"
             try:
-                if _sha256(full) != listed[rel]:
+                st = os.lstat(full)
+                if not stat.S_ISREG(st.st_mode):
+                    return f"{shown(rel)} is no longer the file atlaskb wrote"
+                stamp = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+                if known.get(rel) != stamp and _sha256(full) != listed[rel]:
                     return f"{shown(rel)} was changed after atlaskb wrote it"
+                record[rel] = stamp
             except OSError as e:
                 return f"{shown(rel)} cannot be read ({e.strerror or e})"
         elif rel in dirs and os.path.isdir(full) and not os.path.islink(full):
@@ -338,7 +351,7 @@ def output_dir(out: str, kind: str, label: str) -> Iterator[str]:
         _write_owner(tmp, target)
         yield tmp
         write_manifest(tmp, kind)
-        plan = plan_replace(out, kind, label)
+        plan = plan_replace(out, kind, label, plan.verified)
         clash = [e for e in plan.keep if os.path.lexists(os.path.join(tmp, e))]
         if clash:
             raise _usage(f"refusing to replace {shown(out)}: it holds {shown(clash[0])}, which atlaskb did not "

@@ -76,7 +76,7 @@ _out_option = click.option("--out", "out", type=OutPath(dir_okay=False),
 @click.option("--navigator", "navigator", type=click.Choice(["atlas", "5"]), default="atlas", show_default=True,
               help="The Navigator the layer is for: atlas (the ATLAS Navigator: layer 4.3, as MITRE's "
                    "ATLAS layers declare) or 5 (ATT&CK Navigator 5: layer 4.5).")
-@click.option("--out", "out", type=click.Path(),
+@click.option("--out", "out", type=OutPath(),
               help="Write to this file (atomically) instead of stdout; a folder with --case-study all.")
 @pass_app
 def export_navigator(app, score, have, profile_path, evidence_dirs, case_study, navigator, out):
