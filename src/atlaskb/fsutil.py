@@ -33,10 +33,7 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
-import socket
 import stat
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -80,9 +77,13 @@ def check_out_path(out: str | None, what: str = "--out") -> str:
 
 # -- manifests --------------------------------------------------------------------------------
 
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
+def file_sha256(path: str) -> str:
+    """SHA-256 of a file: whole in one read for a page (what makes hashing hundreds of
+    small files cheap), in blocks past a few megabytes."""
     with open(path, "rb") as fh:
+        if os.fstat(fh.fileno()).st_size <= 1 << 23:
+            return hashlib.sha256(fh.read()).hexdigest()
+        h = hashlib.sha256()
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
@@ -103,7 +104,7 @@ def _files_under(root: str) -> list[str]:
 
 def write_manifest(root: str, kind: str) -> None:
     """The last file of an output: who wrote it, and a hash of every file it holds."""
-    files = {p: _sha256(os.path.join(root, p)) for p in _files_under(root)}
+    files = {p: file_sha256(os.path.join(root, p)) for p in _files_under(root)}
     doc = {"written_by": "atlaskb", "kind": kind, "format": _FORMAT, "files": files}
     atomic_write(os.path.join(root, MANIFEST), json.dumps(doc, indent=1, sort_keys=True) + "\n")
 
@@ -195,7 +196,7 @@ def _changed_or_foreign(target: str, listed: dict, tops: set, known: dict, recor
                 if not stat.S_ISREG(st.st_mode):
                     return f"{shown(rel)} is no longer the file atlaskb wrote"
                 stamp = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-                if known.get(rel) != stamp and _sha256(full) != listed[rel]:
+                if known.get(rel) != stamp and file_sha256(full) != listed[rel]:
                     return f"{shown(rel)} was changed after atlaskb wrote it"
                 record[rel] = stamp
             except OSError as e:
@@ -222,6 +223,8 @@ def _process_start(pid: int) -> str | None:
 
 
 def _owner_doc(target: str, carried: list) -> dict:
+    import socket
+
     return {"written_by": "atlaskb", "pid": os.getpid(), "start": _process_start(os.getpid()),
             "host": socket.gethostname(), "target": os.path.basename(target), "carried": carried}
 
@@ -245,6 +248,8 @@ def _stale_owner(folder: str, target: str) -> dict | None:
             and doc.get("target") == os.path.basename(target) and isinstance(doc.get("carried"), list)
             and all(isinstance(c, str) and c and "/" not in c and c not in (".", "..") for c in doc["carried"])):
         return None
+    import socket
+
     if doc.get("host") != socket.gethostname() or os.name != "posix":
         return None  # cannot tell whether its process lives
     pid = doc["pid"]
@@ -290,6 +295,8 @@ def clean_leftovers(target: str) -> list[str]:
 
 def _settle(folder: str, target: str, kind: str, carried: list) -> bool:
     """Put back what a dead run's temporary folder holds of the user's, then remove it."""
+    import shutil
+
     try:
         if kind == "old":
             previous = os.path.join(folder, _PREVIOUS)
@@ -341,6 +348,9 @@ def output_dir(out: str, kind: str, label: str) -> Iterator[str]:
 
     On an exception the temporary folder is removed and `out` is untouched.
     """
+    import shutil
+    import tempfile
+
     plan = plan_replace(out, kind, label)
     target = plan.target
     parent = os.path.dirname(target)
@@ -364,6 +374,8 @@ def output_dir(out: str, kind: str, label: str) -> Iterator[str]:
 
 
 def _swap(tmp: str, plan: Plan) -> None:
+    import shutil
+    import tempfile
     target = plan.target
     if plan.keep:
         _write_owner(tmp, target, plan.keep)  # journal first: a kill mid-move can put them back
@@ -398,6 +410,8 @@ def write_output_file(out: str, data: str | bytes) -> None:
 
 def atomic_write(path: str, data: str | bytes) -> None:
     """Write a file through a temporary file in the same folder and rename it into place."""
+    import tempfile
+
     path = os.path.abspath(path)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=os.path.dirname(path))
