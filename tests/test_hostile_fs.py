@@ -729,3 +729,34 @@ def test_an_edit_made_while_the_site_builds_stops_the_swap(tmp_path, tiny_kb, mo
         build_site(tiny_kb, str(site))
     assert page.read_bytes() == edited["bytes"] and (site / fsutil.MANIFEST).is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+def test_sigkill_at_random_moments_never_loses_the_users_files(tmp_path, release):
+    """Kill `site build` at spread-out moments of a rebuild (render, manifest, carrying the
+    user's entries, the swap); after each kill the output is either the old or the new
+    site, and the next run leaves the user's CNAME and .git/ in place and nothing beside."""
+    import random
+
+    out = tmp_path / "out" / "site"
+    args = [sys.executable, "-m", "atlaskb", "--source", release, "site", "build", "--out", str(out)]
+    assert subprocess.run(args, capture_output=True, timeout=120).returncode == 0
+    (out / "CNAME").write_text("atlas.example.org\n", encoding="utf-8")
+    (out / ".git").mkdir()
+    (out / ".git" / "HEAD").write_text("ref: refs/heads/gh-pages\n", encoding="utf-8")
+    start = time.monotonic()
+    assert subprocess.run(args, capture_output=True, timeout=120).returncode == 0
+    full = time.monotonic() - start
+    rng = random.Random(8)
+    killed = 0
+    for _ in range(6):
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.3, 1.0) * full)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        killed += proc.returncode == -signal.SIGKILL
+        assert subprocess.run(args, capture_output=True, timeout=120).returncode == 0
+        assert (out / "CNAME").read_text(encoding="utf-8") == "atlas.example.org\n"
+        assert (out / ".git" / "HEAD").read_text(encoding="utf-8") == "ref: refs/heads/gh-pages\n"
+        assert sorted(p.name for p in out.parent.iterdir()) == ["site"]
+        assert fsutil.read_manifest(str(out)) is not None
+    assert killed, "no run was killed before it finished"
