@@ -8,6 +8,7 @@ import os
 import click
 
 from atlaskb.cli import pass_app
+from atlaskb.cli.output import counted
 from atlaskb.cli.paths import OutPath, SafePath
 from atlaskb.cli.linkstatus import evidence_option, read_evidence
 from atlaskb.errors import SourceError, UsageError
@@ -280,7 +281,7 @@ def lint(app, fmt):
         for f in findings:
             click.echo(str(f))
         errors = sum(f.level == "error" for f in findings)
-        click.echo(f"{len(kb)} objects, {kb.graph.number_of_edges()} links; "
-                   f"{errors} error(s), {len(findings) - errors} warning(s)", err=True)
+        click.echo(f"{counted(len(kb), 'object')}, {counted(kb.graph.number_of_edges(), 'link')}; "
+                   f"{counted(errors, 'error')}, {counted(len(findings) - errors, 'warning')}", err=True)
     if has_errors(findings):
         raise click.exceptions.Exit(1)
