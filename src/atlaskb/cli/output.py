@@ -45,9 +45,16 @@ class Table:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def dump_json(data: Any) -> str:
-    """Deterministic JSON: sorted keys, fixed indent, non-ASCII kept readable."""
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+def dump_json(data: Any, sort_keys: bool = True) -> str:
+    """Deterministic JSON: sorted keys (unless the caller's order is the contract), fixed
+    indent, non-ASCII kept readable. NaN and Infinity are refused, not written: they are
+    not JSON, and a file holding them cannot be read back by most parsers."""
+    try:
+        return json.dumps(data, indent=2, sort_keys=sort_keys, ensure_ascii=False, default=str, allow_nan=False)
+    except ValueError as e:
+        from atlaskb.errors import AtlasError
+
+        raise AtlasError(f"cannot write JSON: {e} (NaN and Infinity are not JSON); nothing written") from None
 
 
 def cell(value: Any) -> str:
