@@ -62,7 +62,9 @@ class _Tolerant:
                     node.start_mark)
         try:
             return super().construct_object(node, deep=deep)
-        except (ValueError, OverflowError) as e:
+        except (ValueError, OverflowError, IndexError, TypeError, AttributeError) as e:
+            # PyYAML's scalar converters fail in all these ways (`!!int ''` indexes an
+            # empty string, `!!timestamp x` reads a failed match): each means "not a T".
             if not isinstance(node, yaml.ScalarNode):
                 raise
             shown = node.value if len(node.value) <= 40 else node.value[:40] + "…"
@@ -157,7 +159,10 @@ def _simple_frontmatter(text: str) -> dict | None:
 
 def _load(text: str, loader_class, problems: list[YamlProblem] | None) -> Any:
     """One document with a safe loader; recoverable problems go to `problems`."""
-    loader = loader_class(text)
+    try:
+        loader = loader_class(text)  # the pure-Python reader already checks characters here
+    except yaml.YAMLError as e:
+        raise YamlProblem(_describe(e), _yaml_line(e)) from None
     try:
         data = loader.get_single_data()
     except yaml.YAMLError as e:
