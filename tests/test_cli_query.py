@@ -263,9 +263,11 @@ def test_show_evidence(tmp_path):
         "results": [
             {"technique": "AML.T0043.002", "attack": "transfer-fgsm", "metric": "robust_accuracy",
              "higher_is_better": True, "baseline": 0.41, "defended": 0.63,
-             "ci95": {"baseline": [0.38, 0.44], "defended": [0.58, 0.68]}, "params": {}},
+             "ci95": {"baseline": [0.38, 0.44], "defended": [0.58, 0.68]}, "params": {},
+             "difference": {"mean": 0.22, "ci95": [0.15, 0.29]}, "verdict": "better"},
             {"technique": "AML.T0000", "attack": "x", "metric": "accuracy", "higher_is_better": True,
-             "baseline": 0.5, "defended": 0.5, "ci95": None, "params": {}},
+             "baseline": 0.5, "defended": 0.5, "ci95": None, "params": {},
+             "difference": {"mean": 0.0, "ci95": [-0.05, 0.05]}, "verdict": "no clear difference"},
         ],
     }
     (tmp_path / "results.json").write_text(json.dumps(results), encoding="utf-8")
@@ -273,6 +275,8 @@ def test_show_evidence(tmp_path):
     assert code == 0, err
     m6 = next(m for m in json.loads(out)["mitigations"] if m["id"] == "AML.M0006")
     assert m6["evidence"][0]["defended"] == 0.63
+    assert m6["status"] == "supported"  # the link's evidence status beside the mitigation
+    assert {m["status"] for m in json.loads(out)["mitigations"] if m["id"] != "AML.M0006"} == {"unmeasured"}
     assert "AML.T0000" in err  # evidence for a link the graph lacks is reported, not dropped
     text = ok("show", "AML.T0043.002", "--evidence", str(tmp_path))
     assert "Measured evidence" in text and "0.63" in text and "transfer-fgsm" in text

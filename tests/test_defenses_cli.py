@@ -92,7 +92,7 @@ def test_out_that_cannot_be_written_is_a_usage_error_not_an_internal_one(tmp_pat
     blocker.write_text("x")
     code, out, err = run_cli("defend", "run", "AML.M0006", "--technique", "AML.T0043.003",
                              "--quick", "--seeds", "1", "--out", str(blocker / "evidence"))
-    assert code == 2 and "cannot write the evidence" in err
+    assert code == 2 and "cannot write" in err and "is a file, not a folder" in err
     assert "internal error" not in err and "Traceback" not in err
 
 

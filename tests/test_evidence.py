@@ -6,7 +6,9 @@ import pytest
 
 from atlaskb import load
 from atlaskb.errors import SourceError
-from atlaskb.evidence import attach_evidence, evidence_for, load_results, validate
+import copy
+
+from atlaskb.evidence import evidence_for, load_evidence, load_results, missing_links, validate
 
 
 def _result(technique="AML.T0043.002", **over):
@@ -33,20 +35,35 @@ def _write(tmp_path, doc):
     return str(tmp_path)
 
 
-def test_results_land_on_their_mitigates_edge(tmp_path):
+def test_results_map_to_their_link_and_leave_the_graph_alone(tmp_path):
     kb = load()
-    findings = attach_evidence(kb, _write(tmp_path, _doc([_result()])))
-    assert findings == []
-    (ev,) = evidence_for(kb, "AML.M0006", "AML.T0043.002")
-    assert ev["defended"] == 0.52
-    assert evidence_for(kb, "AML.M0006", "AML.T0043.001") == []
+    before = copy.deepcopy(dict(kb.graph.edges[("AML.M0006", "AML.T0043.002", "mitigates")]))
+    ev = load_evidence(_write(tmp_path, _doc([_result()])))
+    assert missing_links(kb, ev) == []
+    (row,) = evidence_for(ev, "AML.M0006", "AML.T0043.002")
+    assert row["defended"] == 0.52
+    assert evidence_for(ev, "AML.M0006", "AML.T0043.001") == []
+    assert dict(kb.graph.edges[("AML.M0006", "AML.T0043.002", "mitigates")]) == before
 
 
 def test_evidence_for_a_link_the_graph_lacks_is_reported_not_invented(tmp_path):
     kb = load()
-    findings = attach_evidence(kb, _write(tmp_path, _doc([_result("AML.T0000")])))
+    findings = missing_links(kb, load_evidence(_write(tmp_path, _doc([_result("AML.T0000")]))))
     assert [f.code for f in findings] == ["evidence-without-edge"]
     assert not kb.graph.has_edge("AML.M0006", "AML.T0000")
+
+
+def test_the_same_link_from_two_folders_is_an_error(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    with pytest.raises(SourceError, match="also in"):
+        load_evidence([_write(a, _doc([_result()])), _write(b, _doc([_result()]))])
+
+
+def test_reader_rejects_a_bad_difference_or_threat_model(tmp_path):
+    assert any("threat_model" in p for p in validate(_doc([_result(threat_model="strong")])))
+    assert any("difference" in p for p in validate(_doc([_result(difference={"mean": 0.1})])))
 
 
 def test_missing_results_file_names_the_folder(tmp_path):
@@ -84,4 +101,4 @@ def test_missing_top_level_keys_are_listed():
 def test_ids_of_the_wrong_type_are_refused_not_a_crash(tmp_path, doc, message):
     """A list or mapping where an ID belongs used to reach the graph lookup (TypeError)."""
     with pytest.raises(SourceError, match=message):
-        attach_evidence(load(), _write(tmp_path, doc))
+        load_evidence(_write(tmp_path, doc))

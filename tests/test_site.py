@@ -347,10 +347,10 @@ def test_evidence_shows_on_both_pages_with_the_plot(tmp_path):
     out = tmp_path / "site"
     result = build_site(kb, str(out), evidence_dir=str(_evidence_dir(tmp_path / "evidence")))
     assert result.evidence_edges == 1
-    assert (out / "evidence" / "files" / "plots" / "AML.T0043.002.svg").is_file()
+    assert (out / "evidence" / "files" / "AML.M0006" / "plots" / "AML.T0043.002.svg").is_file()
     for page in ("mitigations/AML.M0006.html", "techniques/AML.T0043.002.html"):
         html = (out / page).read_text(encoding="utf-8")
-        assert 'src="../evidence/files/plots/AML.T0043.002.svg"' in html, page
+        assert 'src="../evidence/files/AML.M0006/plots/AML.T0043.002.svg"' in html, page
         assert "0.310" in html and "0.520" in html and "+0.210" in html and "better" in html, page
         assert "plots/missing.svg" in html  # named, never linked
     summary = (out / "evidence" / "index.html").read_text(encoding="utf-8")

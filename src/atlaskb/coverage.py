@@ -43,9 +43,13 @@ from dataclasses import dataclass, field
 
 from atlaskb import queries as q
 from atlaskb.errors import NotFound, SourceError, UsageError
+from atlaskb.linkstatus import CLAIM_ONLY, STATUSES, SUPPORTED, best
 from atlaskb.model import MITIGATES, MITIGATION, TECHNIQUE, id_sort_key, is_id
 
 MATURITY_FACTOR = {"realized": 3.0, "demonstrated": 2.0, "feasible": 1.0}
+CLAIMED = "claimed"
+REQUIRE = (CLAIMED, SUPPORTED)  # what a link needs to count towards coverage
+RANKS = ("claims", "effect")  # how `recommend` ranks candidates
 _MAX_PROFILE_BYTES = 1024 * 1024
 
 
@@ -199,14 +203,15 @@ def _resolve_have(kb, have, strength) -> tuple[list[str], dict[str, float]]:
     return sorted(resolved, key=id_sort_key), strengths
 
 
-def _levels(kb, have: list[str], strengths: dict[str, float]) -> dict[str, float]:
+def _levels(kb, have: list[str], strengths: dict[str, float], counts=None) -> dict[str, float]:
     """Technique -> coverage level 1 - Π(1 - strength), for techniques some deployed
-    mitigation links to (level may be 0 when all of them have strength 0)."""
+    mitigation links to (level may be 0 when all of them have strength 0). `counts`,
+    when given, says which links (mitigation, technique) count at all."""
     residual: dict[str, float] = {}
     for m in have:
         s = strengths.get(m, 1.0)
         for _, t, k in kb.graph.out_edges(m, keys=True):
-            if k == MITIGATES:
+            if k == MITIGATES and (counts is None or counts(m, t)):
                 residual[t] = residual.get(t, 1.0) * (1.0 - s)
     return {t: 1.0 - r for t, r in residual.items()}
 
@@ -217,7 +222,8 @@ def technique_weight(kb, technique: str) -> float:
     return factor * (1 + q.case_study_count(kb, technique))
 
 
-def compute(kb, have, strength: dict[str, float] | None = None) -> dict:
+def compute(kb, have, strength: dict[str, float] | None = None, evidence=None,
+            require: str = CLAIMED) -> dict:
     """Coverage of every technique by the mitigations `have` (IDs or names).
 
     Returns ``{"have", "covered", "uncovered", "level", "by_tactic", "gaps", "totals"}``:
@@ -225,9 +231,21 @@ def compute(kb, have, strength: dict[str, float] | None = None) -> dict:
     covered technique to its coverage level (1.0 without strengths); `by_tactic` is
     ``{tactic: {"name", "covered", "uncovered", "ratio"}}`` in kill-chain order;
     `gaps` ranks the uncovered (see module docstring). Unknown mitigations raise NotFound.
+
+    With `evidence` (an `atlaskb.linkstatus.Evidence`) the result also has ``require``
+    and ``claimed``: ``{technique: {"status", "counted", "mitigations": [{"id",
+    "status", "reason"}]}}`` for every technique a deployed mitigation claims, its
+    status the best of its links' (`linkstatus.best`); `totals` adds ``claimed`` and a
+    count of claimed techniques per status. `require` ``supported`` counts a link
+    towards coverage only when its status is ``supported``.
     """
+    if require not in REQUIRE:
+        raise UsageError(f"require must be one of {', '.join(REQUIRE)}, not {require!r}")
+    if require != CLAIMED and evidence is None:
+        raise UsageError(f"--require {require} needs evidence: give --evidence DIR")
     ids, strengths = _resolve_have(kb, have, strength)
-    levels = _levels(kb, ids, strengths)
+    counts = None if require == CLAIMED else (lambda m, t: evidence.status(m, t).status == SUPPORTED)
+    levels = _levels(kb, ids, strengths, counts)
     techniques = kb.nodes_of_type(TECHNIQUE)
     covered = [t for t in techniques if levels.get(t, 0.0) > 0.0]
     covered_set = set(covered)
@@ -248,7 +266,7 @@ def compute(kb, have, strength: dict[str, float] | None = None) -> dict:
              "case_studies": q.case_study_count(kb, t), "weight": technique_weight(kb, t)}
             for t in uncovered]
     gaps.sort(key=lambda g: (-q.maturity_rank(kb, g["id"]), -g["case_studies"], id_sort_key(g["id"])))
-    return {
+    result = {
         "have": ids,
         "covered": covered,
         "uncovered": uncovered,
@@ -258,18 +276,58 @@ def compute(kb, have, strength: dict[str, float] | None = None) -> dict:
         "totals": {"techniques": len(techniques), "covered": len(covered),
                    "ratio": round(len(covered) / len(techniques), 4) if techniques else 0.0},
     }
+    if evidence is not None:
+        _add_evidence(kb, result, ids, strengths, evidence, require)
+    return result
 
 
-def recommend(kb, have, top: int = 5, strength: dict[str, float] | None = None) -> list[dict]:
+def _add_evidence(kb, result: dict, ids: list[str], strengths: dict[str, float], evidence, require: str) -> None:
+    """The claimed techniques with their links' statuses, and totals per status."""
+    claimed_levels = _levels(kb, ids, strengths)
+    covered = set(result["covered"])
+    claimed: dict[str, dict] = {}
+    for t in kb.nodes_of_type(TECHNIQUE):  # ATLAS order
+        if claimed_levels.get(t, 0.0) <= 0.0:
+            continue
+        links = []
+        for m in ids:
+            if strengths.get(m, 1.0) > 0.0 and kb.graph.has_edge(m, t, key=MITIGATES):
+                st = evidence.status(m, t)
+                links.append({"id": m, "status": st.status, "reason": st.reason})
+        claimed[t] = {"status": best(link["status"] for link in links), "counted": t in covered,
+                      "mitigations": links}
+    result["require"] = require
+    result["claimed"] = claimed
+    result["totals"]["claimed"] = len(claimed)
+    for s in STATUSES:
+        result["totals"][s] = sum(1 for c in claimed.values() if c["status"] == s)
+
+
+def recommend(kb, have, top: int = 5, strength: dict[str, float] | None = None, evidence=None,
+              rank: str = "claims") -> list[dict]:
     """The next mitigations to deploy: greedy weighted set cover over the techniques'
-    residual risk (weight × (1 - coverage level)), assuming a new mitigation is fully
-    effective. Each pick is ``{"id", "name", "gain", "newly_covered", "techniques"}``:
-    `gain` the weight it removes, `newly_covered` the techniques uncovered until now that
-    it covers. Ties go to more newly covered techniques, then to ATLAS ID order.
-    Mitigations that would gain nothing are never proposed (the list may be shorter).
+    residual risk (weight × (1 - coverage level)). Each pick is ``{"id", "name", "gain",
+    "newly_covered", "techniques"}``: `gain` the weight it removes, `newly_covered` the
+    techniques uncovered until now that it claims. Ties go to more newly covered
+    techniques, then to ATLAS ID order. Mitigations that would gain nothing are never
+    proposed (the list may be shorter).
+
+    `rank` ``claims`` takes ATLAS's word: a new mitigation removes all the residual of
+    every technique it links to. `rank` ``effect`` (needs `evidence`) first ranks by
+    measured effect: a link removes the share of residual that its headline paired
+    difference shows (`LinkStatus.effect`, counted only for ``supported`` links), and
+    mitigations with no measured effect left follow, ranked by claims.
+
+    With `evidence` each pick also has ``basis`` (``measured effect`` or ``claims``),
+    ``statuses`` ({technique: status} over its links) and ``claims_alone``: true when no
+    link by which it gains is ``supported`` or ``measured only in part``.
     """
     if top < 1:
         raise UsageError("--top must be at least 1")
+    if rank not in RANKS:
+        raise UsageError(f"rank must be one of {', '.join(RANKS)}, not {rank!r}")
+    if rank == "effect" and evidence is None:
+        raise UsageError("--rank effect needs measurements: give --evidence DIR")
     ids, strengths = _resolve_have(kb, have, strength)
     levels = _levels(kb, ids, strengths)
     residual = {t: technique_weight(kb, t) * (1.0 - levels.get(t, 0.0)) for t in kb.nodes_of_type(TECHNIQUE)}
@@ -278,23 +336,45 @@ def recommend(kb, have, top: int = 5, strength: dict[str, float] | None = None) 
                              if k == MITIGATES and t in residual), key=id_sort_key)
                   for m in kb.nodes_of_type(MITIGATION) if m not in ids}
     picks: list[dict] = []
+    if rank == "effect":
+        def measured(m: str, t: str) -> float:
+            st = evidence.status(m, t)
+            return min(1.0, max(0.0, st.effect or 0.0)) if st.status == SUPPORTED else 0.0
+
+        _greedy(kb, picks, top, candidates, residual, uncovered, measured, "measured effect")
+    _greedy(kb, picks, top, candidates, residual, uncovered, lambda m, t: 1.0, "claims")
+    for pick in picks:
+        contributing = pick.pop("_contributing")
+        if evidence is None:
+            pick.pop("basis")
+            continue
+        pick["statuses"] = {t: evidence.status(pick["id"], t).status for t in pick["techniques"]}
+        pick["claims_alone"] = all(pick["statuses"][t] in CLAIM_ONLY for t in contributing)
+    return picks
+
+
+def _greedy(kb, picks: list, top: int, candidates: dict, residual: dict, uncovered: set, share, basis: str) -> None:
+    """Add picks until `top`: each time the candidate removing the most residual, where
+    link (m, t) removes the share `share(m, t)` of t's residual. Candidates picked leave
+    `candidates`; `residual` and `uncovered` are updated in place."""
     while len(picks) < top and candidates:
-        best = None
+        best_pick = None
         for m in sorted(candidates, key=id_sort_key):
-            gain = sum(residual[t] for t in candidates[m])
+            gain = sum(residual[t] * share(m, t) for t in candidates[m])
             new = [t for t in candidates[m] if t in uncovered]
             key = (round(gain, 9), len(new))
-            if best is None or key > best[0]:
-                best = (key, m, gain, new)
-        if best is None or best[2] <= 0:
-            break
-        _, m, gain, new = best
+            if best_pick is None or key > best_pick[0]:
+                best_pick = (key, m, gain, new)
+        if best_pick is None or best_pick[2] <= 0:
+            return
+        _, m, gain, new = best_pick
+        contributing = [t for t in candidates[m] if residual[t] * share(m, t) > 0]
         picks.append({"id": m, "name": kb.graph.nodes[m].get("name", ""), "gain": round(gain, 4),
-                      "newly_covered": new, "techniques": list(candidates[m])})
+                      "newly_covered": new, "techniques": list(candidates[m]), "basis": basis,
+                      "_contributing": contributing})
         for t in candidates.pop(m):
-            residual[t] = 0.0
+            residual[t] *= 1.0 - share(m, t)
             uncovered.discard(t)
-    return picks
 
 
 __all__ = ["Profile", "load_profile", "compute", "recommend", "technique_weight", "MATURITY_FACTOR", "NotFound"]

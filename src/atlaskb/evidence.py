@@ -1,9 +1,9 @@
-"""Measured evidence from the reference defenses, attached to the graph's `mitigates` edges.
+"""Measured evidence from the reference defenses, as a mapping (mitigation, technique) -> rows.
 
 `atlaskb defend run` writes `DIR/results.json` (and plots under `DIR/plots/`). This module
-is the only reader of that file: it checks the shape, then hangs each result on the edge
-mitigation→technique it measures, as the edge attribute ``evidence`` (a list of result
-dicts). The CLI's `show --evidence` and the site read the edge; neither parses results.
+is the only reader of that file: it checks the shape and returns an `Evidence` mapping
+from each mitigates link to its result rows. The CLI's `show --evidence` and the site take
+that mapping; the knowledge base's graph is never changed by reading evidence.
 
 A result that names an edge the graph does not have (for instance evidence measured
 against another release) is reported as a finding, not dropped silently and not invented
@@ -78,12 +78,24 @@ def validate(data) -> list[str]:
                 problems.append(f"{where}: {side} is not a finite number")
         if not _is_ci95(r.get("ci95")):
             problems.append(f"{where}: ci95 must be null or {{'baseline': [lo, hi], 'defended': [lo, hi]}}")
+        diff = r.get("difference")
+        if diff is not None and not (isinstance(diff, dict) and isinstance(diff.get("mean"), (int, float))
+                                     and _is_pair(diff.get("ci95"))):
+            problems.append(f"{where}: difference must be {{'mean': number, 'ci95': [lo, hi]}}")
+        tm = r.get("threat_model")
+        if tm is not None and not (isinstance(tm, dict) and isinstance(tm.get("knowledge"), str)):
+            problems.append(f"{where}: threat_model must be an object with knowledge, norm, eps, queries, adaptive")
         plots = r.get("plots", [])
         if not isinstance(plots, list) or any(
             not isinstance(p, str) or os.path.isabs(p) or ".." in p.replace("\\", "/").split("/") for p in plots
         ):
             problems.append(f"{where}: plots must be relative paths inside the results folder")
     return problems
+
+
+def _is_pair(v) -> bool:
+    return isinstance(v, list) and len(v) == 2 and all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v)
 
 
 def _is_ci95(ci) -> bool:
@@ -98,36 +110,53 @@ def _is_ci95(ci) -> bool:
     )
 
 
-def attach_evidence(kb, directory: str) -> list[Finding]:
-    """Hang every result of `DIR/results.json` on its mitigates edge (attribute
-    ``evidence``; ``evidence_meta`` carries backend, device, dataset and provenance).
+class Evidence(dict):
+    """(mitigation, technique) -> list of result rows, read from one or more evidence
+    folders. `meta[(m, t)]` holds where each pair's rows came from (backend, device, data
+    set, provenance, clean accuracy, and the folder, for plots). Passed to the site and
+    `show --evidence`; nothing is written into the knowledge base's graph."""
 
-    Returns findings for results whose edge the graph lacks. Raises SourceError when the
-    file is missing or malformed (see `load_results`).
-    """
-    data = load_results(directory)
-    path = results_path(directory)
-    mitigation = data["mitigation"]
-    meta = {k: data[k] for k in ("mitigation", "backend", "device", "dataset", "provenance", "clean_accuracy")}
-    meta["directory"] = os.path.abspath(directory)
-    findings: list[Finding] = []
-    graph = kb.graph
-    for r in data["results"]:
-        technique = r["technique"]
-        if not graph.has_edge(mitigation, technique, key=MITIGATES):
+    def __init__(self):
+        super().__init__()
+        self.meta: dict = {}
+        self.paths: dict = {}  # (m, t) -> results.json path, for messages
+
+
+def load_evidence(directories) -> Evidence:
+    """Read every folder's results.json into one `Evidence` mapping. Two folders with
+    results for the same link are an error (which one should a reader believe?)."""
+    if isinstance(directories, (str, os.PathLike)):
+        directories = [directories]
+    ev = Evidence()
+    for directory in directories:
+        data = load_results(directory)
+        path = results_path(directory)
+        mitigation = data["mitigation"]
+        meta = {k: data[k] for k in ("mitigation", "backend", "device", "dataset", "provenance", "clean_accuracy")}
+        meta["directory"] = os.path.abspath(directory)
+        for r in data["results"]:
+            key = (mitigation, r["technique"])
+            if key in ev.meta and ev.meta[key]["directory"] != meta["directory"]:
+                raise SourceError(f"{path}: results for {mitigation} → {r['technique']} are also in "
+                                  f"{ev.paths[key]}; give each link's evidence once")
+            ev.setdefault(key, []).append(dict(r))
+            ev.meta[key] = meta
+            ev.paths[key] = path
+    return ev
+
+
+def missing_links(kb, evidence: Evidence) -> list[Finding]:
+    """Findings for evidence whose mitigates link the loaded sources lack (for instance
+    evidence measured against another release): reported, never invented into an edge."""
+    findings = []
+    for (m, t) in sorted(evidence):
+        if not kb.graph.has_edge(m, t, key=MITIGATES):
             findings.append(Finding(
-                "warning", "evidence-without-edge", path, 0,
-                f"evidence for {mitigation} → {technique} but the loaded sources have no such mitigates link",
-            ))
-            continue
-        edge = graph.edges[mitigation, technique, MITIGATES]
-        edge.setdefault("evidence", []).append(dict(r))
-        edge["evidence_meta"] = meta
+                "warning", "evidence-without-edge", evidence.paths.get((m, t), ""), 0,
+                f"evidence for {m} → {t} but the loaded sources have no such mitigates link"))
     return findings
 
 
-def evidence_for(kb, mitigation: str, technique: str) -> list[dict]:
-    """The results attached to one mitigates edge (empty when none)."""
-    if not kb.graph.has_edge(mitigation, technique, key=MITIGATES):
-        return []
-    return list(kb.graph.edges[mitigation, technique, MITIGATES].get("evidence", []))
+def evidence_for(evidence: Evidence | None, mitigation: str, technique: str) -> list[dict]:
+    """The result rows for one link (empty when none)."""
+    return list((evidence or {}).get((mitigation, technique), []))

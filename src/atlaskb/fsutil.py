@@ -1,65 +1,380 @@
-"""Atomic output: a failed or interrupted write leaves the previous output intact.
+"""Where atlaskb writes: output paths, atomic output, and never deleting what it did not write.
 
-Folders (a site, a vault, an evidence directory) are written into a temporary sibling
-and swapped into place only once complete; single files go through a temporary file
-and `os.replace`.
+This module is the one home of the rule for every `--out`:
+
+1. An output path must name something: `''` is refused (it is not `.`), as is a name the
+   file system cannot encode (a lone surrogate), a symbolic link (replacing it would drop
+   the user's link), and a place below a file.
+2. A folder atlaskb writes whole (a site, a vault, an evidence folder) is built in a
+   temporary sibling and swapped into place only when complete, so a failed or
+   interrupted run leaves the previous output intact. Its last file is the manifest
+   `.atlaskb-manifest.json`: who wrote it (`"written_by": "atlaskb"`), what kind of
+   output it is, and the SHA-256 of every file written. That manifest, and nothing a user
+   could plausibly have by chance (a `results.json`, a `techniques/` folder), is what
+   makes a folder atlaskb's.
+3. An existing output folder is replaced only when it is empty, or holds a manifest of the
+   same kind; then
+   - a listed file whose content still matches its hash is atlaskb's, and is replaced;
+   - an entry at the top that the manifest does not list (`CNAME`, `.git/`, a README)
+     is the user's and is kept: moved into the new output (a name the new output also
+     writes stops the command);
+   - a listed file that was changed since, or an unlisted entry deeper down, stops the
+     command before anything is touched, naming it.
+   Anything else (no manifest, another kind, a file) is refused.
+4. Temporary folders (`.NAME.tmp-*`, `.NAME.old-*`) carry an owner file naming the
+   process that made them. A later run for the same output removes those whose process
+   is gone, first putting back any user entries they were carrying; a folder without that
+   owner file, or whose process still runs, is never touched.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import shutil
+import socket
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
+MANIFEST = ".atlaskb-manifest.json"
+OWNER = ".atlaskb-owner.json"
+_FORMAT = 1
+_MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+_PREVIOUS = "previous"  # inside an `.old-` folder: the output being replaced
+
+
+def _usage(message: str):
+    from atlaskb.errors import UsageError
+
+    return UsageError(message)
+
+
+def shown(path: str) -> str:
+    """`path` printable on any terminal: undecodable bytes and lone surrogates as escapes."""
+    return path.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(path, str) else str(path)
+
+
+def check_out_path(out: str | None, what: str = "--out") -> str:
+    """`out` as an absolute path, or UsageError: empty, unencodable, below a file."""
+    if out is None or not str(out).strip():
+        raise _usage(f"{what} is empty; name a folder or file (use . for the current folder)")
+    try:
+        os.fsencode(out)
+        out.encode("utf-8", "surrogateescape")
+    except UnicodeError:
+        raise _usage(f"{what} {shown(out)} is not a valid file name (a lone surrogate); choose another") from None
+    if "\x00" in out:
+        raise _usage(f"{what} contains a NUL character; choose another name")
+    target = os.path.abspath(out)
+    parent = os.path.dirname(target)
+    while not os.path.lexists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise _usage(f"cannot write {shown(out)}: {shown(parent)} is a file, not a folder")
+    return target
+
+
+# -- manifests --------------------------------------------------------------------------------
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _files_under(root: str) -> list[str]:
+    """Relative paths (with /) of every file under `root` but our two marker files, sorted."""
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        rel = os.path.relpath(folder, root).replace(os.sep, "/")
+        for name in files:
+            path = name if rel == "." else f"{rel}/{name}"
+            if path not in (MANIFEST, OWNER):
+                found.append(path)
+    return sorted(found)
+
+
+def write_manifest(root: str, kind: str) -> None:
+    """The last file of an output: who wrote it, and a hash of every file it holds."""
+    files = {p: _sha256(os.path.join(root, p)) for p in _files_under(root)}
+    doc = {"written_by": "atlaskb", "kind": kind, "format": _FORMAT, "files": files}
+    atomic_write(os.path.join(root, MANIFEST), json.dumps(doc, indent=1, sort_keys=True) + "\n")
+
+
+def read_manifest(folder: str) -> dict | None:
+    """The manifest of `folder` when it is one atlaskb wrote (right shape), else None."""
+    path = os.path.join(folder, MANIFEST)
+    try:
+        if os.path.islink(path) or not os.path.isfile(path) or os.path.getsize(path) > _MAX_MANIFEST_BYTES:
+            return None
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not (isinstance(doc, dict) and doc.get("written_by") == "atlaskb" and doc.get("format") == _FORMAT
+            and isinstance(doc.get("kind"), str) and isinstance(doc.get("files"), dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in doc["files"].items())):
+        return None
+    return doc
+
+
+@dataclass
+class Plan:
+    """What replacing an output folder will do: `keep` are the user's top-level entries
+    that move into the new output."""
+
+    target: str
+    exists: bool = False
+    keep: list = field(default_factory=list)
+
+
+def plan_replace(out: str, kind: str, label: str) -> Plan:
+    """Check that `out` may be replaced by a new output of `kind` (see the module's rule);
+    UsageError naming the first thing that stops it. Touches nothing."""
+    target = check_out_path(out)
+    name = shown(out)
+    if os.path.islink(target):
+        raise _usage(f"{name} is a symbolic link; give the folder it points to, or another --out")
+    if not os.path.lexists(target):
+        return Plan(target)
+    if not os.path.isdir(target):
+        raise _usage(f"{name} exists and is not a folder; give a new or empty folder")
+    try:
+        entries = sorted(os.listdir(target))
+    except OSError as e:
+        raise _usage(f"cannot read {name}: {e.strerror or e}") from None
+    if not entries:
+        return Plan(target, exists=True)
+    manifest = read_manifest(target)
+    refuse = f"refusing to replace {name}"
+    if manifest is None:
+        raise _usage(f"{refuse}: it holds {shown(entries[0])!r} and no {MANIFEST}, so it was not written by "
+                     f"{label}; choose another --out or empty it")
+    if manifest["kind"] != kind:
+        raise _usage(f"{refuse}: it holds a {manifest['kind']} that atlaskb wrote, not a {kind}; choose another --out")
+    listed = manifest["files"]
+    ours_top = {p.split("/", 1)[0] for p in listed} | {MANIFEST, OWNER}
+    keep = [e for e in entries if e not in ours_top]
+    problem = _changed_or_foreign(target, listed, {e for e in entries if e in ours_top and e not in (MANIFEST, OWNER)})
+    if problem:
+        raise _usage(f"{refuse}: {problem}; move it out of the way or choose another --out "
+                     "(atlaskb never deletes files it did not write)")
+    return Plan(target, exists=True, keep=keep)
+
+
+def _changed_or_foreign(target: str, listed: dict, tops: set) -> str | None:
+    """The first path under `tops` that is not, byte for byte, a file the manifest lists."""
+    dirs = {p.rsplit("/", 1)[0] for p in listed if "/" in p}
+    dirs |= {d.rsplit("/", i)[0] for d in list(dirs) for i in range(1, d.count("/") + 1)}
+    stack = sorted(tops, reverse=True)
+    while stack:
+        rel = stack.pop()
+        full = os.path.join(target, rel)
+        if rel in listed:
+            if os.path.islink(full) or not os.path.isfile(full):
+                return f"{shown(rel)} is no longer the file atlaskb wrote"
+            try:
+                if _sha256(full) != listed[rel]:
+                    return f"{shown(rel)} was changed after atlaskb wrote it"
+            except OSError as e:
+                return f"{shown(rel)} cannot be read ({e.strerror or e})"
+        elif rel in dirs and os.path.isdir(full) and not os.path.islink(full):
+            try:
+                stack += sorted((f"{rel}/{e}" for e in os.listdir(full)), reverse=True)
+            except OSError as e:
+                return f"{shown(rel)} cannot be read ({e.strerror or e})"
+        else:
+            return f"it holds {shown(rel)}, which atlaskb did not write"
+    return None
+
+
+# -- temporary folders and their owners -------------------------------------------------------
+
+def _process_start(pid: int) -> str | None:
+    """The kernel's start time of `pid` (Linux), so a reused PID is not taken for the owner."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _owner_doc(target: str, carried: list) -> dict:
+    return {"written_by": "atlaskb", "pid": os.getpid(), "start": _process_start(os.getpid()),
+            "host": socket.gethostname(), "target": os.path.basename(target), "carried": carried}
+
+
+def _write_owner(folder: str, target: str, carried: list | None = None) -> None:
+    atomic_write(os.path.join(folder, OWNER), json.dumps(_owner_doc(target, carried or [])))
+
+
+def _stale_owner(folder: str, target: str) -> dict | None:
+    """The owner record of a temporary folder when atlaskb made it for `target` and the
+    process that made it is gone; None when in doubt (no record, another host, alive)."""
+    path = os.path.join(folder, OWNER)
+    try:
+        if os.path.islink(path) or os.path.getsize(path) > 1 << 20:
+            return None
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not (isinstance(doc, dict) and doc.get("written_by") == "atlaskb" and isinstance(doc.get("pid"), int)
+            and doc.get("target") == os.path.basename(target) and isinstance(doc.get("carried"), list)
+            and all(isinstance(c, str) and c and "/" not in c and c not in (".", "..") for c in doc["carried"])):
+        return None
+    if doc.get("host") != socket.gethostname() or os.name != "posix":
+        return None  # cannot tell whether its process lives
+    pid = doc["pid"]
+    if pid <= 0 or pid == os.getpid():
+        return None  # 0 and negative numbers name process groups, not a process
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+        alive = True
+    except ProcessLookupError:
+        alive = False
+    except PermissionError:
+        alive = True  # another user's process
+    except (OverflowError, ValueError):
+        return None
+    if alive and doc.get("start") is not None and _process_start(pid) not in (None, doc["start"]):
+        alive = False  # the PID was reused by another process
+    return None if alive else doc
+
+
+def clean_leftovers(target: str) -> list[str]:
+    """Remove the temporary folders that an interrupted run for `target` left beside it
+    (rule 4 of the module); returns what was removed. Never raises for a leftover it
+    cannot handle: that one stays."""
+    target = os.path.abspath(target)
+    parent, base = os.path.split(target)
+    try:
+        names = sorted(os.listdir(parent))
+    except OSError:
+        return []
+    removed = []
+    for kind in ("old", "tmp"):  # an old output goes back first if the swap was cut short
+        for name in names:
+            if not name.startswith(f".{base}.{kind}-"):
+                continue
+            folder = os.path.join(parent, name)
+            if os.path.islink(folder) or not os.path.isdir(folder):
+                continue
+            owner = _stale_owner(folder, target)
+            if owner is not None and _settle(folder, target, kind, owner["carried"]):
+                removed.append(folder)
+    return removed
+
+
+def _settle(folder: str, target: str, kind: str, carried: list) -> bool:
+    """Put back what a dead run's temporary folder holds of the user's, then remove it."""
+    try:
+        if kind == "old":
+            previous = os.path.join(folder, _PREVIOUS)
+            if os.path.isdir(previous) and not os.path.lexists(target):
+                os.replace(previous, target)  # cut between the two renames: restore the old output
+            elif os.path.isdir(previous) and not _remove_listed(previous):
+                return False
+        for entry in carried:
+            src = os.path.join(folder, entry)
+            if os.path.lexists(src):
+                os.makedirs(target, exist_ok=True)
+                if os.path.lexists(os.path.join(target, entry)):
+                    return False  # both exist: leave the leftover for a person to judge
+                os.replace(src, os.path.join(target, entry))
+        shutil.rmtree(folder)
+        return True
+    except OSError:
+        return False
+
+
+def _remove_listed(folder: str) -> bool:
+    """Delete the files `folder`'s manifest lists (and it), then the folders left empty.
+    True when nothing else was there."""
+    manifest = read_manifest(folder)
+    for rel in (manifest or {}).get("files", {}):
+        path = os.path.join(folder, *rel.split("/"))
+        if ".." not in rel.split("/") and (os.path.isfile(path) or os.path.islink(path)):
+            os.remove(path)
+    for name in (MANIFEST, OWNER):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(folder, name))
+    for sub, _dirs, _files in sorted(os.walk(folder), key=lambda t: -len(t[0])):
+        with contextlib.suppress(OSError):
+            os.rmdir(sub)
+    return not os.path.lexists(folder)
+
+
+# -- writing ----------------------------------------------------------------------------------
 
 @contextlib.contextmanager
-def atomic_dir(target: str) -> Iterator[str]:
-    """Yield a fresh temporary folder beside `target`; on success it replaces `target`.
+def output_dir(out: str, kind: str, label: str) -> Iterator[str]:
+    """Yield a fresh temporary folder beside `out`; when the block succeeds, write the
+    manifest and swap it into place under the module's rule (the check is repeated at the
+    swap, since a long run gives the user time to change the folder). `label` names the
+    command for messages ("atlaskb site build").
 
-    On an exception the temporary folder is removed and `target` is untouched.
+    On an exception the temporary folder is removed and `out` is untouched.
     """
-    target = os.path.abspath(target)
+    plan = plan_replace(out, kind, label)
+    target = plan.target
     parent = os.path.dirname(target)
     os.makedirs(parent, exist_ok=True)
+    clean_leftovers(target)
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.tmp-", dir=parent)
     try:
+        _write_owner(tmp, target)
         yield tmp
+        write_manifest(tmp, kind)
+        plan = plan_replace(out, kind, label)
+        clash = [e for e in plan.keep if os.path.lexists(os.path.join(tmp, e))]
+        if clash:
+            raise _usage(f"refusing to replace {shown(out)}: it holds {shown(clash[0])}, which atlaskb did not "
+                         "write and which the new output also has; move it away or choose another --out")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     os.chmod(tmp, 0o755)
-    if os.path.isdir(target) and not os.path.islink(target):
-        old = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.old-", dir=parent)
-        os.rmdir(old)
-        os.replace(target, old)
+    _swap(tmp, plan)
+
+
+def _swap(tmp: str, plan: Plan) -> None:
+    target = plan.target
+    if plan.keep:
+        _write_owner(tmp, target, plan.keep)  # journal first: a kill mid-move can put them back
+        for entry in plan.keep:
+            os.replace(os.path.join(target, entry), os.path.join(tmp, entry))
+    if plan.exists:
+        old = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.old-", dir=os.path.dirname(target))
+        _write_owner(old, target)
+        os.replace(target, os.path.join(old, _PREVIOUS))
         os.replace(tmp, target)
-        shutil.rmtree(old, ignore_errors=True)
+        os.remove(os.path.join(target, OWNER))
+        if _remove_listed(os.path.join(old, _PREVIOUS)):
+            shutil.rmtree(old, ignore_errors=True)
     else:
-        if os.path.lexists(target):
-            os.remove(target)
         os.replace(tmp, target)
+        os.remove(os.path.join(target, OWNER))
 
 
-def refuse_to_replace(target: str, why_not_ours: Callable[[list[str]], str | None]) -> None:
-    """Guard for `atomic_dir`, which replaces `target` whole: refuse a file, or a non-empty
-    folder that `why_not_ours(entries)` says this command did not write (the reason it
-    returns goes into the message). A mistyped `--out .` must not delete someone's files.
-    """
-    from atlaskb.errors import UsageError
+def write_output_file(out: str, data: str | bytes) -> None:
+    """`atomic_write` for a user's `--out FILE`: a place that cannot be written is an
+    AtlasError naming it, not a traceback."""
+    from atlaskb.errors import AtlasError
 
-    if os.path.lexists(target) and not os.path.isdir(target):
-        raise UsageError(f"{target} exists and is not a folder; give a new or empty folder")
-    if not os.path.isdir(target):
-        return
+    path = check_out_path(out)
+    if os.path.isdir(path):
+        raise _usage(f"{shown(out)} is a folder; give a file name")
     try:
-        entries = sorted(os.listdir(target))
+        atomic_write(path, data)
     except OSError as e:
-        raise UsageError(f"cannot read {target}: {e.strerror or e}") from None
-    reason = why_not_ours(entries) if entries else None
-    if reason:
-        raise UsageError(f"refusing to replace {target}: {reason}; choose another --out or empty it")
+        raise AtlasError(f"cannot write {shown(out)}: {e.strerror or e}") from None
 
 
 def atomic_write(path: str, data: str | bytes) -> None:

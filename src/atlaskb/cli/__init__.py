@@ -132,7 +132,9 @@ def main(argv: list[str] | None = None) -> None:
         e.show()
         sys.exit(e.exit_code)
     except AtlasError as e:
-        click.echo(f"atlaskb: {e}", err=True)
+        from atlaskb.fsutil import shown
+
+        click.echo(f"atlaskb: {shown(str(e))}", err=True)  # a file name may hold undecodable bytes
         sys.exit(e.exit_code)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)

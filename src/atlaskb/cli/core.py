@@ -7,6 +7,7 @@ import os
 import click
 
 from atlaskb.cli import pass_app
+from atlaskb.cli.linkstatus import evidence_option, read_evidence
 from atlaskb.errors import SourceError, UsageError
 
 
@@ -29,21 +30,28 @@ def export_json(app, out):
     """The whole graph: {"nodes": [...], "edges": [...]}."""
     from atlaskb.export.graph_json import to_json_data
 
-    text = dump_json(to_json_data(app.kb)) + "\n"
-    if out:
-        from atlaskb.fsutil import atomic_write
+    _write(out, dump_json(to_json_data(_exportable(app))) + "\n")
 
-        atomic_write(out, text)
-    else:
-        click.echo(text, nl=False)
+
+def _exportable(app):
+    """The knowledge base to export, refusing one with no objects: sources that yield
+    nothing (a missing or broken file) must not overwrite a good export with an empty
+    one while the script that ran us carries on."""
+    kb = app.kb
+    if len(kb.graph) == 0:
+        named = ", ".join(app.sources) if app.sources else "the bundled vault"
+        raise SourceError(f"{named}: no ATLAS objects to export; nothing written "
+                          "(run `atlaskb lint` to see why the sources yield none)")
+    return kb
 
 
 def _write(out: str | None, text: str) -> None:
-    """To `out` atomically (a failed run leaves the old file), or to stdout."""
-    if out:
-        from atlaskb.fsutil import atomic_write
+    """To `out` atomically (a failed run leaves the old file), or to stdout. `''` is
+    refused, not taken for stdout."""
+    if out is not None:
+        from atlaskb.fsutil import write_output_file
 
-        atomic_write(out, text)
+        write_output_file(out, text)
     else:
         click.echo(text, nl=False)
 
@@ -53,27 +61,69 @@ _out_option = click.option("--out", "out", type=click.Path(dir_okay=False),
 
 
 @export.command("navigator")
-@click.option("--score", type=click.Choice(["case-studies", "mitigations", "coverage"]), default="case-studies",
-              show_default=True, help="What a technique's score counts.")
+@click.option("--score", type=click.Choice(["case-studies", "mitigations", "coverage", "evidence"]),
+              default="case-studies", show_default=True,
+              help="What a technique's score counts (evidence: the best evidence status of its links).")
 @click.option("--have", multiple=True, metavar="M1,M2,...",
-              help="Deployed mitigations (IDs or names, comma-separated or repeated), for --score coverage.")
+              help="Deployed mitigations (IDs or names, comma-separated or repeated), for --score coverage "
+                   "or evidence.")
 @click.option("--profile", "profile_path", type=click.Path(dir_okay=False),
-              help="YAML profile of the deployed mitigations (as for `coverage`), for --score coverage.")
-@_out_option
+              help="YAML profile of the deployed mitigations (as for `coverage`), for --score coverage or evidence.")
+@evidence_option
+@click.option("--case-study", "case_study", metavar="ID|all",
+              help="Instead of a score: MITRE's layer of one case study (the techniques it uses); "
+                   "`all` writes one layer per case study into the --out folder.")
+@click.option("--navigator", "navigator", type=click.Choice(["atlas", "5"]), default="atlas", show_default=True,
+              help="The Navigator the layer is for: atlas (the ATLAS Navigator: layer 4.3, as MITRE's "
+                   "ATLAS layers declare) or 5 (ATT&CK Navigator 5: layer 4.5).")
+@click.option("--out", "out", type=click.Path(),
+              help="Write to this file (atomically) instead of stdout; a folder with --case-study all.")
 @pass_app
-def export_navigator(app, score, have, profile_path, out):
-    """An ATT&CK Navigator layer (format 4.5, domain atlas-atlas) scoring every technique."""
+def export_navigator(app, score, have, profile_path, evidence_dirs, case_study, navigator, out):
+    """An ATT&CK Navigator layer (domain atlas-atlas) scoring every technique, or one
+    case study's layer."""
     from atlaskb.export.navigator import layer
 
+    kb = _exportable(app)
+    if case_study is not None:
+        if have or profile_path or evidence_dirs:
+            raise UsageError("--have, --profile and --evidence go with a score, not with --case-study")
+        _export_case_studies(kb, case_study, navigator, out)
+        return
     strength = None
     have_ids: list[str] = []
-    if score == "coverage":
+    evidence = None
+    if score == "coverage" or (score == "evidence" and (have or profile_path)):
         from atlaskb.cli.coverage import deployed
 
         have_ids, _, strength = deployed(have, profile_path)
     elif have or profile_path:
-        raise UsageError("--have and --profile go with --score coverage")
-    _write(out, dump_json(layer(app.kb, score, have_ids, strength)) + "\n")
+        raise UsageError("--have and --profile go with --score coverage or evidence")
+    if score == "evidence":
+        if not evidence_dirs:
+            raise UsageError("--score evidence needs --evidence DIR (the --out folder of `atlaskb defend run`)")
+        evidence = read_evidence(kb, evidence_dirs)
+    elif evidence_dirs:
+        raise UsageError("--evidence goes with --score evidence")
+    _write(out, dump_json(layer(kb, score, have_ids, strength, evidence=evidence, navigator=navigator)) + "\n")
+
+
+def _export_case_studies(kb, case_study: str, navigator: str, out: str | None) -> None:
+    """One case study's layer to --out (or stdout), or every one (`all`) into the --out folder."""
+    from atlaskb import queries
+    from atlaskb.export.navigator import case_study_layer, write_case_study_layers
+    from atlaskb.model import CASE_STUDY
+
+    if case_study.strip().lower() != "all":
+        found = queries.resolve(kb, case_study, CASE_STUDY)
+        _write(out, dump_json(case_study_layer(kb, found, navigator)) + "\n")
+        return
+    if not out:
+        raise UsageError("--case-study all writes one file per case study: give --out FOLDER")
+    count = write_case_study_layers(kb, out, navigator)
+    from atlaskb.fsutil import shown
+
+    click.echo(f"wrote {count} case-study layers to {shown(out)}", err=True)
 
 
 @export.command("stix")
@@ -83,7 +133,7 @@ def export_stix(app, out):
     """A STIX 2.1 bundle (deterministic IDs and order) that `--source` and `import stix` read back."""
     from atlaskb.export.stix import to_json
 
-    _write(out, to_json(app.kb))
+    _write(out, to_json(_exportable(app)))
 
 
 @export.command("csv")
@@ -95,7 +145,7 @@ def export_csv(app, what, out):
     """A CSV table of the graph."""
     from atlaskb.export.tables import to_csv
 
-    _write(out, to_csv(app.kb, what))
+    _write(out, to_csv(_exportable(app), what))
 
 
 @export.command("graphml")
@@ -105,7 +155,7 @@ def export_graphml(app, out):
     """GraphML for graph tools (Gephi, yEd, networkx); list and dict attributes as JSON text."""
     from atlaskb.export.tables import to_graphml
 
-    _write(out, to_graphml(app.kb))
+    _write(out, to_graphml(_exportable(app)))
 
 
 @click.group("import")
@@ -121,7 +171,6 @@ def import_():
               help="YAML file or folder of {ID: summary} used as descriptions with --facts-only.")
 def import_atlas_yaml(file, out, facts_only, summaries):
     """Turn an ATLAS.yaml release into a markdown vault."""
-    from atlaskb.export.vault import write_vault
     from atlaskb.kb import build
     from atlaskb.lint import has_errors
     from atlaskb.sources import detect_kind
@@ -139,8 +188,7 @@ def import_atlas_yaml(file, out, facts_only, summaries):
         raise SourceError(f"{file}: nothing could be read")
     kb = build([result])
     texts = load_summaries(summaries) if summaries else {}
-    count = write_vault(kb, out, facts_only=facts_only, summaries=texts)
-    click.echo(f"wrote {count} pages to {out}", err=True)
+    _write_vault(kb, out, facts_only=facts_only, summaries=texts)
 
 
 @import_.command("stix")
@@ -150,7 +198,6 @@ def import_atlas_yaml(file, out, facts_only, summaries):
 def import_stix(file, out, facts_only):
     """Turn a STIX 2.1 bundle of ATLAS into a markdown vault. Problems in the bundle
     (repeated IDs, dangling references ...) are printed; the rest is imported."""
-    from atlaskb.export.vault import write_vault
     from atlaskb.kb import build
     from atlaskb.sources import detect_kind
     from atlaskb.sources.stix import read_stix
@@ -166,25 +213,27 @@ def import_stix(file, out, facts_only):
         click.echo(str(f), err=True)
     if not result.objects:
         raise SourceError(f"{file}: no ATLAS objects could be read")
-    count = write_vault(kb, out, facts_only=facts_only)
-    click.echo(f"wrote {count} pages to {out}", err=True)
+    _write_vault(kb, out, facts_only=facts_only)
 
 
-# What `write_vault` puts at the top of a vault; a folder holding anything else is not one.
-_VAULT_TOP = {"tactics", "techniques", "mitigations", "case-studies"}
+def _write_vault(kb, out: str, **options) -> None:
+    from atlaskb.errors import AtlasError
+    from atlaskb.export.vault import write_vault
+    from atlaskb.fsutil import shown
+
+    try:
+        count = write_vault(kb, out, **options)
+    except OSError as e:
+        # not the hidden temporary sibling's name: the reader asked for OUT
+        raise AtlasError(f"cannot write the vault to {shown(out)}: {e.strerror or e}") from None
+    click.echo(f"wrote {count} pages to {shown(out)}", err=True)
 
 
 def check_vault_out(out: str) -> None:
-    """`--out` is replaced as a whole, so it must be new, empty, or a vault written before:
-    never a file, and never a folder with other things in it (`--out .` in a project
-    would otherwise delete the project)."""
-    from atlaskb.fsutil import refuse_to_replace
+    """`--out` is replaced as a whole: new, empty, or a vault atlaskb wrote (`fsutil`)."""
+    from atlaskb.export.vault import check_vault_out as check
 
-    def why_not_ours(entries: list[str]) -> str | None:
-        foreign = [e for e in entries if e not in _VAULT_TOP]
-        return f"the folder holds {foreign[0]!r}, so it is not a vault that atlaskb wrote" if foreign else None
-
-    refuse_to_replace(out, why_not_ours)
+    check(out)
 
 
 def load_summaries(paths) -> dict[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from atlaskb.cli import pass_app
+from atlaskb.cli.linkstatus import evidence_option, read_evidence, status_text
 from atlaskb.cli.output import Table, emit, format_option
 from atlaskb.cli.query import query_kb
 
@@ -60,26 +61,42 @@ def _pct(ratio: float) -> str:
     return f"{ratio * 100:.0f}%"
 
 
+require_option = click.option(
+    "--require", type=click.Choice(["claimed", "supported"]), default="claimed", show_default=True,
+    help="What a link needs to count towards coverage: ATLAS's claim, or (with --evidence) a measured "
+         "`supported` status.",
+)
+
+
 @click.command()
 @have_option
 @profile_option
+@evidence_option
+@require_option
 @click.option("--gaps", "gap_count", type=click.IntRange(min=0), default=15, show_default=True,
               help="How many ranked gaps the table shows (JSON always has all).")
 @format_option
 @pass_app
-def coverage(app, have, profile_path, gap_count, fmt):
+def coverage(app, have, profile_path, evidence_dirs, require, gap_count, fmt):
     """Which techniques the deployed mitigations cover, per tactic, and the uncovered ones
     ranked by maturity (realized > demonstrated > feasible) and case-study use.
 
     A technique counts as covered only through a direct link from a deployed mitigation
     (a parent's mitigation does not cover its sub-techniques, nor the reverse).
     JSON: {have, covered, uncovered, level, by_tactic, gaps, totals}.
+
+    With --evidence, each technique a deployed mitigation claims gets the evidence
+    status of its links: JSON `covered` and `claimed` become lists of {id, name, status,
+    counted, mitigations: [{id, name, status, reason}]} (status: the best of its
+    links'), and `totals` counts the claimed techniques per status. --require supported
+    counts as covered only links whose status is `supported`.
     """
     from atlaskb.coverage import compute
 
     items, notes, strength = deployed(have, profile_path)
     kb = query_kb(app)
-    result = compute(kb, items, strength)
+    evidence = read_evidence(kb, evidence_dirs)
+    result = compute(kb, items, strength, evidence=evidence, require=require)
     fmt = app.fmt(fmt)
     # The profile keys notes and strengths as it names the mitigation (an ID, a short ID,
     # a name): key them by the resolved ID, as `compute` did, for the table.
@@ -92,40 +109,99 @@ def coverage(app, have, profile_path, gap_count, fmt):
                    for t, e in result["by_tactic"].items()]
     gaps = result["gaps"] if fmt == "csv" else result["gaps"][:gap_count]
     totals = result["totals"]
-    summary = f"{totals['covered']} of {totals['techniques']} techniques covered ({_pct(totals['ratio'])})"
+    by = f" by {require} links" if evidence is not None and require != "claimed" else ""
+    summary = f"{totals['covered']} of {totals['techniques']} techniques covered{by} ({_pct(totals['ratio'])})"
+    if by:
+        summary += f"; {totals['claimed']} claimed"
     tables = [
         Table([("id", "ID"), ("name", "Name"), ("strength", "Strength"), ("note", "Note")], have_rows,
               title="Deployed mitigations"),
         Table([("id", "Tactic"), ("name", "Name"), ("covered", "Covered"), ("total", "Techniques"),
                ("ratio", "Ratio")], tactic_rows, title="Coverage by tactic", caption=summary),
+    ]
+    if evidence is not None:
+        result = _with_statuses(kb, result)
+        tables += _status_tables(result, require)
+    tables.append(
         Table([("id", "ID"), ("name", "Name"), ("maturity", "Maturity"), ("case_studies", "Case studies"),
                ("weight", "Weight")], gaps,
               title="Uncovered techniques, highest risk first"
-              + (f" (top {len(gaps)} of {len(result['gaps'])})" if len(gaps) < len(result["gaps"]) else "")),
-    ]
+              + (f" (top {len(gaps)} of {len(result['gaps'])})" if len(gaps) < len(result["gaps"]) else "")))
     emit(result, tables, fmt, app.no_color)
+
+
+def _with_statuses(kb, result: dict) -> dict:
+    """The JSON answer with evidence: `covered` and `claimed` as technique objects."""
+    from atlaskb.cli.query import name_of
+
+    claimed = [{"id": t, "name": name_of(kb, t), "status": c["status"], "counted": c["counted"],
+                "mitigations": [{**m, "name": name_of(kb, m["id"])} for m in c["mitigations"]]}
+               for t, c in result["claimed"].items()]
+    return {**result, "claimed": claimed, "covered": [c for c in claimed if c["counted"]]}
+
+
+def _status_tables(result: dict, require: str) -> list[Table]:
+    from atlaskb.linkstatus import STATUSES
+
+    rows = [{**c, "links": "; ".join(f"{m['id']}: {status_text(m['status'], m['reason'])}" for m in c["mitigations"]),
+             "counted": "yes" if c["counted"] else "no"} for c in result["claimed"]]
+    cols = [("id", "ID"), ("name", "Name"), ("status", "Status")]
+    if require != "claimed":
+        cols.append(("counted", "Counted"))
+    cols.append(("links", "Mitigations: status"))
+    totals = result["totals"]
+    total_rows = [{"status": s, "total": totals[s]} for s in STATUSES]
+    return [
+        Table(cols, rows, title="Claimed techniques and what the evidence says"),
+        Table([("status", "Status"), ("total", "Techniques")], total_rows,
+              title=f"Evidence status of the {totals['claimed']} claimed techniques"),
+    ]
 
 
 @click.command()
 @have_option
 @profile_option
+@evidence_option
+@click.option("--rank", type=click.Choice(["claims", "effect"]), default="claims", show_default=True,
+              help="Rank by the weight of the techniques a mitigation claims, or (with --evidence) by its "
+                   "measured effect: the headline paired difference of its supported links.")
 @click.option("--top", type=click.IntRange(min=1), default=5, show_default=True, help="How many mitigations to propose.")
 @format_option
 @pass_app
-def recommend(app, have, profile_path, top, fmt):
+def recommend(app, have, profile_path, evidence_dirs, rank, top, fmt):
     """The next mitigations that close the most weighted gap (greedy weighted set cover),
     each with the techniques it would newly cover.
 
     A technique weighs maturity factor (realized 3, demonstrated 2, feasible 1) × (1 +
     case studies using it). JSON: an array of {id, name, gain, newly_covered, techniques}.
+
+    With --evidence each pick also says its basis (`measured effect` or `claims`), the
+    status of each of its links, and `claims_alone` when nothing measured supports the
+    links it gains by. --rank effect ranks first by measured effect (a supported link
+    removes the share of a technique's weight that its headline difference shows), then
+    the rest by claims.
     """
     from atlaskb.coverage import recommend as run_recommend
 
     items, _, strength = deployed(have, profile_path)
     kb = query_kb(app)
-    picks = run_recommend(kb, items, top=top, strength=strength)
+    evidence = read_evidence(kb, evidence_dirs)
+    picks = run_recommend(kb, items, top=top, strength=strength, evidence=evidence, rank=rank)
     rows = [{**p, "rank": i + 1, "count": len(p["newly_covered"])} for i, p in enumerate(picks)]
+    cols = [("rank", "#"), ("id", "ID"), ("name", "Name"), ("gain", "Gain"), ("count", "New"),
+            ("newly_covered", "Newly covered techniques")]
     caption = None if picks else "nothing to add: every technique that some mitigation addresses is covered"
-    emit(picks, Table([("rank", "#"), ("id", "ID"), ("name", "Name"), ("gain", "Gain"), ("count", "New"),
-                       ("newly_covered", "Newly covered techniques")], rows, caption=caption),
-         app.fmt(fmt), app.no_color)
+    if evidence is not None:
+        from atlaskb.linkstatus import STATUSES
+
+        for row in rows:
+            row["evidence"] = "claims alone" if row["claims_alone"] else "measured"
+            counts = [(s, sum(1 for v in row["statuses"].values() if v == s)) for s in STATUSES]
+            row["links"] = ", ".join(f"{n} {s}" for s, n in counts if n)
+        cols[3:3] = [("basis", "Ranked by")]
+        cols += [("evidence", "Rests on"), ("links", "Links by status")]
+        alone = sum(1 for p in picks if p["claims_alone"])
+        if picks and alone:
+            caption = (f"{alone} of {len(picks)} recommendation{'s' if len(picks) != 1 else ''} "
+                       "rest on ATLAS's claims alone: nothing measured supports them")
+    emit(picks, Table(cols, rows, caption=caption), app.fmt(fmt), app.no_color)

@@ -44,8 +44,9 @@ def list_(app, fmt):
 @click.option("--backend", type=click.Choice(["numpy", "torch"]), default="numpy", show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda (torch only).")
 @click.option("--quick", is_flag=True, help="Small budgets: all techniques in about a minute.")
-@click.option("--seeds", type=click.IntRange(1, 100), default=3, show_default=True,
-              help="Independent seeds; every figure is a mean with a 95% t-interval over them.")
+@click.option("--seeds", type=click.IntRange(1, 100), default=None,
+              help="Independent seeds (default 10, or 3 with --quick); every figure is a mean "
+                   "over them with a 95% interval that also counts the test points' sampling error.")
 @click.option("--data", "dataset", default="digits", show_default=True, metavar="SPEC",
               help="digits, synthetic[:N], or a .npz file with arrays x and y.")
 @click.option("--diversity", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
@@ -54,11 +55,12 @@ def list_(app, fmt):
                    "this weight instead of on bootstrap samples (0: independent training).")
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="Evidence folder: results.json and plots/ (replaced atomically; a non-empty "
-                   "folder without a results.json is refused, never wiped).")
+                   "folder that atlaskb did not write is refused, never wiped).")
 @pass_app
 def run(app, mitigation, techniques, backend, device, quick, seeds, dataset, diversity, out):
     """Run MITIGATION's experiments and write DIR/results.json and DIR/plots/."""
     from atlaskb.defenses import runner
+    from atlaskb.fsutil import shown
 
     techs = [t.strip() for v in techniques for t in v.split(",") if t.strip()]
     doc = runner.run(mitigation, techs, backend=backend, device=device, quick=quick, seeds=seeds,
@@ -66,7 +68,9 @@ def run(app, mitigation, techniques, backend, device, quick, seeds, dataset, div
     n_seeds = len(doc["provenance"]["seeds"])
     click.echo(f"{len(doc['results'])} results for {doc['mitigation']} "
                f"({doc['backend']} on {doc['device']}, {n_seeds} seed{'s' if n_seeds != 1 else ''}) "
-               f"written to {out}/results.json")
+               f"written to {shown(out)}/results.json")
+    if doc["provenance"].get("quick"):
+        click.echo("quick run: indicative (small budgets and few seeds; run without --quick for evidence)")
 
 
 def _names(app) -> dict:

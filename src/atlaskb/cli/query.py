@@ -17,6 +17,7 @@ import click
 
 from atlaskb import queries as q
 from atlaskb.cli import pass_app
+from atlaskb.cli.linkstatus import evidence_option, read_evidence, status_text
 from atlaskb.cli.output import Table, cell, emit, format_option
 from atlaskb.errors import AtlasError, NotFound
 from atlaskb.model import CASE_STUDY, MITIGATES, MITIGATION, TACTIC, TECHNIQUE, USES, id_sort_key
@@ -182,26 +183,32 @@ def describe(kb, object_id: str) -> dict:
     return out
 
 
-def add_evidence(kb, obj: dict) -> list[dict]:
-    """Attach measured figures (already hung on the edges by `attach_evidence`) to the
+def add_evidence(kb, obj: dict, evidence, statuses=None) -> list[dict]:
+    """Attach measured figures (`evidence`: (mitigation, technique) -> rows) and, with
+    `statuses` (an `atlaskb.linkstatus.Evidence`), each link's evidence status to the
     object's mitigation/technique entries; returns the flat evidence rows for the table."""
     rows = []
     obj_type = obj.get("type")
     entries = obj.get("mitigations") if obj_type == TECHNIQUE else obj.get("techniques") if obj_type == MITIGATION else None
     for entry in entries or []:
         m, t = (entry["id"], obj["id"]) if obj_type == TECHNIQUE else (obj["id"], entry["id"])
+        if statuses is not None:
+            st = statuses.status(m, t)
+            entry["status"], entry["reason"] = st.status, st.reason
         if not kb.graph.has_edge(m, t, key=MITIGATES):
             continue
-        evidence = kb.graph.edges[m, t, MITIGATES].get("evidence") or []
-        if not evidence:
+        rows_here = list(evidence.get((m, t)) or [])
+        if not rows_here:
             continue
-        entry["evidence"] = evidence
-        for r in evidence:
+        entry["evidence"] = rows_here
+        for r in rows_here:
             rows.append({"mitigation": m, "technique": t, "attack": r.get("attack"), "metric": r.get("metric"),
                          "baseline": r.get("baseline"), "defended": r.get("defended"), "ci95": r.get("ci95"),
                          "baseline_ci": _interval(r.get("ci95"), "baseline"),
                          "defended_ci": _interval(r.get("ci95"), "defended"),
-                         "better": "higher" if r.get("higher_is_better") else "lower"})
+                         "better": "higher" if r.get("higher_is_better") else "lower",
+                         "difference": _interval({"d": (r.get("difference") or {}).get("ci95")}, "d"),
+                         "verdict": r.get("verdict", "")})
     return rows
 
 
@@ -213,7 +220,7 @@ def _interval(ci95, side: str) -> str:
     return f"[{cell(bounds[0])}, {cell(bounds[1])}]"
 
 
-def show_tables(obj: dict, evidence_rows: list[dict] | None) -> list[Table]:
+def show_tables(obj: dict, evidence_rows: list[dict] | None, evidence_title: str = "Measured evidence") -> list[Table]:
     fields = [{"field": "id", "value": obj["id"]}, {"field": "type", "value": obj.get("type")},
               {"field": "name", "value": obj.get("name")}]
     for key in sorted(obj):
@@ -233,25 +240,46 @@ def show_tables(obj: dict, evidence_rows: list[dict] | None) -> list[Table]:
     if "tactics" in obj and obj.get("type") == TECHNIQUE:
         tables.append(Table([("id", "ID"), ("name", "Name")], obj["tactics"], title="Tactics"))
     if "mitigations" in obj:
-        tables.append(Table([("id", "ID"), ("name", "Name"), ("note", "Note")], obj["mitigations"], title="Mitigations"))
+        cols = [("id", "ID"), ("name", "Name")] + _status_column(obj["mitigations"]) + [("note", "Note")]
+        tables.append(Table(cols, _with_status_text(obj["mitigations"]), title="Mitigations"))
     if "case_studies" in obj:
         rows = [{**c, "steps": _steps_text(c["steps"])} for c in obj["case_studies"]]
         tables.append(Table([("id", "ID"), ("name", "Name"), ("steps", "Steps")], rows, title="Case studies"))
     if "techniques" in obj:
         if obj.get("type") == MITIGATION:
-            cols = [("id", "ID"), ("name", "Name"), ("tactics", "Tactics"), ("note", "Note")]
+            cols = [("id", "ID"), ("name", "Name"), ("tactics", "Tactics")] + _status_column(obj["techniques"]) + [
+                ("note", "Note")]
         elif obj.get("type") == CASE_STUDY:
             cols = [("steps", "Steps"), ("id", "ID"), ("name", "Name")]
         else:
             cols = [("id", "ID"), ("name", "Name")]
-        rows = [{**t, "steps": _steps_text(t.get("steps", []))} for t in obj["techniques"]]
+        rows = [{**t, "steps": _steps_text(t.get("steps", []))} for t in _with_status_text(obj["techniques"])]
         tables.append(Table(cols, rows, title="Techniques"))
     if evidence_rows is not None:
         tables.append(Table([("mitigation", "Mitigation"), ("technique", "Technique"), ("attack", "Attack"),
                              ("metric", "Metric"), ("better", "Better"), ("baseline", "Baseline"),
-                             ("baseline_ci", "95% CI"), ("defended", "Defended"), ("defended_ci", "95% CI")],
-                            evidence_rows, title="Measured evidence"))
+                             ("baseline_ci", "95% CI"), ("defended", "Defended"), ("defended_ci", "95% CI"),
+                             ("difference", "Paired change 95% CI"), ("verdict", "Verdict")],
+                            evidence_rows, title=evidence_title))
     return tables
+
+
+def _evidence_title(evidence_dirs) -> str:
+    """The evidence table's title, which says when a folder holds a quick (indicative) run."""
+    from atlaskb.evidence import load_results
+
+    quick = any(load_results(d)["provenance"].get("quick") for d in dict.fromkeys(evidence_dirs or ()))
+    return "Measured evidence (quick run: indicative)" if quick else "Measured evidence"
+
+
+def _status_column(entries: list[dict]) -> list[tuple[str, str]]:
+    """The evidence column, when `--evidence` gave the entries a status."""
+    return [("status_text", "Evidence")] if any("status" in e for e in entries) else []
+
+
+def _with_status_text(entries: list[dict]) -> list[dict]:
+    return [{**e, "status_text": status_text(e["status"], e.get("reason", ""))} if "status" in e else e
+            for e in entries]
 
 
 def _steps_text(steps: list[dict]) -> str:
@@ -261,29 +289,27 @@ def _steps_text(steps: list[dict]) -> str:
 @click.command()
 @click.argument("objects", nargs=-1, metavar="ID|NAME...", shell_complete=complete_ids(None))
 @stdin_option
-@click.option("--evidence", "evidence_dir", type=click.Path(file_okay=False),
-              help="Folder with results.json from `atlaskb defend run`: show the measured figures per link.")
+@evidence_option
 @format_option
 @pass_app
-def show(app, objects, use_stdin, evidence_dir, fmt):
+def show(app, objects, use_stdin, evidence_dirs, fmt):
     """One object (ID, name or partial name) with its relationships.
 
-    JSON: an object for one query, an array for several (or with `-`/--stdin).
+    JSON: an object for one query, an array for several (or with `-`/--stdin). With
+    --evidence, each mitigation of a technique (each technique of a mitigation) has the
+    link's `status` and `reason`, and `evidence`: the measured rows.
     """
     queries = read_queries(objects, use_stdin)
     kb = query_kb(app)
-    if evidence_dir:
-        from atlaskb.evidence import attach_evidence
-
-        for finding in attach_evidence(kb, evidence_dir):
-            click.echo(f"atlaskb: {finding}", err=True)
+    statuses = read_evidence(kb, evidence_dirs)  # reports rows for links the sources lack
+    title = _evidence_title(evidence_dirs) if evidence_dirs else ""
     ids, errors = resolve_many(kb, queries, None)
     objs, tables = [], []
     for object_id in ids:
         obj = describe(kb, object_id)
-        rows = add_evidence(kb, obj) if evidence_dir else None
+        rows = add_evidence(kb, obj, statuses.rows, statuses) if statuses is not None else None
         objs.append(obj)
-        tables.extend(show_tables(obj, rows))
+        tables.extend(show_tables(obj, rows, title or "Measured evidence"))
     if objs:
         # By what was asked, not by what was left after repeats were dropped: `show X X`
         # (or `show X x`) is a batch of two, and a script gets the array it expects.
@@ -299,27 +325,37 @@ def show(app, objects, use_stdin, evidence_dir, fmt):
 @stdin_option
 @click.option("--rollup", is_flag=True,
               help="Also count mitigations stated for the technique's parent or its sub-techniques (column `via`).")
+@evidence_option
 @format_option
 @pass_app
-def mitigations(app, techniques, use_stdin, rollup, fmt):
+def mitigations(app, techniques, use_stdin, rollup, evidence_dirs, fmt):
     """The mitigations that address a technique, with their notes.
 
     Several techniques (or `-` for stdin) give one list with a `technique` column.
     JSON: an array of {technique, id, name, note, via}; `via` is null for a direct link.
+    With --evidence each also has the link's evidence `status` and `reason` (for a
+    rolled-up row, the status of the link to `via`).
     """
     queries = read_queries(techniques, use_stdin)
     kb = query_kb(app)
+    evidence = read_evidence(kb, evidence_dirs)
     ids, errors = resolve_many(kb, queries, TECHNIQUE)
     rows = []
     for t in ids:
         for m in q.mitigations_for(kb, t, rollup=rollup):
-            rows.append({"technique": t, **m})
+            row = {"technique": t, **m}
+            if evidence is not None:
+                st = evidence.status(m["id"], m.get("via") or t)
+                row.update(status=st.status, reason=st.reason)
+            rows.append(row)
     if ids:
-        cols = [("id", "ID"), ("name", "Name")] + ([("via", "Via")] if rollup else []) + [("note", "Note")]
+        cols = [("id", "ID"), ("name", "Name")] + ([("via", "Via")] if rollup else []) + _status_column(rows) + [
+            ("note", "Note")]
         if len(ids) > 1:
             cols.insert(0, ("technique", "Technique"))
         title = None if len(ids) > 1 else f"Mitigations of {ids[0]} {name_of(kb, ids[0])}"
-        emit(rows, Table(cols, rows, title=title, caption=f"{len(rows)} mitigation link(s)"), app.fmt(fmt), app.no_color)
+        emit(rows, Table(cols, _with_status_text(rows), title=title, caption=f"{len(rows)} mitigation link(s)"),
+             app.fmt(fmt), app.no_color)
     finish(errors)
 
 

@@ -21,11 +21,12 @@ def site():
                    "and add the coverage page.")
 @click.option("--profile", "profile_path", type=click.Path(dir_okay=False),
               help="A defense profile file (see `atlaskb coverage`), instead of --have.")
-@click.option("--evidence", "evidence_dir", type=click.Path(file_okay=False),
+@click.option("--evidence", "evidence_dir", type=click.Path(file_okay=False), multiple=True,
               help="Folder written by `atlaskb defend run`: show its measured results and plots.")
 @pass_app
 def build(app, out, have, profile_path, evidence_dir):
     """Write the site to OUT; open OUT/index.html in a browser (no server needed)."""
+    from atlaskb.fsutil import shown
     from atlaskb.site import build_site
 
     if have and profile_path:
@@ -34,13 +35,13 @@ def build(app, out, have, profile_path, evidence_dir):
     have_ids = _resolve_have(kb, have) if have else None
     profile = _load_profile(profile_path) if profile_path else None
     try:
-        result = build_site(kb, out, have=have_ids, profile=profile, evidence_dir=evidence_dir)
+        result = build_site(kb, out, have=have_ids, profile=profile, evidence_dir=list(evidence_dir) or None)
     except OSError as e:
         # The build writes into a hidden temporary sibling (".NAME.tmp-..."); naming that
         # folder would only puzzle the reader, who asked for OUT.
-        shown = e.filename if e.filename and ".tmp-" not in str(e.filename) else None
-        raise AtlasError(f"cannot write the site to {out}: {e.strerror or e}"
-                         + (f" ({shown})" if shown else "")) from e
+        where = e.filename if isinstance(e.filename, str) and ".tmp-" not in e.filename else None
+        raise AtlasError(f"cannot write the site to {shown(out)}: {e.strerror or e}"
+                         + (f" ({shown(where)})" if where else "")) from e
     extras = []
     if result.coverage:
         extras.append("coverage page")
@@ -49,7 +50,7 @@ def build(app, out, have, profile_path, evidence_dir):
     if result.problems:
         extras.append(f"{result.problems} source problem{'s' if result.problems != 1 else ''} shown")
     suffix = f"; {', '.join(extras)}" if extras else ""
-    click.echo(f"Site written to {out.rstrip('/')}/index.html ({result.pages} pages, {result.seconds:.2f} s{suffix})")
+    click.echo(f"Site written to {shown(out.rstrip('/'))}/index.html ({result.pages} pages, {result.seconds:.2f} s{suffix})")
     for warning in result.warnings:
         click.echo(f"atlaskb: warning: {warning}", err=True)
 

@@ -10,58 +10,15 @@ passes over the data), so any gain is the ensemble's, not more training.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from atlaskb.defenses import models
-from atlaskb.defenses.config import Config
 from atlaskb.engine import train as T
 from atlaskb.engine.backend import Backend
 from atlaskb.engine.network import Network
 
-# The defenses name the votes as ATLAS readers know them; the engine calls majority "hard".
-_ENGINE_VOTE = {"soft": "soft", "majority": "hard"}
-
-
-@dataclass
-class Classifier:
-    """A deployed system: one or more networks bound to a backend, answering by a vote.
-
-    Attacks see only what their threat model allows: black-box ones call `probs` or
-    `predict`, white-box ones also use `bounds` for gradients.
-    """
-
-    backend: Backend
-    networks: list[Network]
-    vote: str = "soft"
-
-    def __post_init__(self):
-        if self.vote not in _ENGINE_VOTE:
-            raise ValueError(f"unknown vote {self.vote!r}; choose one of {tuple(_ENGINE_VOTE)}")
-        self.bounds = [self.backend.bind(n) for n in self.networks]
-
-    def _member_logits(self, x: np.ndarray) -> np.ndarray:
-        if len(x) == 0:  # an attack may have no correctly classified point left to query
-            return np.zeros((len(self.networks), 0, self.networks[0].n_out), np.float32)
-        return T.logits(self.backend, self.bounds, x)
-
-    def probs(self, x: np.ndarray) -> np.ndarray:
-        """The scores the system answers with (see `engine.train.vote_proba`)."""
-        return T.vote_proba(self._member_logits(x), _ENGINE_VOTE[self.vote])
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return T.combine_votes(self._member_logits(x), _ENGINE_VOTE[self.vote])
-
-    def accuracy(self, x: np.ndarray, y: np.ndarray) -> float:
-        return float(np.mean(self.predict(x) == y)) if len(y) else float("nan")
-
-    def with_vote(self, vote: str) -> "Classifier":
-        return Classifier(self.backend, self.networks, vote)
-
-
 def train_members(backend: Backend, x: np.ndarray, y: np.ndarray, n_classes: int,
-                  image: tuple[int, int, int], cfg: Config, rng: np.random.Generator,
+                  image: tuple[int, int, int], cfg, rng: np.random.Generator,
                   extra: dict | None = None, augment: dict | None = None,
                   specs: list[dict] | None = None) -> list[Network]:
     """Train the members: each on its own bootstrap sample of (x, y) by default, or, with
@@ -125,7 +82,7 @@ def _train_jointly(backend, x, y, n_classes, image, cfg, rng, streams, extra, au
 
 
 def train_baseline(backend: Backend, x: np.ndarray, y: np.ndarray, n_classes: int,
-                   image: tuple[int, int, int], cfg: Config, rng: np.random.Generator,
+                   image: tuple[int, int, int], cfg, rng: np.random.Generator,
                    n_members: int, augment=None) -> Network:
     """One network trained on all of (x, y) for `n_members * epochs` epochs: the same
     number of example-gradients as the whole ensemble."""

@@ -24,18 +24,30 @@ def _num(v, where):
         raise ResultsError(f"{where}: expected a finite number, got {v!r}")
 
 
+KNOWLEDGE = ("white-box", "scores", "labels", "none")
+VERDICTS = ("better", "worse", "no clear difference")
+
+
 def validate(doc: dict) -> dict:
-    """Raise ResultsError on anything that does not match the documented shape.
+    """Raise ResultsError on anything that does not match the documented shape or does
+    not add up.
 
     The shape every reader relies on is checked by `atlaskb.evidence.validate` (one
-    schema, one home); the writer adds what it alone guarantees: full provenance, a
-    non-empty list, plots named, and an interval on each side that contains its mean.
+    schema, one home); the writer adds what it alone guarantees, each a check that a
+    wrong writer fails: full provenance; every row's interval contains its mean; a rate
+    stays in [0, 1] and its interval has positive width (finitely many test points never
+    pin a rate exactly); the difference is defended - baseline and lies in its own
+    interval; the verdict is the one that interval gives in the metric's direction; the
+    threat model is complete.
     """
+    from atlaskb.defenses.rows import RATES
+    from atlaskb.defenses.stats import verdict
+
     problems = evidence.validate(doc)
     if problems:
         raise ResultsError("; ".join(problems))
     prov = doc["provenance"]
-    for k in ("versions", "seeds", "config_hash", "timings"):
+    for k in ("versions", "seeds", "config_hash", "timings", "quick"):
         if k not in prov:
             raise ResultsError(f"provenance lacks {k!r}")
     for k in ("baseline", "defended"):
@@ -44,20 +56,58 @@ def validate(doc: dict) -> dict:
         raise ResultsError("results must be a non-empty list")
     for i, r in enumerate(doc["results"]):
         where = f"results[{i}]"
-        if "plots" not in r:
-            raise ResultsError(f"{where}: missing ['plots']")
+        for k in ("plots", "difference", "verdict", "threat_model"):
+            if k not in r:
+                raise ResultsError(f"{where}: missing [{k!r}]")
         if not isinstance(r["higher_is_better"], bool):
             raise ResultsError(f"{where}: higher_is_better must be true or false")
+        rate = r["metric"] in RATES
         for k in ("baseline", "defended"):
             _num(r[k], f"{where}.{k}")
             ci = (r["ci95"] or {}).get(k)
-            if not (isinstance(ci, list) and len(ci) == 2):
-                raise ResultsError(f"{where}.ci95.{k}: expected [lo, hi]")
-            for v in ci:
-                _num(v, f"{where}.ci95.{k}")
+            _pair(ci, f"{where}.ci95.{k}")
             if not ci[0] - 1e-9 <= r[k] <= ci[1] + 1e-9:
                 raise ResultsError(f"{where}.ci95.{k}: interval {ci} does not contain the mean {r[k]}")
+            if rate:
+                if not (0.0 <= r[k] <= 1.0 and 0.0 <= ci[0] and ci[1] <= 1.0):
+                    raise ResultsError(f"{where}.{k}: a rate and its interval must lie in [0, 1]")
+                if not ci[1] > ci[0]:
+                    raise ResultsError(f"{where}.ci95.{k}: zero-width interval {ci} for a rate "
+                                       "measured on finitely many points")
+        diff = r["difference"]
+        if not isinstance(diff, dict):
+            raise ResultsError(f"{where}.difference: expected {{mean, ci95}}")
+        _num(diff.get("mean"), f"{where}.difference.mean")
+        _pair(diff.get("ci95"), f"{where}.difference.ci95")
+        lo, hi = diff["ci95"]
+        if abs(diff["mean"] - (r["defended"] - r["baseline"])) > 2e-6:
+            raise ResultsError(f"{where}.difference.mean {diff['mean']} is not defended - baseline "
+                               f"({r['defended']} - {r['baseline']})")
+        if not lo - 1e-9 <= diff["mean"] <= hi + 1e-9:
+            raise ResultsError(f"{where}.difference.ci95 {diff['ci95']} does not contain its mean")
+        if rate and not hi > lo:
+            raise ResultsError(f"{where}.difference.ci95: zero-width interval for a rate")
+        expected = verdict([lo, hi], r["higher_is_better"])
+        if r["verdict"] != expected:
+            raise ResultsError(f"{where}.verdict is {r['verdict']!r} but the paired interval "
+                               f"{diff['ci95']} says {expected!r}")
+        tm = r["threat_model"]
+        if not isinstance(tm, dict) or set(tm) != {"knowledge", "norm", "eps", "queries", "adaptive"}:
+            raise ResultsError(f"{where}.threat_model: expected knowledge, norm, eps, queries, adaptive")
+        if tm["knowledge"] not in KNOWLEDGE or not isinstance(tm["adaptive"], bool):
+            raise ResultsError(f"{where}.threat_model: unknown knowledge or adaptive not true/false")
+        _num(tm["eps"], f"{where}.threat_model.eps")
+        _num(tm["queries"], f"{where}.threat_model.queries")
     return doc
+
+
+def _pair(ci, where):
+    if not (isinstance(ci, list) and len(ci) == 2):
+        raise ResultsError(f"{where}: expected [lo, hi]")
+    for v in ci:
+        _num(v, where)
+    if ci[0] > ci[1]:
+        raise ResultsError(f"{where}: lo {ci[0]} is above hi {ci[1]}")
 
 
 def dumps(doc: dict) -> str:

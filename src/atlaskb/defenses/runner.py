@@ -8,6 +8,7 @@ dataset, config, seeds, backend/device numerics): the same seeds give the same f
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import platform
@@ -18,11 +19,16 @@ from dataclasses import replace
 
 import numpy as np
 
-from atlaskb.defenses import get_mitigation, plots, results, stats
-from atlaskb.defenses.config import get_config
+from atlaskb.defenses import get_mitigation, plots, results, rows as rows_mod, stats
+from atlaskb.defenses.config import BaseConfig, default_seeds
 from atlaskb.defenses.data import get_dataset
 from atlaskb.errors import AtlasError, UsageError
-from atlaskb.fsutil import refuse_to_replace
+from atlaskb.fsutil import plan_replace, shown
+
+# What the evidence folder's manifest calls it (`fsutil`): a folder is replaced by a new
+# run only when its manifest says so, never because it happens to hold a results.json.
+KIND = "evidence"
+LABEL = "atlaskb defend run"
 
 
 class UnknownTechnique(AtlasError):
@@ -40,12 +46,6 @@ def _round(v):
     if isinstance(v, np.generic):
         return _round(v.item())
     return v
-
-
-def _summary(values) -> dict:
-    """Mean, interval and per-seed values of an extra figure (all extras are rates)."""
-    return {"mean": stats.mean(values), "ci95": _ci(values, "rate"), "per_seed": list(values)}
-
 
 
 def select_techniques(mod, requested) -> list[str]:
@@ -66,45 +66,6 @@ def select_techniques(mod, requested) -> list[str]:
     return sorted(chosen, key=id_sort_key)
 
 
-def _ci(values, metric: str) -> list[float]:
-    """The t-interval, clipped to the metric's possible range: a rate's interval past 1
-    (or a count's below 0) would claim values that cannot occur."""
-    lo, hi = stats.t_interval(values)
-    top = math.inf if metric == "queries" else 1.0
-    return [min(max(lo, 0.0), top), min(max(hi, 0.0), top)]
-
-
-def _aggregate(technique: str, per_seed: list[list[dict]]) -> list[dict]:
-    """Rows from each seed (same order every seed) -> one result per row with intervals."""
-    out = []
-    for rows in zip(*per_seed):
-        first = rows[0]
-        base = [r["baseline"] for r in rows]
-        dfd = [r["defended"] for r in rows]
-        params = dict(first["params"])
-        params["per_seed"] = {"baseline": base, "defended": dfd}
-        if first["extra"]:
-            params["extra"] = {k: _summary([r["extra"][k] for r in rows]) for k in first["extra"]}
-        if first["info"]:
-            params["info"] = [r["info"] for r in rows]
-        series = None
-        if first["series"]:
-            s0 = first["series"]
-            series = {"x_label": s0["x_label"], "x": list(s0["x"])}
-            for side in ("baseline", "defended"):
-                cols = list(zip(*[r["series"][side] for r in rows]))
-                series[side] = [stats.mean(c) for c in cols]
-                series[side + "_ci95"] = [_ci(c, first["metric"]) for c in cols]
-            params["series"] = series
-        out.append({"technique": technique, "attack": first["attack"], "metric": first["metric"],
-                    "higher_is_better": first["higher_is_better"], "baseline": stats.mean(base),
-                    "defended": stats.mean(dfd),
-                    "ci95": {"baseline": _ci(base, first["metric"]),
-                             "defended": _ci(dfd, first["metric"])},
-                    "params": params, "series": series})
-    return out
-
-
 def _versions(backend_name: str) -> dict:
     import sklearn
 
@@ -119,21 +80,53 @@ def _versions(backend_name: str) -> dict:
     return v
 
 
-def _single_threaded_blas():
-    """Limit BLAS to one thread while experiments run.
+THREADS_ENV = "ATLASKB_THREADS"
 
-    The networks here are small (at most 128 units, batches of 64), so BLAS threads cost
-    more in hand-offs than they save; on a busy two-core machine OpenBLAS's spinning
-    threads made a quick run 3-4x slower (measured: 52 s vs 15 s wall). GPU work is
-    unaffected.
+
+def thread_count() -> int:
+    """Threads for BLAS and torch while experiments run: 1 unless `ATLASKB_THREADS` says
+    otherwise (a whole number >= 1)."""
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    if not raw:
+        return 1
+    if not raw.isdigit() or int(raw) < 1:
+        raise UsageError(f"{THREADS_ENV} must be a whole number >= 1, got {raw!r}")
+    return int(raw)
+
+
+@contextlib.contextmanager
+def pinned_threads(backend_name: str):
+    """Limit BLAS and (for the torch backend) torch's own intra-op pool while experiments
+    run, restoring both afterwards.
+
+    The networks here are small (at most 128 units, batches of 64), so extra threads cost
+    more in hand-offs than they save, and on a shared machine spinning threads are ruinous:
+    OpenBLAS made a quick numpy run 3-4x slower (52 s vs 15 s); torch's default pool made
+    one torch technique take 191 s against 25 s with one thread beside two busy processes
+    (bench/RESULTS.md). `ATLASKB_THREADS` raises the limit for larger models.
     """
+    n = thread_count()
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - installed with scikit-learn
-        import contextlib
+        threadpool_limits = None
+    torch_prev = None
+    if backend_name == "torch":
+        import torch
 
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+        torch_prev = torch.get_num_threads()
+        torch.set_num_threads(n)
+    try:
+        if threadpool_limits is None:
+            yield n
+        else:
+            with threadpool_limits(limits=n, user_api="blas"):
+                yield n
+    finally:
+        if torch_prev is not None:
+            import torch
+
+            torch.set_num_threads(torch_prev)
 
 
 class _Progress:
@@ -166,36 +159,46 @@ class _Progress:
 
 
 def run(mitigation: str, techniques=(), *, backend: str = "numpy", device: str = "auto",
-        quick: bool = False, seeds: int = 3, out: str | None = None, dataset: str = "digits",
+        quick: bool = False, seeds: int | None = None, out: str | None = None, dataset: str = "digits",
         progress: bool | None = None, config=None, names: dict | None = None,
-        diversity: float | None = None) -> dict:
+        diversity: float | None = None, seed_list: list[int] | None = None) -> dict:
     """Run and (if `out`) write the evidence; returns the results document.
 
-    `diversity` (when not None) overrides the config's negative-correlation weight for the
-    ensemble's members; it is part of the config, so provenance and config hash record it.
+    `seeds` defaults to 10 in full mode and 3 with `quick` (indicative only); `seed_list`
+    names the seeds outright (a sweep's cell). `diversity` (when not None) overrides the
+    config's `diversity` field where the mitigation's config has one; it is part of the
+    config, so provenance and config hash record it.
     """
-    from atlaskb.defenses.experiments.context import SeedContext
+    from atlaskb.defenses.context import SeedContext
     from atlaskb.engine import get_backend
 
     mod = get_mitigation(mitigation)
     chosen = select_techniques(mod, techniques)
-    if seeds < 1:
-        raise AtlasError("--seeds must be at least 1")
-    if out:
-        check_out_dir(out)  # before minutes of training, not after
+    if seed_list is None:
+        seeds = default_seeds(quick) if seeds is None else seeds
+        if seeds < 1:
+            raise AtlasError("--seeds must be at least 1")
+        seed_list = list(range(seeds))
+    if not seed_list:
+        raise AtlasError("at least one seed is needed")
+    if out is not None:
+        check_out_dir(out)  # before minutes of training, not after ('' is refused, not skipped)
     be = get_backend(backend, device)
     ds = get_dataset(dataset)
-    cfg = config or get_config(quick)
+    cfg = config or (mod.config(quick) if hasattr(mod, "config") else BaseConfig())
     if diversity is not None:
         if not (diversity >= 0 and math.isfinite(diversity)):
             raise AtlasError(f"--diversity must be a finite number >= 0, got {diversity}")
-        cfg = replace(cfg, diversity=float(diversity))
-    seed_list = list(range(seeds))
+        if not hasattr(cfg, "diversity"):
+            if diversity:
+                raise AtlasError(f"{mod.MITIGATION} has no --diversity setting")
+        else:
+            cfg = replace(cfg, diversity=float(diversity))
     t_start = time.perf_counter()
     timings = {t: 0.0 for t in chosen}
     per_tech = {t: [] for t in chosen}
     clean = {"baseline": [], "defended": []}
-    with _single_threaded_blas(), _Progress(len(seed_list) * len(chosen), progress) as bar:
+    with pinned_threads(be.name) as threads, _Progress(len(seed_list) * len(chosen), progress) as bar:
         for seed in seed_list:
             ctx = SeedContext(be, ds, cfg, seed)
             for t in chosen:
@@ -204,17 +207,18 @@ def run(mitigation: str, techniques=(), *, backend: str = "numpy", device: str =
                 per_tech[t].append(mod.EXPERIMENTS[t](ctx))
                 timings[t] += time.perf_counter() - t0
                 bar.step(f"seed {seed} {t}", advance=1)
-            ca = ctx.clean_accuracy()
+            ca = mod.clean_accuracy(ctx)
             clean["baseline"].append(ca["baseline"])
             clean["defended"].append(ca["defended"])
-    rows = [r for t in chosen for r in _aggregate(t, per_tech[t])]
+    rows = [r for t in chosen for r in rows_mod.aggregate(t, per_tech[t])]
     doc = {
         "mitigation": mod.MITIGATION, "backend": be.name, "device": be.device, "dataset": ds.name,
-        "provenance": {"versions": _versions(be.name), "seeds": seed_list, "config_hash": cfg.hash(),
+        "provenance": {"versions": _versions(be.name), "seeds": list(seed_list), "config_hash": cfg.hash(),
                        "config": cfg.as_dict(), "quick": bool(quick), "techniques": chosen,
-                       "timings": {}},
-        "clean_accuracy": {"baseline": stats.mean(clean["baseline"]),
-                           "defended": stats.mean(clean["defended"])},
+                       "threads": threads, "timings": {}},
+        "not_measured": [{"technique": t, "reason": r} for t, r in sorted(mod.NOT_MEASURED.items())],
+        "clean_accuracy": {"baseline": stats.arm(clean["baseline"])["mean"],
+                           "defended": stats.arm(clean["defended"])["mean"]},
         "results": [{k: v for k, v in r.items() if k != "series"} | {"plots": [f"plots/{r['technique']}.png",
                                                                               f"plots/{r['technique']}.svg"]}
                     for r in rows],
@@ -225,7 +229,7 @@ def run(mitigation: str, techniques=(), *, backend: str = "numpy", device: str =
                                     "per_technique_s": {t: round(v, 3) for t, v in timings.items()},
                                     "note": "a technique's time includes shared work it was first to need"}
     results.validate(doc)
-    if out:
+    if out is not None:
         write(doc, rows, chosen, out, names)
     return doc
 
@@ -243,27 +247,26 @@ def _check_measured(doc: dict, dataset: str) -> None:
 
 
 def check_out_dir(out: str) -> None:
-    """Refuse an --out that cannot hold the evidence, before any training: a file, a
-    non-empty folder that is not an evidence folder (it would be replaced whole, and a
-    mistyped --out must not wipe someone's files), or a place that cannot be written."""
-    refuse_to_replace(out, lambda entries: None if "results.json" in entries else
-                      "it is not empty and holds no results.json from an earlier `atlaskb defend run`")
+    """Refuse an --out that cannot hold the evidence, before any training: empty, a file,
+    a folder that a new evidence folder may not replace (`fsutil`'s rule: a mistyped
+    --out must not wipe someone's files), or a place that cannot be written."""
+    plan_replace(out, KIND, LABEL)
     parent = os.path.dirname(os.path.abspath(out))
     try:
         os.makedirs(parent, exist_ok=True)
         probe = tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(out))}.probe-", dir=parent)
         os.rmdir(probe)
     except OSError as e:
-        raise UsageError(f"cannot write the evidence to {out}: {e.strerror or e}") from None
+        raise UsageError(f"cannot write the evidence to {shown(out)}: {e.strerror or e}") from None
 
 
 def write(doc: dict, rows: list[dict], chosen: list[str], out: str, names: dict | None = None) -> None:
-    from atlaskb.fsutil import atomic_dir, atomic_write
+    from atlaskb.fsutil import atomic_write, output_dir
 
     names = names if names is not None else _technique_names()
     check_out_dir(out)
     try:
-        with atomic_dir(out) as tmp:
+        with output_dir(out, KIND, LABEL) as tmp:
             pdir = os.path.join(tmp, "plots")
             os.makedirs(pdir)
             for t in chosen:
@@ -272,9 +275,9 @@ def write(doc: dict, rows: list[dict], chosen: list[str], out: str, names: dict 
                 plots.write(fig, pdir, t)
             atomic_write(os.path.join(tmp, "results.json"), results.dumps(doc))
     except OSError as e:
-        shown = e.filename if e.filename and ".tmp-" not in str(e.filename) else None  # not our temp folder
-        raise AtlasError(f"cannot write the evidence to {out}: {e.strerror or e}"
-                         + (f" ({shown})" if shown else "")) from None
+        where = e.filename if isinstance(e.filename, str) and ".tmp-" not in e.filename else None  # not our temp folder
+        raise AtlasError(f"cannot write the evidence to {shown(out)}: {e.strerror or e}"
+                         + (f" ({shown(where)})" if where else "")) from None
 
 
 def _technique_names() -> dict:

@@ -6,21 +6,42 @@ Tactics become ``x-mitre-tactic`` (with ``x_mitre_shortname``), techniques
 ``uses`` become relationships. An ``x-mitre-matrix`` lists the tactics in kill-chain
 order, which ATT&CK tooling (Navigator, mitreattack-python) expects.
 
-Output is deterministic so that it can be diffed and committed: STIX IDs are UUIDv5 of
-the ATLAS ID (relationships: of type, source and target) in a namespace of our own,
-objects are in ATLAS order, timestamps come from the objects' own dates (never the
-clock). Attributes STIX has no property for (maturity, categories, procedure steps,
-page-less objects ...) travel as ``x_atlaskb_<attr>`` custom properties, which
-`atlaskb.sources.stix` reads back: load → export → load gives the same graph.
+An ``x-mitre-collection`` lists every object with its ``modified`` stamp (ATT&CK
+Workbench imports collections).
+
+Shaped for the tools that read MITRE's bundles:
+
+* Sub-techniques carry their parent's ``kill_chain_phases`` (the Navigator builds its
+  matrix from phases, and a phase filter must find them); phases that are inherited,
+  not stated, are marked ``x_atlaskb_inherited_phases`` so that reading the bundle back
+  adds no links the source did not state.
+* An object's own ID is its only ``mitre-atlas`` reference. The ATT&CK technique ATLAS
+  adapts goes under ``attack-cross-reference``, never ``mitre-attack``: tools that scan
+  references for ``mitre-attack`` take what they find for the object's own ATT&CK ID.
+* Case studies (``campaign``) carry their incident date as ``first_seen``; since ATLAS
+  gives them no dates of their own, ``created``/``modified`` are the incident date too,
+  marked ``x_atlaskb_undated`` so that the reader does not invent dates.
+
+Output is deterministic so that it can be diffed and committed: objects are in ATLAS
+order, timestamps come from the objects' own dates (never the clock). STIX IDs are
+UUIDv5, in a namespace of our own, of the ATLAS ID (relationships: of type, source and
+target) and of where the object's text comes from (`text_origin`): exports of MITRE's
+release and of a vault with its own summaries describe an object in different words, so
+they must not claim to be the same STIX object at the same ``modified`` stamp. The
+bundle ID is derived from the bundle's content. Attributes STIX has no property for
+(maturity, categories, procedure steps, page-less objects ...) travel as
+``x_atlaskb_<attr>`` custom properties, which `atlaskb.sources.stix` reads back:
+load → export → load gives the same graph.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from typing import Any
 
-from atlaskb import queries
+from atlaskb import __version__, queries
 from atlaskb.kb import KnowledgeBase
 from atlaskb.model import (
     ACHIEVES,
@@ -33,7 +54,18 @@ from atlaskb.model import (
     USES,
     id_sort_key,
 )
-from atlaskb.sources.stix import ATLAS_SOURCE, ATTACK_SOURCE, CUSTOM_PREFIX, KILL_CHAIN, NO_DATE, slug
+from atlaskb.sources.stix import (
+    ATLAS_SOURCE,
+    ATTACK_XREF_SOURCE,
+    CUSTOM_PREFIX,
+    INHERITED_PHASES,
+    KILL_CHAIN,
+    MITRE_TEXT,
+    NO_DATE,
+    TEXT_ORIGIN,
+    UNDATED,
+    slug,
+)
 
 # Our own namespace (UUIDv5 of a URL we name), so our IDs never collide with MITRE's.
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/atlaskb/atlaskb/stix")
@@ -49,8 +81,28 @@ _STANDARD = {"type", "name", "description", "created", "modified", "attack_ref",
 _EDGE_STANDARD = {"type", "note", "file", "line", "steps", "step"}
 
 
-def stix_id(stix_type: str, key: str) -> str:
-    return f"{stix_type}--{uuid.uuid5(NAMESPACE, key)}"
+def stix_id(stix_type: str, key: str, origin: str = MITRE_TEXT) -> str:
+    """UUIDv5 of `key` (an ATLAS ID, or a relationship's type and ends). Objects whose
+    text is MITRE's keep the plain key, so IDs stay stable from release to release; text
+    from anywhere else (a vault's own summaries) gets IDs of its own."""
+    name = key if origin == MITRE_TEXT else f"{origin}|{key}"
+    return f"{stix_type}--{uuid.uuid5(NAMESPACE, name)}"
+
+
+def text_origin(kb: KnowledgeBase, node: str) -> str:
+    """Whose words describe `node`: the `text_origin` of the source holding its page
+    (MITRE's, for a release or MITRE's own bundle; ``vault`` for a vault)."""
+    index = kb.page_source.get(node)
+    if index is None or index >= len(kb.sources):
+        return MITRE_TEXT
+    return str(kb.sources[index].get(TEXT_ORIGIN) or MITRE_TEXT)
+
+
+def export_origin(kb: KnowledgeBase) -> str:
+    """One origin for the whole export (the matrix, the collection): the objects' own
+    when they agree, else ``mixed``."""
+    found = {text_origin(kb, n) for n in kb.page_source} or {MITRE_TEXT}
+    return found.pop() if len(found) == 1 else "mixed"
 
 
 def _stamp(date: Any) -> str:
@@ -73,7 +125,9 @@ def tactic_shortname(kb: KnowledgeBase, tactic: str) -> str:
 def to_bundle(kb: KnowledgeBase) -> dict[str, Any]:
     """The whole graph as a STIX bundle (a plain dict ready for `json.dumps`)."""
     g = kb.graph
-    ids = {n: stix_id(STIX_TYPE[d["type"]], n) for n, d in g.nodes(data=True) if d.get("type") in STIX_TYPE}
+    ids = {n: stix_id(STIX_TYPE[d["type"]], n, text_origin(kb, n))
+           for n, d in g.nodes(data=True) if d.get("type") in STIX_TYPE}
+    origin = export_origin(kb)
     objects: list[dict[str, Any]] = []
     tactics = queries.tactics(kb)
     for obj_type, order in ((TACTIC, tactics), (TECHNIQUE, None), (MITIGATION, None), (CASE_STUDY, None)):
@@ -81,14 +135,43 @@ def to_bundle(kb: KnowledgeBase) -> dict[str, Any]:
             objects.append(_object(kb, node, ids[node]))
     objects.extend(_relationships(kb, ids))
     objects.append({
-        "type": "x-mitre-matrix", "spec_version": "2.1", "id": stix_id("x-mitre-matrix", "ATLAS"),
+        "type": "x-mitre-matrix", "spec_version": "2.1", "id": stix_id("x-mitre-matrix", "ATLAS", origin),
         "created": EPOCH, "modified": EPOCH, "name": "ATLAS",
         "description": "Tactics of the ATLAS matrix in kill-chain order.",
         "external_references": [{"source_name": ATLAS_SOURCE, "external_id": ATLAS_SOURCE,
                                  "url": "https://atlas.mitre.org"}],
         "tactic_refs": [ids[t] for t in tactics],
     })
-    return {"type": "bundle", "id": stix_id("bundle", "ATLAS"), "objects": objects}
+    objects.append(_collection(kb, objects, origin))
+    digest = hashlib.sha256(json.dumps(objects, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+    return {"type": "bundle", "id": stix_id("bundle", digest), "objects": objects}
+
+
+def data_version(kb: KnowledgeBase) -> str:
+    """The ATLAS data version(s) the sources declare, joined; "" when none does."""
+    return ", ".join(sorted({str(s.get("version")) for s in kb.sources if s.get("version")}))
+
+
+def _collection(kb: KnowledgeBase, objects: list[dict[str, Any]], origin: str) -> dict[str, Any]:
+    """The ``x-mitre-collection`` that names every object of the bundle at its version.
+    Its own dates span the objects' (never the clock), so it is deterministic too."""
+    dated = [o for o in objects if o["created"] != EPOCH]
+    version = data_version(kb)
+    collection = {
+        "type": "x-mitre-collection", "spec_version": "2.1",
+        "id": stix_id("x-mitre-collection", "ATLAS", origin),
+        "created": min((o["created"] for o in dated), default=EPOCH),
+        "modified": max((o["modified"] for o in dated), default=EPOCH),
+        "name": "ATLAS",
+        "description": "MITRE ATLAS tactics, techniques, mitigations and case studies, exported by "
+                       f"atlaskb {__version__}" + (f" from ATLAS data {version}" if version else "") + ".",
+        "x_mitre_version": version.split(", ")[-1] if version else __version__,
+        "external_references": [{"source_name": ATLAS_SOURCE, "external_id": ATLAS_SOURCE,
+                                 "url": "https://atlas.mitre.org"}],
+        "x_mitre_contents": [{"object_ref": o["id"], "object_modified": o["modified"]} for o in objects],
+        CUSTOM_PREFIX + TEXT_ORIGIN: origin,
+    }
+    return collection
 
 
 def to_json(kb: KnowledgeBase) -> str:
@@ -100,11 +183,16 @@ def _object(kb: KnowledgeBase, node: str, sid: str) -> dict[str, Any]:
     obj_type = data["type"]
     created = _stamp(data.get("created"))
     modified = _stamp(data.get("modified") or data.get("created"))
+    undated = obj_type == CASE_STUDY and created == EPOCH and _stamp(data.get("incident_date")) != EPOCH
+    if undated:  # ATLAS dates only the incident; a record of it is no older than that
+        created = modified = _stamp(data.get("incident_date"))
     obj: dict[str, Any] = {
         "type": STIX_TYPE[obj_type], "spec_version": "2.1", "id": sid,
         "created": created, "modified": max(created, modified),
         "name": data.get("name") or node,
     }
+    if undated:
+        obj[CUSTOM_PREFIX + UNDATED] = True
     if modified < created:
         # STIX forbids `modified` before `created`; ATLAS has such dates. Keep the
         # release's own value where our reader finds it.
@@ -115,19 +203,25 @@ def _object(kb: KnowledgeBase, node: str, sid: str) -> dict[str, Any]:
              "external_id": node}]
     attack = data.get("attack_ref")
     if isinstance(attack, dict) and attack.get("id"):
-        ref = {"source_name": ATTACK_SOURCE, "external_id": attack["id"]}
+        ref = {"source_name": ATTACK_XREF_SOURCE, "external_id": attack["id"],
+               "description": f"ATLAS adapts ATT&CK {attack['id']}; this is not the object's own ID"}
         if attack.get("url"):
             ref["url"] = attack["url"]
         refs.append(ref)
     obj["external_references"] = refs
+    if obj_type == CASE_STUDY and _stamp(data.get("incident_date")) != EPOCH:
+        obj["first_seen"] = _stamp(data.get("incident_date"))
     if obj_type == TACTIC:
         obj["x_mitre_shortname"] = tactic_shortname(kb, node)
     if obj_type == TECHNIQUE:
-        stated = sorted({v for _, v, k in kb.graph.out_edges(node, keys=True) if k == ACHIEVES},
-                        key=lambda t: (kb.graph.nodes[t].get("order", 10**6), id_sort_key(t)))
-        if stated:
+        stated = _stated_tactics(kb, node)
+        inherited = not stated and queries.parent(kb, node) is not None
+        phases = queries.tactics_of(kb, node) if inherited else stated
+        if phases:
             obj["kill_chain_phases"] = [{"kill_chain_name": KILL_CHAIN, "phase_name": tactic_shortname(kb, t)}
-                                        for t in stated]
+                                        for t in _matrix_order(kb, phases)]
+            if inherited:
+                obj[CUSTOM_PREFIX + INHERITED_PHASES] = True
         if queries.parent(kb, node):
             obj["x_mitre_is_subtechnique"] = True
         obj["x_mitre_platforms"] = ["ATLAS"]
@@ -141,6 +235,14 @@ def _object(kb: KnowledgeBase, node: str, sid: str) -> dict[str, Any]:
     return obj
 
 
+def _stated_tactics(kb: KnowledgeBase, node: str) -> list[str]:
+    return [v for _, v, k in kb.graph.out_edges(node, keys=True) if k == ACHIEVES]
+
+
+def _matrix_order(kb: KnowledgeBase, tactics: list[str]) -> list[str]:
+    return sorted(set(tactics), key=lambda t: (kb.graph.nodes[t].get("order", 10**6), id_sort_key(t)))
+
+
 def _relationships(kb: KnowledgeBase, ids: dict[str, str]) -> list[dict[str, Any]]:
     rels = []
     rel_types = {MITIGATES: "mitigates", SUBTECHNIQUE_OF: "subtechnique-of", USES: "uses"}
@@ -152,7 +254,7 @@ def _relationships(kb: KnowledgeBase, ids: dict[str, str]) -> list[dict[str, Any
         src = kb.graph.nodes[u]
         stamp = _stamp(src.get("modified") or src.get("created"))
         rel: dict[str, Any] = {
-            "type": "relationship", "spec_version": "2.1", "id": stix_id("relationship", f"{k}|{u}|{v}"),
+            "type": "relationship", "spec_version": "2.1", "id": stix_id("relationship", f"{k}|{u}|{v}", text_origin(kb, u)),
             "created": stamp, "modified": stamp, "relationship_type": rel_types[k],
             "source_ref": ids[u], "target_ref": ids[v],
         }

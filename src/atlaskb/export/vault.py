@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import os
 
-from atlaskb.fsutil import atomic_dir
+from atlaskb.fsutil import output_dir, plan_replace
 from atlaskb.kb import KnowledgeBase, slugify
+from atlaskb.sources.vault import RELEASE_FILE
 from atlaskb.model import (
     ACHIEVES,
     CASE_STUDY,
@@ -27,6 +28,15 @@ from atlaskb.model import (
 )
 
 LINK_PREFIX = "frameworks/atlas/"
+# What the vault's manifest calls it (`fsutil`): only a folder whose manifest says so is
+# replaced by an import; a hand-written vault (no manifest) is refused, never replaced.
+KIND = "vault"
+LABEL = "atlaskb import"
+
+
+def check_vault_out(out: str) -> None:
+    """Refuse, before reading the input, an --out that a vault may not replace."""
+    plan_replace(out, KIND, LABEL)
 
 
 def _yaml_str(text: str) -> str:
@@ -89,7 +99,7 @@ def write_vault(kb: KnowledgeBase, out: str, facts_only: bool = False,
     layout = _Layout(kb)
     writer = _PageWriter(kb, layout, facts_only, summaries or {})
     count = 0
-    with atomic_dir(out) as tmp:
+    with output_dir(out, KIND, LABEL) as tmp:
         folders: set[str] = set()
         for object_id, path in sorted(layout.paths.items(), key=lambda kv: kv[1]):
             if not kb.graph.nodes[object_id].get("has_page", True):
@@ -101,6 +111,7 @@ def write_vault(kb: KnowledgeBase, out: str, facts_only: bool = False,
                 fh.write(text)
             folders.add(os.path.dirname(path))
             count += 1
+        _write_release(kb, tmp)
         # Tactic folders under techniques/ carry an index page without frontmatter, as in
         # the real vault; the loader must (and does) ignore it.
         for folder in sorted(folders):
@@ -109,6 +120,19 @@ def write_vault(kb: KnowledgeBase, out: str, facts_only: bool = False,
                 with open(os.path.join(tmp, folder, parts[1] + ".md"), "w", encoding="utf-8", newline="\n") as fh:
                     fh.write(f"# {parts[1].replace('-', ' ').title()}\n\nTechniques of this tactic.\n")
     return count
+
+
+def _write_release(kb: KnowledgeBase, folder: str) -> None:
+    """`RELEASE_FILE`: the ATLAS release the vault holds (name and version), when the
+    sources state one, so that layers and exports of the vault can name its version."""
+    releases = [src for src in kb.sources if src.get("version")]
+    if not releases:
+        return
+    release = releases[-1]
+    with open(os.path.join(folder, RELEASE_FILE), "w", encoding="utf-8", newline="\n") as fh:
+        fh.write("# The ATLAS release this vault was imported from; atlaskb reads `version`.\n"
+                 f"name: {_yaml_str(str(release.get('name') or 'ATLAS'))}\n"
+                 f"version: {_yaml_str(str(release['version']))}\n")
 
 
 class _PageWriter:
@@ -166,16 +190,21 @@ class _PageWriter:
             out.append(f"- **Last Modified:** {node['modified']}")
         return out
 
+    @staticmethod
+    def _attack(node: dict) -> list[str]:
+        """The ATT&CK object ATLAS adapts (tactics, techniques and mitigations have one)."""
+        ref = node.get("attack_ref")
+        if not isinstance(ref, dict) or not ref.get("id"):
+            return []
+        return [f"- **MITRE ATT&CK Reference:** [{ref['id']}]({ref.get('url', '')})"]
+
     def _section(self, title: str, items: list[str]) -> list[str]:
         if not items:
             return []
         return ["", f"## {title} ({len(items)})", ""] + items
 
     def _tactic(self, object_id: str, node: dict) -> list[str]:
-        out = self._meta(node, "Tactic ID", object_id)
-        ref = node.get("attack_ref")
-        if ref:
-            out.append(f"- **MITRE ATT&CK Reference:** [{ref['id']}]({ref['url']})")
+        out = self._meta(node, "Tactic ID", object_id) + self._attack(node)
         items = []
         for t, _ in self.related(object_id, ACHIEVES, outgoing=False):
             tn = self.g.nodes[t]
@@ -187,9 +216,7 @@ class _PageWriter:
         out = self._meta(node, "Technique ID", object_id)
         if node.get("maturity"):
             out.append(f"- **Maturity:** {node['maturity']}")
-        ref = node.get("attack_ref")
-        if ref:
-            out.append(f"- **MITRE ATT&CK Reference:** [{ref['id']}]({ref['url']})")
+        out += self._attack(node)
         parent = self.layout.parent(object_id)
         if parent:
             out += ["", f"**Parent Technique:** {parent} — {self.g.nodes[parent].get('name', '')}"]
@@ -210,6 +237,7 @@ class _PageWriter:
             out.append(f"- **Category:** {', '.join(node['category'])}")
         if node.get("lifecycle"):
             out.append(f"- **ML Lifecycle:** {', '.join(node['lifecycle'])}")
+        out += self._attack(node)
         out += self._section("Techniques", [
             f"- {self.layout.link(t, self.label(t))}{self.note(d)}" for t, d in self.related(object_id, MITIGATES, outgoing=True)])
         return out

@@ -3,8 +3,9 @@
 One Jinja2 Environment (autoescape on, strict undefined so a template slip fails the
 build instead of printing blanks) renders every page from one precomputed `SiteModel`.
 Everything is written into a temporary folder that replaces the output folder only when
-the whole build succeeded (`fsutil.atomic_dir`), so a failed build leaves the previous
-site in place. Output depends only on the input: no clock, no absolute paths, sorted
+the whole build succeeded (`fsutil.output_dir`, which also keeps the files in the output
+that atlaskb did not write, such as a `CNAME` or `.git/`), so a failed build leaves the
+previous site in place. Output depends only on the input: no clock, no absolute paths, sorted
 iteration everywhere, so two builds are byte-identical.
 """
 
@@ -22,7 +23,7 @@ from markupsafe import Markup, escape
 
 from atlaskb import __version__
 from atlaskb.errors import UsageError
-from atlaskb.fsutil import atomic_dir, refuse_to_replace
+from atlaskb.fsutil import output_dir, plan_replace
 from atlaskb.kb import KnowledgeBase
 from atlaskb.model import CASE_STUDY, MITIGATION, TACTIC, TECHNIQUE
 from atlaskb.resources import templates_dir
@@ -34,10 +35,10 @@ from atlaskb.site.markdown import safe_url
 from atlaskb.site.search import index_script
 from atlaskb.site.urls import FOLDERS, OTHER_FOLDER, TYPE_LABELS, TYPE_PLURALS, folder_of, root_of
 
-# Written into every site: `build_site` replaces a non-empty folder only when it holds
-# this file, so a mistyped `--out ~` cannot wipe a folder that is not a site.
-MARKER = ".atlaskb-site"
-MARKER_TEXT = "Built by `atlaskb site build`; the whole folder is replaced on the next build.\n"
+# What the site's manifest calls it (`fsutil`): a folder whose manifest says otherwise
+# is not replaced by a site.
+KIND = "site"
+LABEL = "atlaskb site build"
 
 PAGE_TEMPLATES = {TACTIC: "tactic.html", TECHNIQUE: "technique.html", MITIGATION: "mitigation.html",
                   CASE_STUDY: "case_study.html"}
@@ -141,34 +142,40 @@ def _write_file(full: str, text: str) -> None:
         fh.write(text)
 
 
-def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evidence_dir: str | None = None,
-               templates: str | None = None) -> BuildResult:
+def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evidence_dir=None,
+               evidence=None, templates: str | None = None) -> BuildResult:
     """Render `kb` into `out_dir` (replaced atomically).
 
     `have` (mitigation IDs) or `profile` (an `atlaskb.coverage.Profile`) add the coverage
-    page and colour the matrix by coverage; `evidence_dir` attaches reference-defense
-    results (`atlaskb.evidence.attach_evidence`) and copies their plots into the site.
+    page and colour the matrix by coverage; `evidence_dir` (one folder or several) reads
+    reference-defense results (`atlaskb.evidence.load_evidence`) and copies their plots
+    into the site; `evidence` passes an `Evidence` mapping already read. The knowledge
+    base is not changed.
     """
     start = time.perf_counter()
     check_out_dir(out_dir)
     result = BuildResult(out_dir=out_dir)
-    if evidence_dir is not None:
-        if not os.path.isdir(evidence_dir):
-            raise UsageError(f"evidence folder {evidence_dir} does not exist")
-        if not _evidence_attached(kb, evidence_dir):
-            from atlaskb.evidence import attach_evidence
+    if evidence_dir is not None and evidence is None:
+        from atlaskb.evidence import load_evidence
 
-            for finding in attach_evidence(kb, evidence_dir):
-                # one line per problem: a link with several results is reported once
-                if finding.message not in result.warnings:
-                    result.warnings.append(finding.message)
-    model = build_model(kb)
+        dirs = [evidence_dir] if isinstance(evidence_dir, (str, os.PathLike)) else list(evidence_dir)
+        for d in dirs:
+            if not os.path.isdir(d):
+                raise UsageError(f"evidence folder {d} does not exist")
+        evidence = load_evidence(dirs)
+    if evidence is not None:
+        from atlaskb.evidence import missing_links
+
+        for finding in missing_links(kb, evidence):
+            if finding.message not in result.warnings:
+                result.warnings.append(finding.message)
+    model = build_model(kb, evidence)
     coverage_view = None
     if have is not None or profile is not None:
         from atlaskb.site.coverage import coverage_view as make_coverage_view
 
         coverage_view = make_coverage_view(model, have=have, profile=profile)
-    edges, by_pair, plots = evidence_mod.collect(model, evidence_dir)
+    edges, by_pair, plots = evidence_mod.collect(model, evidence)
     result.coverage = coverage_view is not None
     result.evidence_edges = len(edges)
     result.problems = len(kb.findings)
@@ -192,37 +199,24 @@ def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evid
         "legend": legend,
         "legend_short": scale.SHORT_LABELS,
     }
-    with atomic_dir(out_dir) as tmp:
+    with output_dir(out_dir, KIND, LABEL) as tmp:
         writer = _Writer(env, tmp, common)
         try:
-            writer.write(MARKER, MARKER_TEXT)
             _copy_static(env, tmp, writer)
             _render_all(writer, model, coverage_view, edges)
         finally:
             writer.close()
-        if evidence_dir is not None:
-            evidence_mod.copy_plots(evidence_dir, plots, tmp)
+        if plots:
+            evidence_mod.copy_plots(plots, tmp)
         result.pages = writer.pages
         result.files = sum(len(files) for _, _, files in os.walk(tmp))
     result.seconds = time.perf_counter() - start
     return result
 
 
-def _evidence_attached(kb: KnowledgeBase, evidence_dir: str) -> bool:
-    """True when this folder's results already hang on the graph (a second build from
-    the same knowledge base must not list every result twice)."""
-    folder = os.path.abspath(evidence_dir)
-    for _u, _v, key, data in kb.graph.edges(keys=True, data=True):
-        meta = data.get("evidence_meta") if key == "mitigates" else None
-        if isinstance(meta, dict) and meta.get("directory") == folder:
-            return True
-    return False
-
-
 def check_out_dir(out_dir: str) -> None:
-    """Refuse to replace a file, or a non-empty folder that is not a previous site."""
-    refuse_to_replace(out_dir, lambda entries: None if MARKER in entries else
-                      f"it is not empty and was not written by atlaskb site build (no {MARKER} file)")
+    """Refuse, before any work, an --out that a site may not replace (`fsutil`'s rule)."""
+    plan_replace(out_dir, KIND, LABEL)
 
 
 def _render_all(writer: _Writer, model: SiteModel, coverage_view, edges) -> None:

@@ -82,6 +82,7 @@ class SiteModel:
     findings_of: dict = field(default_factory=lambda: defaultdict(list))  # object id -> [Finding]
     description_html: dict = field(default_factory=dict)
     own_tactics: dict = field(default_factory=lambda: defaultdict(list))  # technique -> stated tactics
+    evidence: dict = field(default_factory=dict)  # (mitigation, technique) -> result rows
 
     def ref(self, object_id: str | None) -> Ref | None:
         return self.refs.get(object_id) if object_id else None
@@ -108,7 +109,9 @@ class SiteModel:
                 if t not in self.parent and not self.tactics_of.get(t)]
 
 
-def build_model(kb: KnowledgeBase) -> SiteModel:
+def build_model(kb: KnowledgeBase, evidence=None) -> SiteModel:
+    """The site's view of `kb`; `evidence` maps (mitigation, technique) to result rows
+    (`atlaskb.evidence.Evidence`), read here and never written into the graph."""
     graph = kb.graph
     ids_by_type: dict[str, list[str]] = defaultdict(list)
     names: dict[str, str] = {}
@@ -124,6 +127,7 @@ def build_model(kb: KnowledgeBase) -> SiteModel:
     renderer = Renderer(urls.get, names)
     model = SiteModel(kb=kb, renderer=renderer, urls=urls, refs=refs, ids_by_type=dict(ids_by_type),
                       tactic_order=queries.tactics(kb))
+    model.evidence = evidence if evidence is not None else {}
     _fill_edges(model)
     _fill_findings(model)
     for object_id, data in graph.nodes(data=True):
@@ -145,7 +149,7 @@ def _fill_edges(model: SiteModel) -> None:
             model.techniques_of[v].append(refs[u])
         elif key == MITIGATES:
             link = MitigatesLink(refs[u], refs[v], renderer.inline(data.get("note"), PAGE_ROOT),
-                                 list(data.get("evidence") or []))
+                                 list(model.evidence.get((u, v)) or []))
             model.mitigations_of[v].append(link)
             model.techniques_mitigated[u].append(link)
         elif key == USES:

@@ -1,7 +1,8 @@
 """Measured reference-defense results on `mitigates` edges, made presentable.
 
-`atlaskb.evidence.attach_evidence` puts a list of result dicts on each measured edge
-(technique, attack, metric, higher_is_better, baseline, defended, ci95, params, plots).
+`atlaskb.evidence.load_evidence` maps each measured link to its result dicts (technique,
+attack, metric, higher_is_better, baseline, defended, ci95, difference, verdict,
+threat_model, summary, params, plots).
 Here each result becomes a table row with the change and a plain-words verdict, and each
 plot is copied into the site under ``evidence/files/`` so the site stays self-contained.
 Plot paths come from a results file, so they are checked: relative, inside the evidence
@@ -47,6 +48,8 @@ class EvidenceRow:
     defended_ci: str = ""
     verdict_note: str = ""  # why the verdict says what it says (a tooltip)
     also: list = field(default_factory=list)  # [(label, mean, interval)] from params.extra
+    difference_ci: str = ""  # the paired interval of defended - baseline
+    summary: str = ""  # one sentence: the threat model and the caveat
 
     @property
     def attack_html(self) -> Markup:
@@ -171,7 +174,10 @@ def _setup(meta: dict) -> str:
     clean = meta.get("clean_accuracy")
     if isinstance(clean, dict) and clean:
         parts.append("clean accuracy " + ", ".join(f"{k} {_number(v)}" for k, v in sorted(clean.items())))
-    seeds = (meta.get("provenance") or {}).get("seeds") if isinstance(meta.get("provenance"), dict) else None
+    prov = meta.get("provenance") if isinstance(meta.get("provenance"), dict) else {}
+    if prov.get("quick"):
+        parts.insert(0, "quick run: indicative")
+    seeds = prov.get("seeds")
     if isinstance(seeds, list) and seeds:
         parts.append(f"{len(seeds)} seeds" if len(seeds) != 1 else "1 seed, so no 95% intervals")
     return "; ".join(parts)
@@ -192,6 +198,13 @@ def _verdict(result: dict, digits: int = 3, n_seeds: int | None = None) -> tuple
     if not isinstance(higher, bool):
         return change, "", ""
     direction = "better" if (delta > 0) == higher else "worse"
+    diff = result.get("difference") if isinstance(result.get("difference"), dict) else None
+    if diff is not None and _pair(diff.get("ci95")) and result.get("verdict") in ("better", "worse",
+                                                                                  "no clear difference"):
+        lo, hi = _pair(diff["ci95"])
+        note = (f"the paired 95% interval of defended - baseline is [{lo:+.{digits}f}, {hi:+.{digits}f}]"
+                + ("; it includes 0" if result["verdict"] == "no clear difference" else "; it excludes 0"))
+        return change, result["verdict"], note
     ci = result.get("ci95") if isinstance(result.get("ci95"), dict) else {}
     b, d = _pair(ci.get("baseline")), _pair(ci.get("defended"))
     if n_seeds == 1:
@@ -226,11 +239,12 @@ def safe_plot_path(evidence_dir: str, rel: object) -> str | None:
     return norm
 
 
-def collect(model: SiteModel, evidence_dir: str | None) -> tuple[list[EdgeEvidence], dict, list[str]]:
+def collect(model: SiteModel, evidence) -> tuple[list[EdgeEvidence], dict, list[tuple[str, str]]]:
     """(edges with evidence in ID order, (mitigation, technique) -> EdgeEvidence, plot
-    files to copy, relative to the evidence folder)."""
+    files to copy as (source path, path in the site)). `evidence` is the mapping the site
+    was given (`atlaskb.evidence.Evidence`), or None."""
     edges, by_pair, plots = [], {}, set()
-    graph = model.kb.graph
+    metas = getattr(evidence, "meta", {}) if evidence is not None else {}
     for mitigation in model.ids_by_type.get("mitigation", []):
         for link in model.techniques_mitigated.get(mitigation, []):
             results = [r for r in link.evidence if isinstance(r, dict)]
@@ -238,10 +252,11 @@ def collect(model: SiteModel, evidence_dir: str | None) -> tuple[list[EdgeEviden
                 continue
             item = EdgeEvidence(link.mitigation, link.technique, [])
             figures: dict[str, Figure] = {}
-            meta = graph.edges[mitigation, link.technique.id, "mitigates"].get("evidence_meta")
+            meta = metas.get((mitigation, link.technique.id))
+            folder = meta.get("directory") if isinstance(meta, dict) else None
             n_seeds = _meta_seeds(meta)
             for result in results:
-                item.rows.append(_row(result, evidence_dir, plots, figures, n_seeds))
+                item.rows.append(_row(result, folder, plots, figures, n_seeds, mitigation))
             item.figures = [figures[k] for k in sorted(figures)]
             item.setup = _setup(meta)
             edges.append(item)
@@ -260,7 +275,7 @@ def _meta_seeds(meta) -> int | None:
 
 
 def _row(result: dict, evidence_dir: str | None, plots: set, figures: dict,
-         n_seeds: int | None = None) -> EvidenceRow:
+         n_seeds: int | None = None, mitigation: str = "") -> EvidenceRow:
     metric = str(result.get("metric") or "")
     digits = _DIGITS.get(metric, 3)
     n_seeds = _seed_count(result, n_seeds)
@@ -278,18 +293,24 @@ def _row(result: dict, evidence_dir: str | None, plots: set, figures: dict,
         baseline_ci=_interval(ci.get("baseline"), digits) if "baseline" in ci and not single else "",
         defended_ci=_interval(ci.get("defended"), digits) if "defended" in ci and not single else "",
         verdict_note=note, also=_also(result.get("params"), 3, single),
+        summary=str(result.get("summary") or ""),
     )
+    diff = result.get("difference") if isinstance(result.get("difference"), dict) else None
+    if diff is not None and _pair(diff.get("ci95")):
+        lo, hi = _pair(diff["ci95"])
+        row.difference_ci = f"[{lo:+.{digits}f}, {hi:+.{digits}f}]"
     raw = result.get("plots") or []
     for rel in sorted(raw if isinstance(raw, (list, tuple)) else [raw], key=str):
         norm = safe_plot_path(evidence_dir, rel) if evidence_dir else None
         if norm is None:
             row.missing.append(str(rel))
             continue
-        plots.add(norm)
+        site_rel = f"{mitigation}/{norm}" if mitigation else norm
+        plots.add((os.path.join(evidence_dir, norm), site_rel))
         stem, ext = os.path.splitext(norm)
         caption = f"{row.attack or 'Result'}: {row.metric}".strip()
         fig = figures.get(stem)
-        site_path = f"{SITE_FOLDER}/{norm}"
+        site_path = f"{SITE_FOLDER}/{site_rel}"
         if fig is None:
             figures[stem] = Figure(site_path, caption)
             continue
@@ -307,8 +328,8 @@ def _row(result: dict, evidence_dir: str | None, plots: set, figures: dict,
     return row
 
 
-def copy_plots(evidence_dir: str, plots: list[str], site_dir: str) -> None:
-    for rel in plots:
+def copy_plots(plots: list[tuple[str, str]], site_dir: str) -> None:
+    for source, rel in plots:
         dest = os.path.join(site_dir, SITE_FOLDER, rel)
         os.makedirs(os.path.dirname(dest), exist_ok=True)
-        shutil.copyfile(os.path.join(evidence_dir, rel), dest)
+        shutil.copyfile(source, dest)

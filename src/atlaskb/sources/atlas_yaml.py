@@ -104,6 +104,7 @@ def read_atlas_yaml(path: str, display: str | None = None) -> SourceResult:
         return result
     result.meta["version"] = _scalar_text(data.get("version")) or ""
     result.meta["name"] = _scalar_text(data.get("name")) or ""
+    result.meta["text_origin"] = "mitre-atlas"  # MITRE's own words (see atlaskb.sources.stix.TEXT_ORIGIN)
     add = _Adder(result, display)
     for matrix in data["matrices"]:
         if not isinstance(matrix, dict):

@@ -55,11 +55,24 @@ from atlaskb.sources.files import (
 
 ATLAS_SOURCE = "mitre-atlas"
 ATTACK_SOURCE = "mitre-attack"
+# Where our exporter puts the ATT&CK technique an ATLAS object adapts: not under
+# ATTACK_SOURCE, which tools read as the object's own ATT&CK ID. Both are read.
+ATTACK_XREF_SOURCE = "attack-cross-reference"
 KILL_CHAIN = "mitre-atlas"
 CUSTOM_PREFIX = "x_atlaskb_"
 # STIX requires `created`/`modified`; our exporter writes this for objects that have no
 # date, and this reader reads it as "no date".
 NO_DATE = "1970-01-01T00:00:00.000Z"
+# Markers our exporter writes (as x_atlaskb_<name>: true) for values that stand in for
+# what the source does not state: a sub-technique's phases taken from its parent, and a
+# case study's created/modified taken from its incident date. Read as "not stated".
+INHERITED_PHASES = "inherited_phases"
+UNDATED = "undated"
+# Whose words describe the objects: a source's `text_origin` (kept in its meta). MITRE's
+# release and MITRE's bundle are MITRE_TEXT; a vault is "vault"; our own bundles say
+# which in their collection's x_atlaskb_text_origin. STIX IDs depend on it.
+TEXT_ORIGIN = "text_origin"
+MITRE_TEXT = "mitre-atlas"
 
 # STIX object type -> the ATLAS object type it carries.
 STIX_TYPES = {
@@ -305,6 +318,8 @@ _CUSTOM_CHECKS = {
     "attack_ref": lambda v: isinstance(v, dict) and _is_plain(v),
     "inferred": lambda v: isinstance(v, bool),
     "deprecated": lambda v: isinstance(v, bool),
+    INHERITED_PHASES: lambda v: isinstance(v, bool),
+    UNDATED: lambda v: isinstance(v, bool),
     **{attr: _is_text for attr in _TEXT_ATTRS},
 }
 # An attribute name from a bundle becomes a key in JSON, GraphML and the site.
@@ -342,6 +357,7 @@ class _Reader:
         self.pending_refs: list[tuple[str, str, int]] = []  # (case study, attack-pattern ref, index)
         self.records: dict[str, ObjectRecord] = {}  # STIX id -> record
         self.skipped_links: dict[str, list[str]] = {}
+        self.inherited: set[str] = set()  # STIX ids of techniques whose phases are their parent's
 
     # -- helpers -------------------------------------------------------------------------
     def where(self, index: int) -> int:
@@ -392,11 +408,12 @@ class _Reader:
                 continue
             self.index_object(obj, index)
         self.tactic_order()
+        self.collection_meta()
         for stix_id, (obj, index) in self.by_stix.items():
             self.add_object(stix_id, obj, index)
         phases = self.phase_index()
         for stix_id, record in self.records.items():
-            if record.type == TECHNIQUE:
+            if record.type == TECHNIQUE and stix_id not in self.inherited:
                 obj, index = self.by_stix[stix_id]
                 self.add_phases(record, obj, index, phases)
         self.add_relationships(relationships)
@@ -432,6 +449,19 @@ class _Reader:
                     if isinstance(ref, str) and ref not in self.order:
                         self.order[ref] = len(self.order) + 1
 
+    def collection_meta(self) -> None:
+        """The data version and text origin an `x-mitre-collection` declares, as the
+        source's meta (the Navigator's layers and our STIX IDs use them)."""
+        self.result.meta[TEXT_ORIGIN] = MITRE_TEXT
+        for obj, _ in self.by_stix.values():
+            if obj.get("type") != "x-mitre-collection":
+                continue
+            if isinstance(obj.get("x_mitre_version"), str) and obj["x_mitre_version"].strip():
+                self.result.meta["version"] = obj["x_mitre_version"].strip()[:40]
+            origin = obj.get(CUSTOM_PREFIX + TEXT_ORIGIN)
+            if isinstance(origin, str) and origin.strip():
+                self.result.meta[TEXT_ORIGIN] = origin.strip()[:40]
+
     def add_object(self, stix_id: str, obj: dict, index: int) -> None:
         stix_type = obj["type"]
         expected = STIX_TYPES.get(stix_type)
@@ -453,19 +483,23 @@ class _Reader:
             return
         self.atlas[stix_id] = object_id
         attrs: dict[str, Any] = {"description": self.text(obj, "description", index)}
+        custom = self.custom(obj, index)
+        undated = custom.pop(UNDATED, False) is True
+        if custom.pop(INHERITED_PHASES, False) is True:
+            self.inherited.add(stix_id)
         for key, attr in (("created", "created"), ("modified", "modified")):
-            if _date(obj.get(key)):
+            if _date(obj.get(key)) and not undated:
                 attrs[attr] = _date(obj.get(key))
         if stix_type == "x-mitre-tactic":
             if isinstance(obj.get("x_mitre_shortname"), str):
                 attrs["shortname"] = obj["x_mitre_shortname"]
             attrs["order"] = self.order.get(stix_id, len(self.order) + index + 1)
         for ref in _items(obj, "external_references"):
-            if isinstance(ref, dict) and ref.get("source_name") == ATTACK_SOURCE and ref.get("external_id"):
+            if (isinstance(ref, dict) and ref.get("source_name") in (ATTACK_SOURCE, ATTACK_XREF_SOURCE)
+                    and ref.get("external_id")):
                 attrs["attack_ref"] = {"id": str(ref.get("external_id")), "url": str(ref.get("url", ""))}
         if obj.get("revoked") or obj.get("x_mitre_deprecated"):
             attrs["deprecated"] = True
-        custom = self.custom(obj, index)
         has_page = custom.pop("has_page", True) is not False
         attrs.update(custom)
         record = ObjectRecord(id=object_id, type=expected, name=self.text(obj, "name", index),

@@ -494,7 +494,7 @@ def _add_section_links(page: _Page, section: _Section, text: str, lineno: int) -
 def read_page(path: str, display: str | None = None, rel: str | None = None) -> SourceResult:
     """Read one page file (any extension) as a one-page source."""
     display = display or display_path(path)
-    result = SourceResult(path=path, kind="page")
+    result = SourceResult(path=path, kind="page", meta={"text_origin": "vault"})
     text = read_text(path, display, MAX_PAGE_BYTES, result.findings)
     if text is None:
         return result
@@ -504,6 +504,37 @@ def read_page(path: str, display: str | None = None, rel: str | None = None) -> 
         result.objects.append(record)
         result.links.extend(links)
     return result
+
+
+# A vault's note of the ATLAS release it holds (written by `atlaskb import`): name, version.
+RELEASE_FILE = "atlas-release.yaml"
+_MAX_RELEASE_BYTES = 4096
+
+
+def read_release_file(root: str, findings: list[Finding]) -> dict[str, str]:
+    """{"name", "version"} from the vault's RELEASE_FILE, when it has a usable one. A
+    file that is not a small mapping of short strings is reported and ignored; a link
+    is never followed (the file is a note, not a place to read from elsewhere)."""
+    path = os.path.join(root, RELEASE_FILE)
+    if not os.path.isfile(path) or os.path.islink(path):
+        return {}
+    text = read_text(path, RELEASE_FILE, _MAX_RELEASE_BYTES, findings)
+    if text is None:
+        return {}
+    try:
+        data = load_frontmatter_yaml(text)
+    except YamlProblem as e:
+        findings.append(Finding("warning", "bad-yaml", RELEASE_FILE, e.line, f"{e}; the release is not named"))
+        return {}
+    found = {}
+    for key in ("name", "version"):
+        value = data.get(key) if isinstance(data, dict) else None
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool) and 0 < len(str(value).strip()) <= 40:
+            found[key] = str(value).strip()
+    if "version" not in found:
+        findings.append(Finding("warning", "bad-yaml", RELEASE_FILE, 1,
+                                "expected `version: X.Y.Z` (a short text); the release is not named"))
+    return found
 
 
 def iter_vault_files(root: str, findings: list[Finding]) -> list[tuple[str, str]]:
@@ -554,4 +585,6 @@ def read_vault(root: str) -> SourceResult:
             result.objects.append(record)
             result.links.extend(links)
     result.meta["root"] = os.path.abspath(root)
+    result.meta.update(read_release_file(root, result.findings))
+    result.meta["text_origin"] = "vault"  # the vault's own words (see atlaskb.sources.stix.TEXT_ORIGIN)
     return result

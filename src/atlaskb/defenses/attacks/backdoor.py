@@ -17,18 +17,10 @@ def add_trigger(x: np.ndarray, image) -> np.ndarray:
     imgs[:, :, h - min(2, h):, w - 2:] = 1.0
     if w >= 3:
         imgs[:, :, h - 1, w - 3] = 0.0
-    return imgs.reshape(len(x), -1)
+    return imgs.reshape(len(x), c * h * w)
 
 
 def poison_set(x: np.ndarray, image, target: int, n: int, rng: np.random.Generator):
     """`n` triggered copies of the attacker's inputs, all labelled `target`."""
     idx = rng.choice(len(x), size=min(n, len(x)), replace=False)
     return add_trigger(x[idx], image), np.full(len(idx), target, np.int64)
-
-
-def trigger_success(clf, x: np.ndarray, y: np.ndarray, image, target: int) -> float:
-    """Share of test inputs not of the target class that the trigger sends to the target."""
-    keep = y != target
-    if not keep.any():
-        return float("nan")
-    return float(np.mean(clf.predict(add_trigger(x[keep], image)) == target))

@@ -49,7 +49,7 @@ def make_probes(x_attacker: np.ndarray, n: int, rng: np.random.Generator) -> np.
 
 def features(clf, probes: np.ndarray) -> np.ndarray:
     """What the attacker records from one victim: log-probabilities on every probe."""
-    return np.log(np.clip(clf.probs(probes), 1e-12, 1.0)).reshape(-1)
+    return np.log(np.clip(clf.scores(probes), 1e-12, 1.0)).reshape(-1)
 
 
 class Fingerprinter:

@@ -1,0 +1,160 @@
+"""Query attacks: a score-based one (SimBA, Guo et al. 2019) and a label-only one (after
+Brendel et al.'s Boundary Attack). Both see only what their threat model allows and spend
+at most `threat_model.queries` queries per input (the first, unmodified query included).
+
+SimBA tries +step then -step on one coordinate at a time (random order per input) and keeps
+a change when the criterion's log-probability margin falls. A margin on log-probabilities
+rather than the true class's probability matters: for a confident model that probability is
+exactly 1.0 in float32 for many inputs, so a probability-based SimBA never sees a change and
+stalls, and the "robustness" it reports is float saturation. Pass k uses a step of
+eps / 2**min(k, halvings) with a fresh coordinate order until the budget is spent; every try
+is clipped to the eps L-inf ball and [0, 1], and a try that would not move the input is not
+sent and costs nothing.
+
+The boundary attack starts from one of the attacker's own images that the system already
+labels differently, binary-searches towards the original, then walks along the boundary.
+Success: misclassified within `eps` (L2) of the original.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from atlaskb.defenses.attacks import Attack
+
+HALVINGS = 3
+
+
+class SimBA(Attack):
+    knowledge = ("scores", "white-box")
+    name = "simba"
+
+    def __init__(self, halvings: int = HALVINGS):
+        self.halvings = halvings
+
+    def run(self, access, x, y, tm, rng, criterion):
+        if tm.norm != "linf":
+            raise ValueError("SimBA here works in the linf ball")
+        budget, eps = tm.queries, tm.eps
+        n, d = x.shape
+        x64 = x.astype(np.float64)
+        lo, hi = np.clip(x64 - eps, 0.0, 1.0), np.clip(x64 + eps, 0.0, 1.0)
+        xa = x.copy()
+        if n == 0:
+            return xa, np.zeros(0, np.int64)
+        s = access.scores(xa)
+        queries = np.ones(n, np.int64)
+        marg = criterion.margin(s, y)
+        success = marg <= 0
+        k = 0
+        while eps > 0 and budget > 1 and not (success | (queries >= budget)).all():
+            step = eps / 2 ** min(k, self.halvings)
+            order = np.argsort(rng.random((n, d)), axis=1)
+            spent = int(queries.sum())
+            for t in range(d):
+                improved = np.zeros(n, bool)
+                for sgn in (1.0, -1.0):
+                    idx = np.flatnonzero(~success & (queries < budget) & ~improved)
+                    if len(idx) == 0:
+                        continue
+                    c = order[idx, t]
+                    new = np.clip(xa[idx, c] + sgn * step, lo[idx, c], hi[idx, c]).astype(x.dtype)
+                    moves = new != xa[idx, c]
+                    idx, c, new = idx[moves], c[moves], new[moves]
+                    if len(idx) == 0:
+                        continue
+                    cand = xa[idx].copy()
+                    cand[np.arange(len(idx)), c] = new
+                    m = criterion.margin(access.scores(cand), y[idx])
+                    queries[idx] += 1
+                    better = m < marg[idx]
+                    keep = idx[better]
+                    xa[keep] = cand[better]
+                    marg[keep] = m[better]
+                    success[keep] = m[better] <= 0
+                    improved[keep] = True
+                if (success | (queries >= budget)).all():
+                    break
+            if int(queries.sum()) == spent:
+                break
+            k += 1
+        return xa, np.minimum(queries, budget)
+
+
+class Boundary(Attack):
+    """Label-only; `pool` holds the attacker's own images (starting points)."""
+
+    knowledge = ("labels", "scores", "white-box")
+    name = "boundary"
+
+    def __init__(self, pool: np.ndarray, search_steps: int = 8, starts: int = 20):
+        self.pool, self.search_steps, self.starts = pool, search_steps, starts
+
+    def params(self):
+        return {"search_steps": self.search_steps, "starting_points_tried": self.starts}
+
+    def run(self, access, x, y, tm, rng, criterion):
+        if tm.norm != "l2":
+            raise ValueError("the boundary attack measures success in L2")
+        budget, l2_max = tm.queries, tm.eps
+        n = len(x)
+        queries = np.zeros(n, np.int64)
+        used = np.full(n, budget, np.int64)
+        pool = self.pool
+
+        def is_adv(cand, idx):
+            queries[idx] += 1
+            return criterion(access.predict(cand), y[idx])
+
+        start = np.zeros_like(x)
+        found = np.zeros(n, bool)
+        for _ in range(min(self.starts, len(pool))):
+            idx = np.flatnonzero(~found & (queries < budget))
+            if len(idx) == 0:
+                break
+            cand = pool[rng.integers(0, len(pool), len(idx))]
+            ok = is_adv(cand, idx)
+            start[idx[ok]] = cand[ok]
+            found[idx[ok]] = True
+        lo, hi = np.zeros(n), np.ones(n)
+        for _ in range(self.search_steps):
+            idx = np.flatnonzero(found & (queries < budget))
+            if len(idx) == 0:
+                break
+            mid = (lo[idx] + hi[idx]) / 2
+            ok = is_adv((x[idx] + mid[:, None] * (start[idx] - x[idx])).astype(x.dtype), idx)
+            hi[idx[ok]] = mid[ok]
+            lo[idx[~ok]] = mid[~ok]
+        xa = (x + hi[:, None] * (start - x)).astype(x.dtype)
+        dist = np.linalg.norm(xa - x, axis=1)
+        done = found & (dist <= l2_max)
+        used[done] = queries[done]
+        spherical, source = np.full(n, 0.2), np.full(n, 0.05)
+        while True:
+            idx = np.flatnonzero(found & ~done & (queries < budget))
+            if len(idx) == 0:
+                break
+            diff = x[idx] - xa[idx]
+            dd = np.linalg.norm(diff, axis=1, keepdims=True) + 1e-12
+            eta = rng.normal(size=diff.shape)
+            eta -= (np.sum(eta * diff, axis=1, keepdims=True) / dd**2) * diff
+            eta *= spherical[idx, None] * dd / (np.linalg.norm(eta, axis=1, keepdims=True) + 1e-12)
+            cand = xa[idx] + eta
+            cand += source[idx, None] * (x[idx] - cand)
+            cand = np.clip(cand, 0.0, 1.0).astype(x.dtype)
+            closer = np.linalg.norm(cand - x[idx], axis=1) < dd[:, 0]
+            ok = is_adv(cand, idx) & closer
+            acc, rej = idx[ok], idx[~ok]
+            xa[acc] = cand[ok]
+            spherical[acc] = np.minimum(spherical[acc] * 1.1, 1.0)
+            source[acc] = np.minimum(source[acc] * 1.1, 0.5)
+            spherical[rej] = np.maximum(spherical[rej] * 0.95, 1e-3)
+            source[rej] = np.maximum(source[rej] * 0.95, 1e-3)
+            dist[acc] = np.linalg.norm(xa[acc] - x[acc], axis=1)
+            newly = acc[dist[acc] <= l2_max]
+            done[newly] = True
+            used[newly] = queries[newly]
+        # The outcome is the closest adversarial found; outside the budget it is not a
+        # success, so the input itself is returned (the attacker sends nothing better).
+        xa[~done] = x[~done]
+        return xa, np.minimum(used, budget)

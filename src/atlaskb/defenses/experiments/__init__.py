@@ -1,1 +1,0 @@
-"""Experiments: one module per mitigation, mapping each technique it claims to measurements."""
