@@ -164,6 +164,13 @@ def _versions(navigator: str) -> dict[str, str]:
     return dict(NAVIGATORS[navigator])
 
 
+def coverage_description_format(kb: KnowledgeBase) -> str:
+    """The coverage layer's description with ``{have}`` where the deployed mitigations go
+    (comma-separated, or the scorer's `nobody` word): the site's matrix page fills it in for a selection made
+    in the browser, so its layer download says what `layer` says."""
+    return SCORERS["coverage"].description.replace("{n}", str(len(kb.nodes_of_type(CASE_STUDY))))
+
+
 def _metadata(kb: KnowledgeBase) -> list[dict[str, str]]:
     meta = [{"name": "generated_by", "value": f"atlaskb {__version__}"}]
     version = data_version(kb)

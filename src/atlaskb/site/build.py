@@ -31,6 +31,8 @@ from atlaskb.site import evidence as evidence_mod
 from atlaskb.site import scale
 from atlaskb.site.context import SiteModel, build_model
 from atlaskb.site.links import Linker
+from atlaskb.site.matrix_data import FILE as MATRIX_DATA_FILE
+from atlaskb.site.matrix_data import evidence_legend, matrix_data, matrix_script
 from atlaskb.site.markdown import safe_url
 from atlaskb.site.search import index_script
 from atlaskb.site.urls import FOLDERS, OTHER_FOLDER, TYPE_LABELS, TYPE_PLURALS, folder_of, root_of
@@ -182,10 +184,10 @@ def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evid
 
     env = make_environment(templates)
     if coverage_view is not None:
-        cells, legend = coverage_view.cells, scale.COVERAGE_BINS
+        cells = coverage_view.cells
     else:
         counts = {t: len(model.mitigations_of.get(t, [])) for t in model.ids_by_type.get(TECHNIQUE, [])}
-        cells, legend = scale.mitigation_cells(counts), scale.MITIGATION_BINS
+        cells = scale.mitigation_cells(counts)
     linker = Linker(cells)
     common = {
         "link": linker.link,
@@ -196,7 +198,9 @@ def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evid
         "coverage": coverage_view,
         "evidence_for": by_pair,
         "cells": cells,
-        "legend": legend,
+        "cell_attrs": linker.cell_attrs,
+        "legend_counts": scale.MITIGATION_BINS,
+        "legend_coverage": scale.COVERAGE_BINS,
         "legend_short": scale.SHORT_LABELS,
     }
     with output_dir(out_dir, KIND, LABEL) as tmp:
@@ -204,6 +208,9 @@ def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evid
         try:
             _copy_static(env, tmp, writer)
             _render_all(writer, model, coverage_view, edges)
+            initial = None if coverage_view is None else {"have": coverage_view.have,
+                                                          "strength": coverage_view.strength}
+            writer.write(MATRIX_DATA_FILE, matrix_script(matrix_data(model, initial, bool(edges))))
         finally:
             writer.close()
         if plots:
@@ -221,7 +228,10 @@ def check_out_dir(out_dir: str) -> None:
 
 def _render_all(writer: _Writer, model: SiteModel, coverage_view, edges) -> None:
     writer.page("home.html", "index.html", columns=model.matrix_columns(),
-                unplaced=model.unplaced_techniques())
+                unplaced=model.unplaced_techniques(), has_evidence=bool(edges),
+                evidence_legend=evidence_legend() if edges else None,
+                mitigations=[(model.refs[m], len(model.techniques_mitigated.get(m, [])))
+                             for m in model.ids_by_type.get(MITIGATION, [])])
     for obj_type, ids in sorted(model.ids_by_type.items(), key=lambda kv: folder_of(kv[0])):
         folder = folder_of(obj_type)
         refs = [model.refs[i] for i in ids]
