@@ -324,7 +324,10 @@ def test_coverage_site(tmp_path, bundled_kb):
 
 
 def _evidence_dir(root: Path) -> Path:
+    from PIL import Image
+
     (root / "plots").mkdir(parents=True)
+    Image.new("RGB", (10, 10), (31, 119, 180)).save(root / "plots" / "AML.T0043.002.png")
     (root / "plots" / "AML.T0043.002.svg").write_text(
         '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>',
         encoding="utf-8")
@@ -335,7 +338,8 @@ def _evidence_dir(root: Path) -> Path:
             "technique": "AML.T0043.002", "attack": "transfer-pgd", "metric": "robust_accuracy",
             "higher_is_better": True, "baseline": 0.31, "defended": 0.52,
             "ci95": {"baseline": [0.25, 0.37], "defended": [0.45, 0.58]},
-            "params": {"eps": 0.2}, "plots": ["plots/AML.T0043.002.svg", "plots/missing.svg"],
+            "params": {"eps": 0.2},
+            "plots": ["plots/AML.T0043.002.png", "plots/AML.T0043.002.svg", "plots/missing.svg"],
         }],
     }
     (root / "results.json").write_text(json.dumps(results), encoding="utf-8")
@@ -347,10 +351,12 @@ def test_evidence_shows_on_both_pages_with_the_plot(tmp_path):
     out = tmp_path / "site"
     result = build_site(kb, str(out), evidence_dir=str(_evidence_dir(tmp_path / "evidence")))
     assert result.evidence_edges == 1
-    assert (out / "evidence" / "files" / "AML.M0006" / "plots" / "AML.T0043.002.svg").is_file()
+    assert (out / "evidence" / "files" / "AML.M0006" / "plots" / "AML.T0043.002.png").is_file()
+    assert not (out / "evidence" / "files" / "AML.M0006" / "plots" / "AML.T0043.002.svg").exists()  # never served
     for page in ("mitigations/AML.M0006.html", "techniques/AML.T0043.002.html"):
         html = (out / page).read_text(encoding="utf-8")
-        assert 'src="../evidence/files/AML.M0006/plots/AML.T0043.002.svg"' in html, page
+        assert 'src="../evidence/files/AML.M0006/plots/AML.T0043.002.png"' in html, page
+        assert "Not shown" not in html  # the SVG is the served PNG's twin: nothing to say
         assert "0.310" in html and "0.520" in html and "+0.210" in html and "better" in html, page
         assert "plots/missing.svg" in html  # named, never linked
     summary = (out / "evidence" / "index.html").read_text(encoding="utf-8")

@@ -105,6 +105,8 @@ def load_profile(path: str) -> Profile:
         raise SourceError(f"{path}{line}: not valid YAML: {e.problem or e.context}") from None
     except yaml.YAMLError as e:
         raise SourceError(f"{path}: not valid YAML: {e}") from None
+    except RecursionError:  # the composer recurses once per level of nesting
+        raise SourceError(f"{path}: nested too deeply to be a coverage profile") from None
     if root is None:
         raise UsageError(f"{path}: empty profile; expected `mitigations:` with a list of mitigation IDs")
     return _profile_from_node(path, root)

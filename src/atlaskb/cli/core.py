@@ -7,6 +7,7 @@ import os
 import click
 
 from atlaskb.cli import pass_app
+from atlaskb.cli.paths import OutPath, SafePath
 from atlaskb.cli.linkstatus import evidence_option, read_evidence
 from atlaskb.errors import SourceError, UsageError
 
@@ -24,7 +25,7 @@ def export():
 
 
 @export.command("json")
-@click.option("--out", "out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
+@click.option("--out", "out", type=OutPath(dir_okay=False), help="Write to this file instead of stdout.")
 @pass_app
 def export_json(app, out):
     """The whole graph: {"nodes": [...], "edges": [...]}."""
@@ -56,7 +57,7 @@ def _write(out: str | None, text: str) -> None:
         click.echo(text, nl=False)
 
 
-_out_option = click.option("--out", "out", type=click.Path(dir_okay=False),
+_out_option = click.option("--out", "out", type=OutPath(dir_okay=False),
                            help="Write to this file (atomically) instead of stdout.")
 
 
@@ -67,7 +68,7 @@ _out_option = click.option("--out", "out", type=click.Path(dir_okay=False),
 @click.option("--have", multiple=True, metavar="M1,M2,...",
               help="Deployed mitigations (IDs or names, comma-separated or repeated), for --score coverage "
                    "or evidence.")
-@click.option("--profile", "profile_path", type=click.Path(dir_okay=False),
+@click.option("--profile", "profile_path", type=SafePath(dir_okay=False),
               help="YAML profile of the deployed mitigations (as for `coverage`), for --score coverage or evidence.")
 @evidence_option
 @click.option("--case-study", "case_study", metavar="ID|all",
@@ -164,10 +165,10 @@ def import_():
 
 
 @import_.command("atlas-yaml")
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Vault folder to write: new, empty, or one written before (replaced atomically).")
+@click.argument("file", type=SafePath(dir_okay=False))
+@click.option("--out", "out", required=True, type=OutPath(file_okay=False), help="Vault folder to write: new, empty, or one written before (replaced atomically).")
 @click.option("--facts-only", is_flag=True, help="Only facts (IDs, names, dates, maturity, categories, relationships): no MITRE prose.")
-@click.option("--summaries", "summaries", type=click.Path(exists=True), multiple=True,
+@click.option("--summaries", "summaries", type=SafePath(exists=True), multiple=True,
               help="YAML file or folder of {ID: summary} used as descriptions with --facts-only.")
 def import_atlas_yaml(file, out, facts_only, summaries):
     """Turn an ATLAS.yaml release into a markdown vault."""
@@ -192,8 +193,8 @@ def import_atlas_yaml(file, out, facts_only, summaries):
 
 
 @import_.command("stix")
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Vault folder to write: new, empty, or one written before (replaced atomically).")
+@click.argument("file", type=SafePath(dir_okay=False))
+@click.option("--out", "out", required=True, type=OutPath(file_okay=False), help="Vault folder to write: new, empty, or one written before (replaced atomically).")
 @click.option("--facts-only", is_flag=True, help="Only facts (IDs, names, dates, relationships): no descriptions or notes.")
 def import_stix(file, out, facts_only):
     """Turn a STIX 2.1 bundle of ATLAS into a markdown vault. Problems in the bundle

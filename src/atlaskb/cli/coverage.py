@@ -10,6 +10,7 @@ import click
 
 from atlaskb.cli import pass_app
 from atlaskb.cli.linkstatus import evidence_option, read_evidence, status_text
+from atlaskb.cli.paths import SafePath
 from atlaskb.cli.output import Table, emit, format_option
 from atlaskb.cli.query import query_kb
 
@@ -18,7 +19,7 @@ have_option = click.option(
     help="Deployed mitigations (IDs or names), comma-separated or repeated. `--have ''` means none.",
 )
 profile_option = click.option(
-    "--profile", "profile_path", type=click.Path(dir_okay=False),
+    "--profile", "profile_path", type=SafePath(dir_okay=False),
     help="YAML profile listing the deployed mitigations (with optional note and strength).",
 )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from atlaskb.cli import pass_app
+from atlaskb.cli.paths import OutPath
 from atlaskb.cli.output import Table, emit, format_option
 
 
@@ -53,7 +54,7 @@ def list_(app, fmt):
               metavar="FLOAT",
               help="Train the ensemble's members jointly with a negative-correlation term of "
                    "this weight instead of on bootstrap samples (0: independent training).")
-@click.option("--out", required=True, type=click.Path(file_okay=False),
+@click.option("--out", required=True, type=OutPath(file_okay=False),
               help="Evidence folder: results.json and plots/ (replaced atomically; a non-empty "
                    "folder that atlaskb did not write is refused, never wiped).")
 @pass_app

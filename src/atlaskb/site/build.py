@@ -150,7 +150,7 @@ def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evid
 
     `have` (mitigation IDs) or `profile` (an `atlaskb.coverage.Profile`) add the coverage
     page and colour the matrix by coverage; `evidence_dir` (one folder or several) reads
-    reference-defense results (`atlaskb.evidence.load_evidence`) and copies their plots
+    reference-defense results (`atlaskb.evidence.load_evidence`) and re-encodes their plots
     into the site; `evidence` passes an `Evidence` mapping already read. The knowledge
     base is not changed.
     """
@@ -213,8 +213,7 @@ def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evid
             writer.write(MATRIX_DATA_FILE, matrix_script(matrix_data(model, initial, bool(edges))))
         finally:
             writer.close()
-        if plots:
-            evidence_mod.copy_plots(plots, tmp)
+        evidence_mod.write_plots(plots, tmp)
         result.pages = writer.pages
         result.files = sum(len(files) for _, _, files in os.walk(tmp))
     result.seconds = time.perf_counter() - start
