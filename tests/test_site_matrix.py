@@ -130,7 +130,7 @@ def test_pick_with_the_keyboard_recolour_and_round_trip_the_url(page, sites):
     visible.locator("input[type=checkbox]").focus()
     page.keyboard.press("Space")
     page.locator("#cov-filter").fill("M0015")
-    page.locator("#cov-list li:not([hidden]) input[type=checkbox]").check()
+    page.locator("#cov-filter").press("Enter")  # the one match: picked
     assert page.evaluate("location.hash") == "#have=AML.M0006,AML.M0015"
     states = cells_by_state(page)
     expected = cli_json("coverage", "--have", "AML.M0006,AML.M0015")
@@ -298,3 +298,19 @@ def test_the_script_writes_no_markup():
         script = fh.read()
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
         assert sink not in script, sink
+
+
+def test_without_javascript_the_static_matrix_stays(browser, sites):  # noqa: F811
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, java_script_enabled=False)
+    pg = context.new_page()
+    try:
+        pg.goto((sites / "have" / "index.html").as_uri())
+        assert pg.locator("#cov-panel").is_hidden()
+        assert pg.locator(".matrix-col").count() == 16
+        assert pg.locator("button.cell-value").count() == 0  # the buttons come with the script
+        covered = pg.evaluate("Array.from(new Set(Array.from(document.querySelectorAll('[data-coverage=covered]'))"
+                              ".map(c => c.dataset.id))).sort()")
+        assert covered == sorted(cli_json("coverage", "--have", ",".join(PAIR))["covered"])
+        assert pg.locator('[data-legend="coverage"]').is_visible()
+    finally:
+        context.close()

@@ -234,7 +234,7 @@ def compute(kb, have, strength: dict[str, float] | None = None, evidence=None,
     ``{tactic: {"name", "covered", "uncovered", "ratio"}}`` in kill-chain order;
     `gaps` ranks the uncovered (see module docstring). Unknown mitigations raise NotFound.
 
-    With `evidence` (an `atlaskb.linkstatus.Evidence`) the result also has ``require``
+    With `evidence` (an `atlaskb.linkstatus.LinkStatuses`) the result also has ``require``
     and ``claimed``: ``{technique: {"status", "counted", "mitigations": [{"id",
     "status", "reason"}]}}`` for every technique a deployed mitigation claims, its
     status the best of its links' (`linkstatus.best`); `totals` adds ``claimed`` and a

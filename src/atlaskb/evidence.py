@@ -20,7 +20,8 @@ from atlaskb.errors import SourceError
 from atlaskb.model import MITIGATES, Finding
 
 RESULTS_FILE = "results.json"
-METRICS = ("robust_accuracy", "attack_success_rate", "identification_accuracy", "accuracy", "queries")
+METRICS = ("robust_accuracy", "attack_success_rate", "identification_accuracy", "accuracy", "queries",
+           "auc", "true_positive_rate", "fidelity")
 TOP_KEYS = ("mitigation", "backend", "device", "dataset", "provenance", "clean_accuracy", "results")
 RESULT_KEYS = ("technique", "attack", "metric", "higher_is_better", "baseline", "defended", "ci95", "params")
 _MAX_BYTES = 20 * 1024 * 1024
@@ -114,6 +115,11 @@ def validate(data) -> list[str]:
         return ["'mitigation' is not an ID string"]
     if not isinstance(data["results"], list):
         return ["'results' is not a list"]
+    nm = data.get("not_measured", [])
+    if not isinstance(nm, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("technique"), str) and isinstance(e.get("reason"), str)
+            for e in nm):
+        problems.append("'not_measured' must be a list of {'technique': ID, 'reason': text}")
     for i, r in enumerate(data["results"]):
         where = f"results[{i}]"
         if not isinstance(r, dict):
@@ -172,6 +178,7 @@ class Evidence(dict):
         super().__init__()
         self.meta: dict = {}
         self.paths: dict = {}  # (m, t) -> results.json path, for messages
+        self.not_measured: dict = {}  # (m, t) -> reason, from the files' `not_measured` lists
 
 
 def load_evidence(directories) -> Evidence:
@@ -194,6 +201,8 @@ def load_evidence(directories) -> Evidence:
             ev.setdefault(key, []).append(dict(r))
             ev.meta[key] = meta
             ev.paths[key] = path
+        for entry in data.get("not_measured") or []:
+            ev.not_measured.setdefault((mitigation, entry["technique"]), entry["reason"])
     return ev
 
 

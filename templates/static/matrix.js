@@ -121,7 +121,8 @@
   /* The mitigations that would cover `technique`, in the order `recommend` picks them,
      then those it would not pick (they add nothing once the ones above are in place). */
   function coverOptions(selection, technique) {
-    var picks = recommend(selection, Infinity).filter(function (p) { return p.techniques.indexOf(technique) >= 0; });
+    var picks = recommend(selection, Infinity).map(function (p, i) { p.rank = i + 1; return p; })
+      .filter(function (p) { return p.techniques.indexOf(technique) >= 0; });
     var picked = new Set(picks.map(function (p) { return p.id; }));
     var rest = (linkedFrom.get(technique) || []).filter(function (id) { return !selection.has(id) && !picked.has(id); });
     return {picks: picks, rest: rest};
@@ -360,6 +361,13 @@
       words.length ? shown + " of " + rows.size + " mitigations match" : "";
   });
 
+  filter.addEventListener("keydown", function (event) {  // Enter picks the one match
+    if (event.key !== "Enter") return;
+    event.preventDefault();
+    var shown = Array.from(rows.values()).filter(function (li) { return !li.hidden; });
+    if (shown.length === 1) shown[0].querySelector("input[type=checkbox]").click();
+  });
+
   document.getElementById("cov-clear").addEventListener("click", function () {
     state.selection = new Map();
     apply();
@@ -479,20 +487,24 @@
       infoBody.appendChild(ul);
     }
     var options = coverOptions(sel, t.id);
+    var level = result && result.level.get(t.id);
     if (!options.picks.length && !options.rest.length) {
       infoBody.appendChild(el("p", (covering.length ? "No other mitigation" : "No mitigation") +
         " in this knowledge base addresses it.", "muted"));
     } else {
-      infoBody.appendChild(el("p", "Mitigations that would cover it, in the order atlaskb recommend ranks them" +
-        " (gain: the weight of the gaps each would close, after those above it):"));
+      var what = level === undefined || !result ? "would cover it" :
+        level >= 1.0 ? "also address it" : "would raise its coverage";
+      infoBody.appendChild(el("p", "Mitigations that " + what + ", in the order atlaskb recommend ranks them" +
+        " (its pick number; gain: the weight of the gaps it would close once the picks before it are in place):"));
       var ol = el("ol", null, "cover-options");
       options.picks.forEach(function (p) {
-        ol.appendChild(optionItem(p.id, "gain " + p.gain + ", newly covers " + p.newly_covered.length +
-          " technique" + (p.newly_covered.length === 1 ? "" : "s")));
+        ol.appendChild(optionItem(p.id, "pick " + p.rank + ", gain " + p.gain + ", newly covers " +
+          p.newly_covered.length + " technique" + (p.newly_covered.length === 1 ? "" : "s")));
       });
       infoBody.appendChild(ol);
       if (options.rest.length) {
-        infoBody.appendChild(el("p", "Also address it, but add nothing once those above are in place:", "muted small"));
+        infoBody.appendChild(el("p", "Also address it, but recommend never picks them: once its picks are in place" +
+          " they add nothing:", "muted small"));
         var more = el("ul", null, "cover-options");
         options.rest.forEach(function (id) { more.appendChild(optionItem(id, "")); });
         infoBody.appendChild(more);

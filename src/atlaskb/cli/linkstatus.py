@@ -1,5 +1,5 @@
 """`--evidence DIR` for the commands that report links: read the folders once, warn about
-rows for links the sources lack, and hand back an `atlaskb.linkstatus.Evidence`."""
+rows for links the sources lack, and hand back an `atlaskb.linkstatus.LinkStatuses`."""
 
 from __future__ import annotations
 

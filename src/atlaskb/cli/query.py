@@ -185,7 +185,7 @@ def describe(kb, object_id: str) -> dict:
 
 def add_evidence(kb, obj: dict, evidence, statuses=None) -> list[dict]:
     """Attach measured figures (`evidence`: (mitigation, technique) -> rows) and, with
-    `statuses` (an `atlaskb.linkstatus.Evidence`), each link's evidence status to the
+    `statuses` (an `atlaskb.linkstatus.LinkStatuses`), each link's evidence status to the
     object's mitigation/technique entries; returns the flat evidence rows for the table."""
     rows = []
     obj_type = obj.get("type")

@@ -59,7 +59,7 @@ def layer(kb: KnowledgeBase, score: str = "case-studies", have: list[str] | None
           navigator: str = DEFAULT_NAVIGATOR) -> dict[str, Any]:
     """A Navigator layer as a plain dict. `have` (mitigation IDs or names) and `strength`
     (per mitigation, 0..1) are used by `coverage`; `evidence` (an
-    `atlaskb.linkstatus.Evidence`, required) and `have` (optional) by `evidence`.
+    `atlaskb.linkstatus.LinkStatuses`, required) and `have` (optional) by `evidence`.
     `navigator` ("atlas" or "5") picks the versions declared."""
     if score not in SCORERS:
         raise ValueError(f"unknown score {score!r}; expected one of {', '.join(SCORES)}")

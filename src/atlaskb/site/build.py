@@ -28,7 +28,7 @@ from atlaskb.kb import KnowledgeBase
 from atlaskb.model import CASE_STUDY, MITIGATION, TACTIC, TECHNIQUE
 from atlaskb.resources import templates_dir
 from atlaskb.site import evidence as evidence_mod
-from atlaskb.site import scale
+from atlaskb.site import scale, statuses
 from atlaskb.site.context import SiteModel, build_model
 from atlaskb.site.links import Linker
 from atlaskb.site.matrix_data import FILE as MATRIX_DATA_FILE
@@ -172,11 +172,26 @@ def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evid
             if finding.message not in result.warnings:
                 result.warnings.append(finding.message)
     model = build_model(kb, evidence)
+    statuses_read = None
+    if evidence is not None:
+        from atlaskb.linkstatus import of_evidence
+
+        # Results from before paired verdicts are still shown, but no status is read from them.
+        statuses_read = of_evidence(kb, evidence, strict=False)
+        model.link_status = statuses_read.statuses(kb)
+        if statuses_read.unjudged:
+            n = len(statuses_read.unjudged)
+            result.warnings.append(f"{n} link{'s' if n != 1 else ''} with results that carry no paired verdict "
+                                   "(written before verdicts): shown without an evidence status; "
+                                   "run `atlaskb defend run` again")
     coverage_view = None
+    claimed_vs_supported = None
     if have is not None or profile is not None:
         from atlaskb.site.coverage import coverage_view as make_coverage_view
 
         coverage_view = make_coverage_view(model, have=have, profile=profile)
+        if statuses_read is not None and not statuses_read.unjudged:
+            claimed_vs_supported = statuses.claimed_vs_supported(model, statuses_read, have=have, profile=profile)
     edges, by_pair, plots = evidence_mod.collect(model, evidence)
     result.coverage = coverage_view is not None
     result.evidence_edges = len(edges)
@@ -196,6 +211,8 @@ def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evid
         "site": _site_info(model, coverage_view is not None, bool(edges)),
         "model": model,
         "coverage": coverage_view,
+        "claimed_vs_supported": claimed_vs_supported,
+        "status_summary": statuses.mitigation_summary if model.link_status else None,
         "evidence_for": by_pair,
         "cells": cells,
         "cell_attrs": linker.cell_attrs,

@@ -87,6 +87,9 @@ class SiteModel:
     description_html: dict = field(default_factory=dict)
     own_tactics: dict = field(default_factory=lambda: defaultdict(list))  # technique -> stated tactics
     evidence: dict = field(default_factory=dict)  # (mitigation, technique) -> result rows
+    # (mitigation, technique) -> atlaskb.linkstatus.LinkStatus for every mitigates link,
+    # when the site carries evidence (set by build_site; empty otherwise)
+    link_status: dict = field(default_factory=dict)
 
     def ref(self, object_id: str | None) -> Ref | None:
         return self.refs.get(object_id) if object_id else None

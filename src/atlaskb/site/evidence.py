@@ -39,6 +39,9 @@ METRIC_LABELS = {
     "identification_accuracy": "identification accuracy",
     "accuracy": "accuracy",
     "queries": "queries used",
+    "auc": "AUC",
+    "true_positive_rate": "true-positive rate",
+    "fidelity": "fidelity",
 }
 
 

@@ -44,23 +44,15 @@ GLOBAL = "ATLASKB_MATRIX"
 
 def link_statuses(model: SiteModel):
     """(mitigation, technique) -> the link's evidence status, as the evidence toggle
-    colours it: `linkstatus.link_status` of its result rows; `scale.MEASURED` when its
-    rows carry no paired verdict; with no rows, "not measured here" when the defense
-    module says so, else "unmeasured"."""
-    declared: set = set()
-    if model.evidence:
-        from atlaskb.defenses import list_mitigations
-
-        declared = {(entry["mitigation"], item["technique"]) for entry in list_mitigations(model.kb)
-                    for item in entry["not_measured"]}
+    colours it: the status `build_site` derived (`SiteModel.link_status`, by
+    `atlaskb.linkstatus`); `scale.MEASURED` when the results carry no paired verdict, so
+    no status could be derived; else "unmeasured"."""
 
     def status(mitigation: str, technique: str) -> str:
-        rows = list(model.evidence.get((mitigation, technique)) or [])
-        if rows and all(r.get("verdict") in linkstatus.VERDICTS for r in rows):
-            return linkstatus.link_status(rows).status
-        if rows:
-            return scale.MEASURED
-        return linkstatus.NOT_MEASURED_HERE if (mitigation, technique) in declared else linkstatus.UNMEASURED
+        found = model.link_status.get((mitigation, technique))
+        if found is not None:
+            return found.status
+        return scale.MEASURED if model.evidence.get((mitigation, technique)) else linkstatus.UNMEASURED
 
     return status
 
