@@ -58,12 +58,16 @@ def test_unknown_technique_exits_1_with_choices(tmp_path):
     assert code == 1 and "AML.T0051" in err and "AML.T0043.002" in err and "Traceback" not in err
 
 
-def test_bad_npz_exits_1_with_a_clear_message(tmp_path):
+def test_bad_npz_exits_2_with_a_clear_message(tmp_path):
+    """An unusable --data file is a usage error (docs/cli.md: exit 2), as is a missing one."""
     p = tmp_path / "bad.npz"
     np.savez(p, pixels=np.zeros((3, 3)))
     code, out, err = run_cli("defend", "run", "AML.M0006", "--data", str(p), "--quick",
                              "--out", str(tmp_path / "x"))
-    assert code == 1 and "expected arrays named 'x'" in err and "Traceback" not in err
+    assert code == 2 and "expected arrays named 'x'" in err and "Traceback" not in err
+    code, out, err = run_cli("defend", "run", "AML.M0006", "--data", str(tmp_path / "missing.npz"), "--quick",
+                             "--out", str(tmp_path / "x"))
+    assert code == 2 and "not found" in err and "Traceback" not in err
 
 
 def test_cuda_on_numpy_is_a_usage_error(tmp_path):
@@ -119,4 +123,5 @@ def test_defend_list_table_has_a_row_per_technique():
     rows = list(csv.DictReader(io.StringIO(out)))
     assert {"Mitigation", "Technique", "Technique name"} <= set(rows[0])
     m6 = [(r["Technique"], r["Technique name"]) for r in rows if r["Mitigation"] == "AML.M0006"]
-    assert ("AML.T0043.002", "Black-Box Transfer") in m6 and len(m6) == 11
+    # a sub-technique with its parent's name: "Data" or "Model" alone says nothing
+    assert ("AML.T0043.002", "Craft Adversarial Data: Black-Box Transfer") in m6 and len(m6) == 11

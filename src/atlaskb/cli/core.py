@@ -7,6 +7,7 @@ import os
 import click
 
 from atlaskb.cli import pass_app
+from atlaskb.cli.output import counted
 from atlaskb.cli.paths import OutPath, SafePath
 from atlaskb.cli.linkstatus import evidence_option, read_evidence
 from atlaskb.errors import SourceError, UsageError
@@ -77,7 +78,7 @@ _out_option = click.option("--out", "out", type=OutPath(dir_okay=False),
 @click.option("--navigator", "navigator", type=click.Choice(["atlas", "5"]), default="atlas", show_default=True,
               help="The Navigator the layer is for: atlas (the ATLAS Navigator: layer 4.3, as MITRE's "
                    "ATLAS layers declare) or 5 (ATT&CK Navigator 5: layer 4.5).")
-@click.option("--out", "out", type=click.Path(),
+@click.option("--out", "out", type=OutPath(),
               help="Write to this file (atomically) instead of stdout; a folder with --case-study all.")
 @pass_app
 def export_navigator(app, score, have, profile_path, evidence_dirs, case_study, navigator, out):
@@ -281,7 +282,7 @@ def lint(app, fmt):
         for f in findings:
             click.echo(str(f))
         errors = sum(f.level == "error" for f in findings)
-        click.echo(f"{len(kb)} objects, {kb.graph.number_of_edges()} links; "
-                   f"{errors} error(s), {len(findings) - errors} warning(s)", err=True)
+        click.echo(f"{counted(len(kb), 'object')}, {counted(kb.graph.number_of_edges(), 'link')}; "
+                   f"{counted(errors, 'error')}, {counted(len(findings) - errors, 'warning')}", err=True)
     if has_errors(findings):
         raise click.exceptions.Exit(1)
