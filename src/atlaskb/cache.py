@@ -234,6 +234,8 @@ def load_lite(sources: list[str] | tuple[str, ...]):
     disabled, corrupt): the caller then loads normally, which fills the cache."""
     from atlaskb.sources import default_sources
 
+    if any(s[:6].lower() == "atlas:" for s in sources):
+        return None  # a downloaded release: the full load checks its checksum first
     paths = list(sources) or default_sources()
     data = _read(cache_key(paths)) if enabled() else None
     if data is None:

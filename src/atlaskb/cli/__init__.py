@@ -32,6 +32,7 @@ COMMANDS = {
     "diff": "atlaskb.cli.diff:diff",
     "site": "atlaskb.cli.site:site",
     "defend": "atlaskb.cli.defend:defend",
+    "release": "atlaskb.cli.release:release",
 }
 
 

@@ -59,7 +59,12 @@ def _has_top_level_matrices(path: str) -> bool:
 
 
 def read_source(path: str) -> SourceResult:
-    """Read one source of any supported kind into records and findings."""
+    """Read one source of any supported kind into records and findings. `atlas:5.4.0`
+    names a release downloaded by `atlaskb release get`."""
+    if path[:6].lower() == "atlas:":
+        from atlaskb.releases import expand
+
+        path = expand(path)
     kind = detect_kind(path)
     if kind == "vault":
         from atlaskb.sources.vault import read_vault
