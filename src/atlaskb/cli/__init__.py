@@ -152,6 +152,13 @@ def main(argv: list[str] | None = None) -> None:
     unless ATLASKB_DEBUG is set."""
     from atlaskb.errors import AtlasError
 
+    for stream in (sys.stdout, sys.stderr):
+        # A file name or argument with bytes that are not UTF-8 reaches us as lone
+        # surrogates; echoing one must print U+FFFD/?, not fail with UnicodeEncodeError.
+        try:
+            stream.reconfigure(errors="replace")
+        except (AttributeError, ValueError):
+            pass
     try:
         rv = cli.main(args=argv, prog_name="atlaskb", standalone_mode=False)
     except click.exceptions.Abort:

@@ -21,12 +21,15 @@ def detect_kind(path: str) -> str:
     if os.path.isdir(path):
         return "vault"
     if not os.path.exists(path):
-        raise SourceError(f"source not found: {path}")
+        from atlaskb.sources.files import display_path
+
+        raise SourceError(f"source not found: {display_path(path)}")
+    from atlaskb.sources.files import display_path, read_regular
+
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(_SNIFF_BYTES).decode("utf-8", errors="replace")
+        head = read_regular(path, _SNIFF_BYTES).decode("utf-8", errors="replace")
     except OSError as e:
-        raise SourceError(f"cannot read source {path}: {e.strerror or e}") from None
+        raise SourceError(f"cannot read source {display_path(path)}: {e.strerror or e}") from None
     stripped = head.lstrip("\ufeff \t\r\n")
     if stripped.startswith("{") and stripped[1:].lstrip(" \t\r\n").startswith(('"', "}")):
         # A JSON object: never a vault page. Whether it is a bundle is read_stix's to say
