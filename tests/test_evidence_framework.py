@@ -14,7 +14,7 @@ from atlaskb.defenses import check_module, data, list_mitigations, models, regis
 from atlaskb.defenses.attacks import AccessDenied
 from atlaskb.defenses.attacks.blind import Edit, Transfer
 from atlaskb.defenses.attacks.gradient import APGD, PGD, checkpoints
-from atlaskb.defenses.attacks.query import Boundary, SimBA
+from atlaskb.defenses.attacks.query import Boundary, RayS, SimBA
 from atlaskb.defenses.systems import Ensemble, InputTransform, Model, PostProcessed, Rejecting
 from atlaskb.defenses.threat import Misclassification, TargetedMisclassification, ThreatModel
 from atlaskb.engine import get_backend
@@ -71,12 +71,13 @@ def _attacks(pool, surrogate):
         "apgd": (APGD(steps=20, restarts=2), ThreatModel("white-box", "linf", eps, adaptive=True)),
         "simba": (SimBA(), ThreatModel("scores", "linf", eps, 60)),
         "boundary": (Boundary(pool), ThreatModel("labels", "l2", 2.0, 60)),
+        "rays": (RayS(), ThreatModel("labels", "linf", 0.15, 60)),
         "transfer": (Transfer(surrogate, PGD(steps=10)), ThreatModel("none", "linf", eps)),
     }
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("name", ["pgd", "apgd", "simba", "boundary", "transfer"])
+@pytest.mark.parametrize("name", ["pgd", "apgd", "simba", "boundary", "rays", "transfer"])
 def test_every_attack_stays_inside_its_threat_model(nets, backend, name):
     be = _backend(backend)
     (n0, n1), x, y, pool = nets
@@ -247,7 +248,7 @@ def test_aggregate_adds_difference_verdict_and_threat_model():
 def small_doc():
     cfg = __import__("dataclasses").replace(
         __import__("atlaskb.defenses.mitigations.m0006", fromlist=["QUICK"]).QUICK,
-        epochs=3, n_test=30, pgd_steps=3, query_budget=30, transfer_eps=(0.1,))
+        epochs=3, n_test=30, apgd_steps=3, eps_curve=(0.1,), select_steps=2)
     return runner.run("AML.M0006", ["AML.T0043.000", "AML.T0043.003"], backend="numpy", seeds=2,
                       config=cfg, progress=False, names={})
 
