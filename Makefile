@@ -18,12 +18,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test,torch]'
 	touch $(STAMP)
 
-# The main job on the bundled data: lint the vault, run the AML.M0006 reference defense
-# (quick mode, numpy backend), and build the site with its evidence.
+# The main job on the bundled data: lint the vault, run the AML.M0006 and AML.M0002 reference
+# defenses (quick mode, numpy backend), and build the site with their evidence.
 run: $(STAMP)
 	$(BIN)/atlaskb lint --format text || true
 	$(BIN)/atlaskb defend run AML.M0006 --quick --backend numpy --out $(OUT)/evidence
-	$(BIN)/atlaskb site build --out site --evidence $(OUT)/evidence
+	$(BIN)/atlaskb defend run AML.M0002 --quick --backend numpy --out $(OUT)/evidence-m0002
+	$(BIN)/atlaskb site build --out site --evidence $(OUT)/evidence --evidence $(OUT)/evidence-m0002
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

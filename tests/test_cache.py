@@ -21,7 +21,6 @@ def cache_home(tmp_path, monkeypatch):
     home = tmp_path / "xdg"
     monkeypatch.setenv("XDG_CACHE_HOME", str(home))
     monkeypatch.delenv("ATLASKB_NO_CACHE", raising=False)
-    monkeypatch.setattr(cache, "_RACY_NS", 0)  # tests write sources and load at once
     return home / "atlaskb"
 
 
@@ -66,28 +65,54 @@ def test_edit_invalidates(cache_home, vault_copy):
     assert atlaskb.load(str(vault_copy)).graph.nodes["AML.M0003"].get("has_page") is False
 
 
-def test_fresh_sources_are_not_cached(tmp_path, monkeypatch, vault_copy):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    monkeypatch.delenv("ATLASKB_NO_CACHE", raising=False)
+@pytest.mark.parametrize("source", ["vault", "file"])
+def test_same_size_edit_with_its_mtime_put_back_is_seen(cache_home, vault_copy, tmp_path, source):
+    """What `touch -d @sec.nsec`, sync tools and archive extractors do: stamps alone would
+    call this a hit; the content hash does not."""
     page = vault_copy / "mitigations" / "model-hardening.md"
-    page.write_text(page.read_text(encoding="utf-8"), encoding="utf-8")  # just modified
-    atlaskb.load(str(vault_copy))
-    assert not list((tmp_path / "xdg").glob("atlaskb/kb-*.json"))
+    if source == "file":
+        page = tmp_path / "ATLAS.yaml"
+        page.write_text("id: ATLAS\nmatrices:\n- id: ATLAS\n  tactics: []\n  techniques: []\n  mitigations:\n"
+                        "  - {id: AML.M0003, name: Model Hardening}\n", encoding="utf-8")
+    path = str(vault_copy if source == "vault" else page)
+    assert atlaskb.load(path).graph.nodes["AML.M0003"]["name"] == "Model Hardening"
+    assert list(cache_home.glob("kb-*.json"))  # cached at once: no "too fresh" rule needed
+    st = os.stat(page)
+    text = page.read_text(encoding="utf-8")
+    page.write_text(text.replace("Model Hardening", "Model Hardenin_"), encoding="utf-8")
+    os.utime(page, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert os.stat(page).st_size == st.st_size and os.stat(page).st_mtime_ns == st.st_mtime_ns
+    assert atlaskb.load(path).graph.nodes["AML.M0003"]["name"] == "Model Hardenin_"
+    assert cache.load_lite([path]).graph.nodes["AML.M0003"]["name"] == "Model Hardenin_"
 
 
-@pytest.mark.parametrize("damage", [b"", b"{not json", b"[]", b'{"format": 1, "key": "other"}',
-                                    b'{"format": 1, "key": "%KEY%", "nodes": 5}'])
+def _cache_doc(**fields) -> bytes:
+    doc = {"format": 2, "key": "%KEY%", "graph": {}, "nodes": [], "edges": [], "findings": [], "sources": [],
+           "declared": [], "page_source": []} | fields
+    return json.dumps(doc).encode()
+
+
+DAMAGE = [
+    b"", b"{not json", b"[]", b'{"format": 2, "key": "other"}', b'{"format": 2, "key": "%KEY%", "nodes": 5}',
+    b"[" * 200_000 + b"]" * 200_000,  # RecursionError in the decoder
+    b'{"format": 2, "key": "%KEY%", "n": ' + b"7" * 5000 + b"}",  # past the int digit limit
+    _cache_doc(nodes=[["AML.T0001", {"x": 0}]]).replace(b'"x": 0', b'"x": ' + b"[" * 900 + b"]" * 900),
+    _cache_doc(nodes=[[["a"], {}]], edges=[[1, 2]], findings=[{"bad": 1}], sources=3, declared=5, page_source=7),
+]
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
 def test_corrupt_cache_is_ignored_and_rewritten(cache_home, vault_copy, damage):
     fresh = atlaskb.load(str(vault_copy))
     (path,) = cache_home.glob("kb-*.json")
     key = json.loads(path.read_text())["key"]
     path.write_bytes(damage.replace(b"%KEY%", key.encode()))
+    assert cache.load_lite([str(vault_copy)]) is None  # the query path: a miss, no traceback
     assert graph_facts(atlaskb.load(str(vault_copy))) == graph_facts(fresh)
     assert json.loads(path.read_text())["key"] == key  # rewritten whole
 
 
 def test_no_cache_env_and_unwritable_folder(tmp_path, monkeypatch, vault_copy):
-    monkeypatch.setattr(cache, "_RACY_NS", 0)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("ATLASKB_NO_CACHE", "1")
     atlaskb.load(str(vault_copy))

@@ -164,3 +164,21 @@ def test_bundled_vault_keeps_every_attack_reference_the_release_has(atlas_yaml_5
     have = {n: d["attack_ref"]["id"] for n, d in bundled_kb.graph.nodes(data=True) if d.get("attack_ref")}
     assert {"AML.M0011", "AML.M0012", "AML.M0013", "AML.M0016", "AML.M0018"} <= set(wanted)
     assert have == wanted
+
+
+def test_vault_names_the_release_it_was_imported_from(atlas_yaml_56, bundled_kb, tmp_path):
+    assert [s.get("version") for s in bundled_kb.sources] == ["5.6.0"]
+    out = tmp_path / "vault"
+    code, _, err = run_cli("import", "atlas-yaml", str(atlas_yaml_56), "--out", str(out), "--facts-only")
+    assert code == 0, err
+    assert atlaskb.load(str(out)).sources[0]["version"] == "5.6.0"
+
+
+@pytest.mark.parametrize("text", ["version: [1, 2]\n", "- a\n- b\n", "version: \"" + "9" * 200 + "\"\n", "a: [\n"])
+def test_unusable_release_file_is_a_warning_not_a_version(tmp_path, text):
+    from atlaskb.sources.vault import RELEASE_FILE
+
+    (tmp_path / RELEASE_FILE).write_text(text, encoding="utf-8")
+    kb = atlaskb.load(str(tmp_path))
+    assert "version" not in kb.sources[0]
+    assert [f.file for f in kb.findings] == [RELEASE_FILE]

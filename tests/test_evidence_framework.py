@@ -14,7 +14,7 @@ from atlaskb.defenses import check_module, data, list_mitigations, models, regis
 from atlaskb.defenses.attacks import AccessDenied
 from atlaskb.defenses.attacks.blind import Edit, Transfer
 from atlaskb.defenses.attacks.gradient import APGD, PGD, checkpoints
-from atlaskb.defenses.attacks.query import Boundary, RayS, SimBA
+from atlaskb.defenses.attacks.query import Boundary, HopSkipJump, RayS, SimBA
 from atlaskb.defenses.systems import Ensemble, InputTransform, Model, PostProcessed, Rejecting
 from atlaskb.defenses.threat import Misclassification, TargetedMisclassification, ThreatModel
 from atlaskb.engine import get_backend
@@ -72,12 +72,13 @@ def _attacks(pool, surrogate):
         "simba": (SimBA(), ThreatModel("scores", "linf", eps, 60)),
         "boundary": (Boundary(pool), ThreatModel("labels", "l2", 2.0, 60)),
         "rays": (RayS(), ThreatModel("labels", "linf", 0.15, 60)),
+        "hopskipjump": (HopSkipJump(pool), ThreatModel("labels", "linf", 0.2, 200)),
         "transfer": (Transfer(surrogate, PGD(steps=10)), ThreatModel("none", "linf", eps)),
     }
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("name", ["pgd", "apgd", "simba", "boundary", "rays", "transfer"])
+@pytest.mark.parametrize("name", ["pgd", "apgd", "simba", "boundary", "rays", "hopskipjump", "transfer"])
 def test_every_attack_stays_inside_its_threat_model(nets, backend, name):
     be = _backend(backend)
     (n0, n1), x, y, pool = nets

@@ -51,6 +51,19 @@ def expected_case_study_scores(data):
     return scores
 
 
+# What MITRE's own ATLAS case-study layers declare (mitre-atlas/atlas-navigator-data,
+# dist/default-navigator-layers/atlas_case_study_frequency.json and
+# dist/case-study-navigator-layers/AML.CS0000.json, ATLAS data 5.0.1): the ATLAS
+# Navigator MITRE runs warns on any other version.
+MITRE_CASE_STUDY_LAYER = {"versions": {"layer": "4.3", "navigator": "4.6.4"}, "domain": "atlas-atlas"}
+# MITRE's layer for AML.CS0000: the coloured entries, and the parents opened (tactic).
+MITRE_CS0000 = {
+    "used": {"AML.T0000.001", "AML.T0002.000", "AML.T0005", "AML.T0043.003", "AML.T0042", "AML.T0015"},
+    "opened": {("AML.T0000", "reconnaissance"), ("AML.T0002", "resource-development"),
+               ("AML.T0043", "ai-attack-staging")},
+}
+
+
 def navigator(*args):
     code, out, err = run_cli(*args)
     assert code == 0, err
@@ -65,7 +78,7 @@ def entries(layer):
 
 def test_layer_shape(bundled_kb):
     layer = navigator("export", "navigator")
-    assert layer["versions"]["layer"] == "4.5"
+    assert layer["versions"] == MITRE_CASE_STUDY_LAYER["versions"]
     assert layer["domain"] == "atlas-atlas"
     assert layer["name"] == "ATLAS Case Study Frequency"
     tactic_slugs = {"reconnaissance", "resource-development", "initial-access", "ai-model-access", "execution",
@@ -160,6 +173,73 @@ def test_coverage_needs_known_mitigations():
     assert code == 2 and "--score coverage" in err
     code, _, err = run_cli("export", "navigator", "--score", "coverage", "--have", "AML.M9999")
     assert code == 1 and "did you mean" in err
+
+
+def test_layers_declare_what_mitres_atlas_layers_declare_and_have_a_legend():
+    layer = navigator("export", "navigator", "--score", "case-studies")
+    assert {k: layer[k] for k in ("versions", "domain")} == MITRE_CASE_STUDY_LAYER
+    assert layer["legendItems"] and all(i["label"] and i["color"].startswith("#") for i in layer["legendItems"])
+    # Scaled like MITRE's layer: white to red, 0 to the number of case studies.
+    assert layer["gradient"] == {"colors": ["#FFFFFF", "#F44336"], "minValue": 0, "maxValue": 57}
+    assert {"name": "atlas_data_version", "value": "5.6.0"} in layer["metadata"]
+    for args in (("--score", "mitigations"), ("--score", "coverage", "--have", "AML.M0015")):
+        other = navigator("export", "navigator", *args)
+        assert other["legendItems"] and other["versions"] == MITRE_CASE_STUDY_LAYER["versions"]
+        assert [i["color"] for i in other["legendItems"]] == other["gradient"]["colors"]
+
+
+def test_layer_for_attack_navigator_5():
+    layer = navigator("export", "navigator", "--navigator", "5")
+    assert layer["versions"] == {"layer": "4.5", "navigator": "5.1.0"}
+    assert layer["techniques"] == navigator("export", "navigator")["techniques"]
+    code, _, err = run_cli("export", "navigator", "--navigator", "4")
+    assert code == 2
+
+
+def test_case_study_layer_matches_mitres(release):
+    path, _ = release
+    layer = navigator("--source", str(path), "export", "navigator", "--case-study", "AML.CS0000")
+    assert {k: layer[k] for k in ("versions", "domain")} == MITRE_CASE_STUDY_LAYER
+    assert layer["name"] == "Evasion of Deep Learning Detector for Malware C&C Traffic"
+    assert layer["metadata"][0] == {"name": "url", "value": "https://atlas.mitre.org/studies/AML.CS0000"}
+    assert {"name": "atlas_data_version", "value": "5.6.0"} in layer["metadata"]
+    used = {e["techniqueID"] for e in layer["techniques"] if e.get("color")}
+    opened = {(e["techniqueID"], e["tactic"]) for e in layer["techniques"] if not e.get("color")}
+    assert used == MITRE_CS0000["used"] and opened == MITRE_CS0000["opened"]
+    assert layer["legendItems"] == [{"label": "Used in case study", "color": "#C8E6C9"}]
+    assert next(e for e in layer["techniques"] if e["techniqueID"] == "AML.T0005")["comment"].startswith("step 3")
+
+
+def test_every_case_study_layer_into_a_folder(bundled_kb, tmp_path):
+    out = tmp_path / "layers"
+    for _ in range(2):  # a second run replaces the folder it wrote
+        code, _, err = run_cli("export", "navigator", "--case-study", "all", "--out", str(out))
+        assert code == 0, err
+    files = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    assert files == [f"{cs}.json" for cs in bundled_kb.nodes_of_type("case-study")]
+    one = json.loads((out / "AML.CS0016.json").read_text(encoding="utf-8"))
+    assert one == navigator("export", "navigator", "--case-study", "mathgpt")
+    code, _, err = run_cli("export", "navigator", "--case-study", "all")
+    assert code == 2 and "--out" in err
+    code, _, err = run_cli("export", "navigator", "--case-study", "AML.T0000")
+    assert code == 1 and "not a case-study" in err
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep", encoding="utf-8")
+    code, _, err = run_cli("export", "navigator", "--case-study", "all", "--out", str(mine))
+    assert code != 0 and (mine / "notes.txt").read_text(encoding="utf-8") == "keep"
+
+
+@pytest.mark.parametrize("kind", ["json", "stix", "navigator", "csv", "graphml"])
+def test_export_of_sources_with_no_objects_fails_and_keeps_the_old_file(kind, tmp_path):
+    empty = tmp_path / "EMPTY.json"
+    empty.write_text("{}", encoding="utf-8")
+    out = tmp_path / "F"
+    out.write_text("a good export\n", encoding="utf-8")
+    code, stdout, err = run_cli("--source", str(empty), "export", kind, "--out", str(out))
+    assert code != 0 and "no ATLAS objects" in err
+    assert out.read_text(encoding="utf-8") == "a good export\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["EMPTY.json", "F"]
 
 
 # -- CSV ----------------------------------------------------------------------------------------

@@ -234,5 +234,431 @@ def test_out_that_cannot_be_written_is_a_clear_error(command, where, tmp_path, r
         else run_cli(*args, "--out", out)
     assert code in (1, 2), (stdout, err)
     assert "Traceback" not in err and "internal error" not in err
-    assert "cannot write" in err or "is a directory" in err, err
+    assert "cannot write" in err or "is a directory" in err or "is a folder" in err, err
     assert blocker.read_text(encoding="utf-8") == "keep" and list(folder.iterdir()) == []
+
+
+# -- leftovers of interrupted runs --------------------------------------------------------------
+
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def fake_leftover(parent: Path, name: str, pid: int | None, carried=(), target="site") -> Path:
+    folder = parent / name
+    folder.mkdir()
+    (folder / "index.html").write_text("half a site", encoding="utf-8")
+    if pid is not None:
+        (folder / fsutil.OWNER).write_text(json.dumps(
+            {"written_by": "atlaskb", "pid": pid, "start": None, "host": os.uname().nodename,
+             "target": target, "carried": list(carried)}), encoding="utf-8")
+    return folder
+
+
+def test_next_run_removes_only_stale_leftovers_that_atlaskb_made(tmp_path, tiny_kb):
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        stale = fake_leftover(tmp_path, ".site.tmp-dead1", dead_pid())
+        unmarked = fake_leftover(tmp_path, ".site.tmp-nomark", None)
+        running = fake_leftover(tmp_path, ".site.tmp-alive", live.pid)
+        other = fake_leftover(tmp_path, ".other.tmp-dead2", dead_pid(), target="other")
+        not_ours_name = fake_leftover(tmp_path, "site.tmp-dead3", dead_pid())
+        build_site(tiny_kb, str(tmp_path / "site"))
+        assert not stale.exists()
+        for kept in (unmarked, running, other, not_ours_name):
+            assert (kept / "index.html").read_text(encoding="utf-8") == "half a site"
+    finally:
+        live.kill()
+        live.wait()
+
+
+def test_a_killed_swap_gives_back_the_users_entries(tmp_path, tiny_kb):
+    """Killed while moving the user's CNAME into the new site: the next run puts it back."""
+    site = tmp_path / "site"
+    build_site(tiny_kb, str(site))
+    leftover = fake_leftover(tmp_path, ".site.tmp-killed", dead_pid(), carried=["CNAME"])
+    (leftover / "CNAME").write_text("atlas.example.org\n", encoding="utf-8")
+    build_site(tiny_kb, str(site))
+    assert (site / "CNAME").read_text(encoding="utf-8") == "atlas.example.org\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+def test_a_swap_killed_between_its_renames_restores_the_previous_output(tmp_path, tiny_kb):
+    site = tmp_path / "site"
+    build_site(tiny_kb, str(site))
+    before = tree(site)
+    old = tmp_path / ".site.old-killed"
+    old.mkdir()
+    (old / fsutil.OWNER).write_text(json.dumps(
+        {"written_by": "atlaskb", "pid": dead_pid(), "start": None, "host": os.uname().nodename,
+         "target": "site", "carried": []}), encoding="utf-8")
+    os.replace(site, old / "previous")
+    assert fsutil.clean_leftovers(str(site)) == [str(old)]
+    assert tree(site) == before
+
+
+def _kill_when_building(args: list[str], out: Path, cwd: Path) -> None:
+    """Start `atlaskb ARGS --out OUT`, SIGKILL it once its temporary folder holds files,
+    and check that it did leave one (else this test would prove nothing)."""
+    proc = subprocess.Popen([sys.executable, "-m", "atlaskb", *args, "--out", str(out)], cwd=cwd,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            temps = [p for p in out.parent.glob(f".{out.name}.tmp-*") if (p / fsutil.OWNER).exists()]
+            if temps and sum(len(f) for _, _, f in os.walk(temps[0])) > 3:
+                proc.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.002)
+    finally:
+        proc.kill()
+        proc.wait()  # reaped: a zombie would still look alive
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert list(out.parent.glob(f".{out.name}.tmp-*")), "the kill left nothing to clean up"
+
+
+@pytest.mark.parametrize("kind", ["site", "import"])
+def test_sigkill_mid_run_leaves_nothing_after_the_next_run(kind, tmp_path, atlas_yaml_56):
+    parent = tmp_path / "outputs"
+    parent.mkdir()
+    out = parent / "result"
+    if kind == "site":
+        args = ["site", "build"]
+    else:
+        args = ["import", "atlas-yaml", str(atlas_yaml_56)]
+    code, _, err = run_cli(*args, "--out", str(out))  # an earlier good output
+    assert code == 0, err
+    (out / "CNAME").write_text("mine\n", encoding="utf-8")
+    before = tree(out)
+    _kill_when_building(args, out, tmp_path)
+    assert tree(out) == before  # the previous output is intact after the kill
+    code, _, err = run_cli(*args, "--out", str(out))
+    assert code == 0, err
+    assert sorted(p.name for p in parent.iterdir()) == ["result"]
+    assert (out / "CNAME").read_text(encoding="utf-8") == "mine\n"
+
+
+def test_sigkill_while_writing_evidence_leaves_nothing_after_the_next_run(tmp_path):
+    out = tmp_path / "ev"
+    args = ["defend", "run", "AML.M0006", "--technique", "AML.T0043.003", "--quick", "--seeds", "1"]
+    for attempt in range(3):  # the folder exists only while plots are written: a short window
+        proc = subprocess.Popen([sys.executable, "-m", "atlaskb", *args, "--out", str(out)], cwd=tmp_path,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            while proc.poll() is None:
+                if any((p / fsutil.OWNER).exists() for p in tmp_path.glob(".ev.tmp-*")):
+                    proc.send_signal(signal.SIGKILL)
+                    break
+                time.sleep(0.001)
+        finally:
+            proc.kill()
+            proc.wait()
+        if proc.returncode == -signal.SIGKILL and list(tmp_path.glob(".ev.tmp-*")):
+            break
+        for p in tmp_path.iterdir():
+            fsutil.clean_leftovers(str(p))
+    else:
+        pytest.skip("the evidence was written before the kill landed, three times")
+    code, _, err = run_cli(*args, "--out", str(out))
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ev"]
+
+
+# -- evidence folders are untrusted ---------------------------------------------------------------
+
+def _png(path: Path, text_chunk: str | None = None) -> bytes:
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    if text_chunk:
+        info.add_text("Comment", text_chunk)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(path, pnginfo=info)
+    return path.read_bytes()
+
+
+def _evidence(root: Path, plots: list[str], **result_changes) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    result = {"technique": "AML.T0043.002", "attack": "pgd", "metric": "robust_accuracy",
+              "higher_is_better": True, "baseline": 0.3, "defended": 0.5,
+              "ci95": {"baseline": [0.2, 0.4], "defended": [0.4, 0.6]}, "params": {"eps": 0.1},
+              "plots": plots} | result_changes
+    doc = {"mitigation": "AML.M0006", "backend": "numpy", "device": "cpu", "dataset": "digits",
+           "provenance": {"seeds": [0, 1]}, "clean_accuracy": {"baseline": 0.9, "defended": 0.9},
+           "results": [result]}
+    (root / "results.json").write_text(json.dumps(doc), encoding="utf-8")
+    return root
+
+
+SCRIPT_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>alert(2)</script>'
+              '<rect width="5" height="5"/></svg>')
+
+
+def test_svg_plots_with_script_are_never_served(tmp_path, bundled_kb):
+    ev = _evidence(tmp_path / "ev", ["plots/AML.T0043.002.svg", "plots/fake.png"])
+    (ev / "plots").mkdir()
+    (ev / "plots" / "AML.T0043.002.svg").write_text(SCRIPT_SVG, encoding="utf-8")
+    (ev / "plots" / "fake.png").write_text(SCRIPT_SVG, encoding="utf-8")  # a PNG by name only
+    site = tmp_path / "site"
+    build_site(bundled_kb, str(site), evidence_dir=str(ev))
+    served = [p for p in tree(site) if p.startswith("evidence/files")]
+    assert served == [] or all(not p.endswith((".svg", "fake.png")) for p in served), served
+    page = (site / "techniques" / "AML.T0043.002.html").read_text(encoding="utf-8")
+    assert "alert(" not in page and "Not shown: plots/AML.T0043.002.svg" in page
+    assert "plots/fake.png" in page and 'src="../evidence/files/AML.M0006/plots/fake.png"' not in page
+    assert not any(b"alert(" in v for v in tree(site).values() if isinstance(v, bytes))
+
+
+def test_png_plots_are_served_re_encoded(tmp_path, bundled_kb):
+    ev = _evidence(tmp_path / "ev", ["plots/AML.T0043.002.png"])
+    original = _png(ev / "plots" / "AML.T0043.002.png", text_chunk="<script>alert(3)</script>")
+    site = tmp_path / "site"
+    build_site(bundled_kb, str(site), evidence_dir=str(ev))
+    served = (site / "evidence" / "files" / "AML.M0006" / "plots" / "AML.T0043.002.png").read_bytes()
+    assert served.startswith(b"\x89PNG") and b"alert" not in served and served != original
+    from PIL import Image
+
+    with Image.open(site / "evidence" / "files" / "AML.M0006" / "plots" / "AML.T0043.002.png") as img:
+        assert img.size == (8, 8) and img.convert("RGB").getpixel((0, 0)) == (200, 30, 30)
+
+
+@pytest.mark.parametrize("how", ["folder-link", "file-link", "deep-folder-link"])
+def test_plots_behind_a_symlink_are_not_copied(how, tmp_path, bundled_kb):
+    outside = tmp_path / "outside"
+    secret = _png(outside / "secret.png", text_chunk="SECRET-OUTSIDE")
+    ev = tmp_path / "deep" / "ev"
+    rel = {"folder-link": "leak/secret.png", "file-link": "plots/secret.png",
+           "deep-folder-link": "plots/leak/secret.png"}[how]
+    _evidence(ev, [rel])
+    (ev / "plots").mkdir()
+    if how == "folder-link":
+        os.symlink("../../outside", ev / "leak")
+    elif how == "file-link":
+        os.symlink(outside / "secret.png", ev / "plots" / "secret.png")
+    elif how == "deep-folder-link":
+        os.symlink(outside, ev / "plots" / "leak")
+    site = tmp_path / "site"
+    build_site(bundled_kb, str(site), evidence_dir=str(ev))
+    assert not (site / "evidence" / "files").exists()
+    page = (site / "techniques" / "AML.T0043.002.html").read_text(encoding="utf-8")
+    assert "not found in the evidence folder" in page
+    assert secret  # the file existed and was readable: only the check kept it out
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"params": {"deep": "DEEP-900"}}, "nests deeper"),
+    ({"params": {"deep": "DEEP-40"}}, "nests deeper"),
+    ({"attack": "pgd\ud800"}, "lone surrogate"),
+    ({"params": {"\udcff": 1}}, "lone surrogate"),
+    ({"baseline": 10 ** 400}, "too large"),
+    ({"params": {"n": 10 ** 400}}, "too large"),
+])
+def test_hostile_results_json_is_a_clear_error(change, message, tmp_path):
+    ev = _evidence(tmp_path / "ev", [])
+    doc = json.loads((ev / "results.json").read_text(encoding="utf-8"))
+    doc["results"][0].update(change)
+    text = json.dumps(doc)
+    for n in (900, 40):
+        text = text.replace(f'"DEEP-{n}"', "[" * n + "]" * n)
+    (ev / "results.json").write_text(text, encoding="utf-8")
+    code, _, err = run_cli("site", "build", "--out", str(tmp_path / "site"), "--evidence", str(ev))
+    assert code == 2 and message in err and "results.json" in err, err
+    assert "Traceback" not in err and "internal error" not in err
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+    ('{"a": ' + "9" * 5000 + "}", "not a results file"),
+    ('{"a": NaN}', "not a finite number"),
+])
+def test_results_json_the_decoder_chokes_on_is_a_clear_error(text, message, tmp_path):
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    (ev / "results.json").write_text(text, encoding="utf-8")
+    code, _, err = run_cli("site", "build", "--out", str(tmp_path / "site"), "--evidence", str(ev))
+    assert code == 2 and message in err, err
+    assert "Traceback" not in err and "internal error" not in err
+
+
+def test_results_json_linked_from_outside_is_not_read(tmp_path):
+    real = _evidence(tmp_path / "outside", [])
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    os.symlink(real / "results.json", ev / "results.json")
+    code, _, err = run_cli("site", "build", "--out", str(tmp_path / "site"), "--evidence", str(ev))
+    assert code == 2 and "symbolic link out of the evidence folder" in err
+
+
+# -- profiles nested past the stack ---------------------------------------------------------------
+
+@pytest.mark.parametrize("body", [
+    "mitigations:\n  - " + "[" * 3000 + "]" * 3000 + "\n",
+    "mitigations: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n",
+    "mitigations:\n" + "".join("  " * (i + 1) + "-\n" for i in range(600)),
+])
+@pytest.mark.parametrize("command", [("coverage",), ("export", "navigator", "--score", "coverage"),
+                                     ("site", "build", "--out", "{site}")])
+def test_deeply_nested_profile_is_a_clear_error(body, command, tmp_path):
+    profile = tmp_path / "profile.yaml"
+    profile.write_text(body, encoding="utf-8")
+    args = [a.format(site=tmp_path / "site") for a in command]
+    code, _, err = run_cli(*args, "--profile", str(profile))
+    assert code == 2 and "nested too deeply" in err and "profile.yaml" in err, err
+    assert "Traceback" not in err and "internal error" not in err
+    assert not (tmp_path / "site").exists()
+
+
+# -- output names the terminal or the file system cannot take -------------------------------------
+
+@pytest.mark.parametrize("command", [("export", "json"), ("export", "csv"), ("site", "build"),
+                                     ("import", "atlas-yaml", "{release}")])
+def test_out_with_a_lone_surrogate_is_a_clear_error(command, tmp_path, release):
+    args = [a.format(release=release) for a in command]
+    code, out, err = run_cli("--source", release, *args, "--out", str(tmp_path / "bad\ud800name"))
+    assert code == 2 and "not a valid file name" in err, (out, err)
+    assert "Traceback" not in err and "internal error" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ATLAS.yaml"]
+
+
+@pytest.mark.parametrize("command", [("export", "json"), ("site", "build"), ("import", "atlas-yaml", "{release}")])
+def test_out_with_undecodable_bytes_is_written_and_reported_readably(command, tmp_path, release):
+    """A name with bytes that are not UTF-8 is a valid file name on Linux: written where
+    asked, and printed with escapes instead of failing to print."""
+    name = os.fsdecode(b"out-\xff")
+    args = [a.format(release=release) for a in command]
+    proc = subprocess.run([sys.executable, "-m", "atlaskb", "--source", release, *args, "--out",
+                           os.path.join(os.fsencode(tmp_path), b"out-\xff")],
+                          capture_output=True, env=dict(os.environ, PYTHONIOENCODING="utf-8"), timeout=120)
+    err = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert os.path.lexists(tmp_path / name)
+    assert b"out-\\udcff" in proc.stdout + proc.stderr or command == ("export", "json")
+
+
+# -- fuzzing (hypothesis) ---------------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+FUZZ = settings(max_examples=int(os.environ.get("ATLASKB_FUZZ_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+_names = st.sampled_from(["a", "b", "index.html", "CNAME", ".git", "static", fsutil.MANIFEST, fsutil.OWNER])
+_rel = st.lists(_names, min_size=1, max_size=3).map("/".join)
+_files = st.dictionaries(_rel, st.binary(max_size=20), max_size=6)
+_mutation = st.tuples(st.sampled_from(["add", "edit", "delete", "link", "dir"]), _rel, st.binary(max_size=8))
+
+
+def _write_tree(root: Path, files: dict) -> None:
+    """Write what a command would; a path that collides with a folder is skipped."""
+    for rel, data in sorted(files.items()):
+        path = root / rel
+        if any(part in (fsutil.MANIFEST, fsutil.OWNER) for part in path.relative_to(root).parts):
+            continue
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        except (IsADirectoryError, NotADirectoryError, FileExistsError):
+            pass
+
+
+def _mutate(root: Path, mutations) -> None:
+    for op, rel, data in mutations:
+        path = root / rel
+        try:
+            if op == "add" and not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+            elif op == "edit" and path.is_file() and not path.is_symlink():
+                path.write_bytes(path.read_bytes() + b"!" + data)
+            elif op == "delete" and path.is_file() and not path.is_symlink():
+                path.unlink()
+            elif op == "link" and not os.path.lexists(path):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                os.symlink("/etc/passwd", path)
+            elif op == "dir" and not os.path.lexists(path):
+                (path / "inner").mkdir(parents=True)
+                (path / "inner" / "f").write_bytes(data)
+        except (OSError, ValueError):
+            pass
+
+
+@FUZZ
+@given(first=_files, mutations=st.lists(_mutation, max_size=4), second=_files)
+def test_fuzz_a_second_output_never_loses_what_the_user_wrote(tmp_path_factory, first, mutations, second):
+    parent = tmp_path_factory.mktemp("fuzz")
+    target = parent / "out"
+    with fsutil.output_dir(str(target), "fuzz", "the fuzzer") as tmp:
+        _write_tree(Path(tmp), first)
+    ours = set(fsutil.read_manifest(str(target))["files"])
+    _mutate(target, mutations)
+    before = tree(target)
+    user_top = {k: v for k, v in before.items()
+                if k.split("/", 1)[0] not in {p.split("/", 1)[0] for p in ours} | {fsutil.MANIFEST, fsutil.OWNER}}
+    try:
+        with fsutil.output_dir(str(target), "fuzz", "the fuzzer") as tmp:
+            _write_tree(Path(tmp), second)
+    except UsageError:
+        assert tree(target) == before  # refused: nothing touched
+    else:
+        after = tree(target)
+        for rel, data in user_top.items():  # everything the user added at the top survives
+            assert after.get(rel) == data, rel
+    assert sorted(p.name for p in parent.iterdir()) == ["out"]  # no temporary folder left
+
+
+@FUZZ
+@given(st.text(max_size=40))
+def test_fuzz_out_paths_are_a_path_or_a_usage_error(text):
+    try:
+        path = fsutil.check_out_path(text)
+    except UsageError as e:
+        str(e).encode("utf-8")  # printable
+    else:
+        assert os.path.isabs(path)
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    max_leaves=30,
+)
+
+
+@FUZZ
+@given(doc=_json, result=st.dictionaries(st.sampled_from(
+    ["technique", "attack", "metric", "higher_is_better", "baseline", "defended", "ci95", "params", "plots"]),
+    _json, max_size=9))
+def test_fuzz_results_json_loads_or_says_why(tmp_path_factory, doc, result):
+    from atlaskb.errors import SourceError
+    from atlaskb.evidence import load_results
+
+    ev = tmp_path_factory.mktemp("ev")
+    full = {"mitigation": "AML.M0006", "backend": "numpy", "device": "cpu", "dataset": "digits",
+            "provenance": doc, "clean_accuracy": doc, "results": [result, doc]}
+    for data in (doc, full):
+        (ev / "results.json").write_text(json.dumps(data), encoding="utf-8")
+        try:
+            load_results(str(ev))
+        except SourceError as e:
+            assert "results.json" in str(e)
+
+
+@FUZZ
+@given(st.binary(max_size=300) | _json.map(lambda d: json.dumps({"format": 2, "key": "%KEY%", "nodes": d}).encode()))
+def test_fuzz_cache_files_are_a_miss_or_a_graph(tmp_path_factory, monkeypatch, data):
+    from atlaskb import cache
+
+    home = tmp_path_factory.mktemp("xdg")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    monkeypatch.delenv("ATLASKB_NO_CACHE", raising=False)
+    src = tmp_path_factory.mktemp("src") / "ATLAS.yaml"
+    src.write_text(TINY_RELEASE, encoding="utf-8")
+    key = cache.cache_key([str(src)])
+    path = Path(cache._file_for(key))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data.replace(b"%KEY%", json.dumps(key)[1:-1].encode()))
+    assert cache.get(key) is None or cache.get(key).graph is not None
+    assert cache.load_lite([str(src)]) is None or True
+    assert "AML.T0001" in atlaskb.load(str(src))

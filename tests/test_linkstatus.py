@@ -137,15 +137,14 @@ def test_read_gives_every_link_a_status(kb, tmp_path):
     assert all(s.status in ls.STATUSES for s in statuses.values())
 
 
-def test_each_folder_has_its_own_headline(kb, tmp_path):
+def test_folders_are_read_once_and_a_link_from_two_folders_is_refused(kb, tmp_path):
     a = write(tmp_path / "a", doc([row("AML.T0043.002", "better", attack="first"),
                                    row("AML.T0043.002", "no clear difference", attack="second")]))
     b = write(tmp_path / "b", doc([row("AML.T0043.002", "no clear difference", attack="other")]))
     assert ls.read(kb, [a]).status("AML.M0006", "AML.T0043.002").status == ls.SUPPORTED
-    both = ls.read(kb, [a, b])
-    assert len(both.rows[("AML.M0006", "AML.T0043.002")]) == 3
-    assert both.status("AML.M0006", "AML.T0043.002").status == ls.IN_PART  # the two headlines disagree
-    assert ls.read(kb, [a, a, str(tmp_path / "a" / ".")]).files == [f"{a}/results.json"]  # one folder, read once
+    assert len(ls.read(kb, [a, a, str(tmp_path / "a" / ".")]).rows[("AML.M0006", "AML.T0043.002")]) == 2
+    with pytest.raises(SourceError, match="give each link's evidence once"):
+        ls.read(kb, [a, b])
 
 
 def test_rows_for_links_the_graph_lacks_are_findings(kb, tmp_path):
@@ -158,8 +157,11 @@ def test_rows_for_links_the_graph_lacks_are_findings(kb, tmp_path):
     ("{\n  \"mitigation\": \n", r"results\.json:\d+: not valid JSON"),
     (b"\xff\xfe{}", "not UTF-8"),
     ("[1, 2]", "not a results file"),
-    (doc([{k: v for k, v in row().items() if k != "verdict"}]), r"results\[0\] .*no verdict.*defend run"),
-    (doc([row(verdict="great")]), r"results\[0\] .*verdict must be one of"),
+    (doc([{k: v for k, v in row().items() if k != "verdict"}]), r"AML.T0043.002, result 1 .*no verdict.*defend run"),
+    (doc([row(verdict="great")]), r"result 1 .*verdict must be one of"),
+    (doc([row()], not_measured=[{"technique": "AML.T0031"}]), "'not_measured' must be a list"),
+    (doc([row()], not_measured="AML.T0031"), "'not_measured' must be a list"),
+    ("[" * 100000 + "]" * 100000, "nested too deeply"),
     (doc([row(headline="yes")]), "headline must be true or false"),
     (doc([row(metric="vibes")]), "unknown metric"),
 ])
@@ -360,7 +362,7 @@ def test_navigator_evidence_layer_carries_the_status(kb, m6_dir, tmp_path):
     code, _, err = run_cli("export", "navigator", "--score", "evidence", "--evidence", m6_dir, "--out", str(out))
     assert code == 0, err
     layer = json.loads(out.read_text())
-    assert layer["versions"]["layer"] == "4.5" and layer["domain"] == "atlas-atlas"
+    assert layer["versions"]["layer"] == "4.3" and layer["domain"] == "atlas-atlas"  # as MITRE's ATLAS layers
     assert [i["label"] for i in layer["legendItems"]] == list(ls.STATUSES)
     by_id = {}
     for e in layer["techniques"]:
@@ -389,3 +391,59 @@ def test_navigator_evidence_needs_evidence(m6_dir):
     assert code == 2 and "--evidence" in err
     code, _, err = run_cli("export", "navigator", "--evidence", m6_dir)
     assert code == 2 and "--score evidence" in err
+
+
+# -- site ---------------------------------------------------------------------------------------
+
+def test_site_shows_statuses_per_link_per_mitigation_and_claimed_vs_supported(m6_dir, tmp_path):
+    from atlaskb.site.build import build_site
+
+    kb = load()
+    out = tmp_path / "site"
+    build_site(kb, str(out), have=["AML.M0006", "AML.M0015"], evidence_dir=m6_dir)
+    page = (out / "mitigations" / "AML.M0006.html").read_text(encoding="utf-8")
+    assert "What the measurements say" in page
+    assert '<span class="badge heat-ev-supported">supported</span> <span class="count">2 of 11</span>' in page
+    assert '<span class="badge heat-ev-unmeasured">unmeasured</span> <span class="count">5 of 11</span>' in page
+    technique = (out / "techniques" / "AML.T0031.html").read_text(encoding="utf-8")
+    assert 'class="badge heat-ev-not-measured-here" title="no such model here">not measured here</span>' in technique
+    coverage = (out / "coverage.html").read_text(encoding="utf-8")
+    assert "What the measurements say about it" in coverage
+    assert "cover <strong>12</strong> of 170 techniques (7%)" in coverage  # M0006 ∪ M0015: 11 + AML.T0029
+    assert "<th scope=\"col\" class=\"num\">Supported</th>" in coverage
+    assert "support <strong>2</strong> (1%)" in coverage
+    assert ".heat-ev-contradicted{background:#D55E00" in (out / "static" / "palette.css").read_text()
+    # other mitigations' pages carry their (unmeasured) links too, and nothing is attached to the caller's graph
+    assert "heat-ev-unmeasured" in (out / "mitigations" / "AML.M0015.html").read_text(encoding="utf-8")
+
+
+def test_site_model_exposes_every_links_status(m6_dir, tmp_path, monkeypatch):
+    """The matrix colours by `SiteModel.link_status`: every mitigates link has one."""
+    from atlaskb.site import build as site_build
+    from atlaskb.site.context import build_model
+
+    kb = load()
+    seen = {}
+
+    def spy(*args, **kwargs):
+        seen["model"] = build_model(*args, **kwargs)
+        return seen["model"]
+
+    monkeypatch.setattr(site_build, "build_model", spy)
+    site_build.build_site(kb, str(tmp_path / "s"), evidence_dir=m6_dir)
+    statuses = seen["model"].link_status
+    assert statuses[("AML.M0006", "AML.T0043.002")].status == ls.SUPPORTED
+    assert statuses[("AML.M0015", "AML.T0015")].status == ls.UNMEASURED
+    assert len(statuses) == sum(len(v) for v in build_model(kb).techniques_mitigated.values())
+
+
+def test_site_with_rows_that_predate_verdicts_shows_them_without_statuses(tmp_path):
+    from atlaskb.site.build import build_site
+
+    old = row()
+    del old["verdict"], old["difference"]
+    result = build_site(load(), str(tmp_path / "s"), have=["AML.M0006"], evidence_dir=write(tmp_path / "ev", doc([old])))
+    assert any("1 link with results that carry no paired verdict" in w for w in result.warnings)
+    page = (tmp_path / "s" / "mitigations" / "AML.M0006.html").read_text(encoding="utf-8")
+    assert "measured (1)" in page and "heat-ev-unmeasured" in page  # the other links keep their status
+    assert "What the measurements say about it" not in (tmp_path / "s" / "coverage.html").read_text(encoding="utf-8")

@@ -13,7 +13,7 @@ import pytest
 from test_site_support import bundled_site, hostile_vault, html_files, parse, tree_bytes, write_page
 
 import atlaskb
-from atlaskb import queries
+from atlaskb import coverage, queries
 from atlaskb.errors import UsageError
 from atlaskb.site import build as build_mod
 from atlaskb.site import build_site
@@ -324,7 +324,10 @@ def test_coverage_site(tmp_path, bundled_kb):
 
 
 def _evidence_dir(root: Path) -> Path:
+    from PIL import Image
+
     (root / "plots").mkdir(parents=True)
+    Image.new("RGB", (10, 10), (31, 119, 180)).save(root / "plots" / "AML.T0043.002.png")
     (root / "plots" / "AML.T0043.002.svg").write_text(
         '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>',
         encoding="utf-8")
@@ -335,7 +338,8 @@ def _evidence_dir(root: Path) -> Path:
             "technique": "AML.T0043.002", "attack": "transfer-pgd", "metric": "robust_accuracy",
             "higher_is_better": True, "baseline": 0.31, "defended": 0.52,
             "ci95": {"baseline": [0.25, 0.37], "defended": [0.45, 0.58]},
-            "params": {"eps": 0.2}, "plots": ["plots/AML.T0043.002.svg", "plots/missing.svg"],
+            "params": {"eps": 0.2},
+            "plots": ["plots/AML.T0043.002.png", "plots/AML.T0043.002.svg", "plots/missing.svg"],
         }],
     }
     (root / "results.json").write_text(json.dumps(results), encoding="utf-8")
@@ -347,10 +351,12 @@ def test_evidence_shows_on_both_pages_with_the_plot(tmp_path):
     out = tmp_path / "site"
     result = build_site(kb, str(out), evidence_dir=str(_evidence_dir(tmp_path / "evidence")))
     assert result.evidence_edges == 1
-    assert (out / "evidence" / "files" / "AML.M0006" / "plots" / "AML.T0043.002.svg").is_file()
+    assert (out / "evidence" / "files" / "AML.M0006" / "plots" / "AML.T0043.002.png").is_file()
+    assert not (out / "evidence" / "files" / "AML.M0006" / "plots" / "AML.T0043.002.svg").exists()  # never served
     for page in ("mitigations/AML.M0006.html", "techniques/AML.T0043.002.html"):
         html = (out / page).read_text(encoding="utf-8")
-        assert 'src="../evidence/files/AML.M0006/plots/AML.T0043.002.svg"' in html, page
+        assert 'src="../evidence/files/AML.M0006/plots/AML.T0043.002.png"' in html, page
+        assert "Not shown" not in html  # the SVG is the served PNG's twin: nothing to say
         assert "0.310" in html and "0.520" in html and "+0.210" in html and "better" in html, page
         assert "plots/missing.svg" in html  # named, never linked
     summary = (out / "evidence" / "index.html").read_text(encoding="utf-8")
@@ -538,3 +544,106 @@ def test_evidence_attack_names_stay_inert_with_their_break_points(tmp_path):
     for html in (page, summary):
         assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;_<wbr>x" in html
     assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt; alone" in page
+
+
+# -- the matrix page's coverage panel (its behaviour in a browser: test_site_matrix.py) --------
+
+def _matrix_cells(page) -> list[dict]:
+    return [a for t, a in page.tags if t == "li" and "cell" in a.get("class", "").split()]
+
+
+def test_every_matrix_cell_names_its_technique(site, bundled_kb):
+    page = parse(site / "index.html")
+    cells = _matrix_cells(page)
+    assert cells and all(a.get("data-id") for a in cells)
+    assert {a["data-id"] for a in cells} == set(bundled_kb.nodes_of_type("technique"))
+    assert not any("data-coverage" in a for a in cells)  # no selection in the build
+    panel = [a for t, a in page.tags if a.get("id") == "cov-panel"]
+    assert panel and "hidden" in panel[0]  # without JavaScript: the static matrix only
+
+
+def test_a_site_built_with_a_profile_draws_what_coverage_reports(tmp_path, bundled_kb):
+    from atlaskb.coverage import Profile
+
+    profile = Profile(mitigations=["AML.M0006", "AML.M0015"], strength={"AML.M0015": 0.5})
+    out = tmp_path / "site"
+    build_site(bundled_kb, str(out), profile=profile)
+    expected = coverage.compute(bundled_kb, profile.mitigations, profile.strength)
+    state = {a["data-id"]: a["data-coverage"] for a in _matrix_cells(parse(out / "index.html"))}
+    assert {t for t, s in state.items() if s in ("covered", "partial")} == set(expected["covered"])
+    assert {t for t, s in state.items() if s == "partial"} == {t for t, lv in expected["level"].items() if lv < 1}
+    assert {t for t, s in state.items() if s == "partial"}  # the strength made some partial
+
+
+def test_matrix_data_comes_from_the_coverage_code(tmp_path, bundled_kb):
+    from atlaskb import queries
+    from atlaskb.export.navigator import layer
+
+    out = tmp_path / "site"
+    build_site(bundled_kb, str(out), have=["AML.M0006"])
+    text = (out / "matrix-data.js").read_text(encoding="utf-8")
+    assert text.isascii() and "<" not in text
+    data = json.loads(text.split(" = ", 1)[1].rstrip().rstrip(";"))
+    assert data["initial"] == {"have": ["AML.M0006"], "strength": {}}
+    assert [t["id"] for t in data["techniques"]] == bundled_kb.nodes_of_type("technique")
+    for t in data["techniques"]:
+        assert t["weight"] == coverage.technique_weight(bundled_kb, t["id"])
+        assert t["tactics"] == queries.tactics_of(bundled_kb, t["id"])
+    m6 = next(m for m in data["mitigations"] if m["id"] == "AML.M0006")
+    assert m6["techniques"] == [r["id"] for r in queries.techniques_for(bundled_kb, "AML.M0006")]
+    assert json.loads(data["layer"]) == layer(bundled_kb, "coverage", [])
+    assert data["evidence"] is None
+
+
+def test_object_pages_link_to_mitre_atlas(site):
+    for rel, url in (("techniques/AML.T0043.html", "https://atlas.mitre.org/techniques/AML.T0043"),
+                     ("techniques/AML.T0043.002.html", "https://atlas.mitre.org/techniques/AML.T0043.002"),
+                     ("mitigations/AML.M0015.html", "https://atlas.mitre.org/mitigations/AML.M0015"),
+                     ("tactics/AML.TA0002.html", "https://atlas.mitre.org/tactics/AML.TA0002"),
+                     ("case-studies/AML.CS0000.html", "https://atlas.mitre.org/studies/AML.CS0000")):
+        assert url in [a.get("href") for a in parse(site / rel).of("a")], rel
+
+
+def test_objects_that_are_not_atlas_own_get_no_mitre_link():
+    from atlaskb.site.urls import mitre_url
+
+    assert mitre_url("ACME.M0001", "mitigation") is None
+    assert mitre_url("AML.M0001", "technique") is None  # an ID of the wrong kind
+    assert mitre_url("AML.T0043/../x", "technique") is None
+
+
+def _matrix_data(out: Path) -> dict:
+    text = (out / "matrix-data.js").read_text(encoding="utf-8")
+    return json.loads(text.split(" = ", 1)[1].rstrip().rstrip(";"))
+
+
+@pytest.mark.parametrize("verdict, status", [("better", "supported"), ("worse", "contradicted"),
+                                             ("no clear difference", "not supported"), (None, "measured")])
+def test_matrix_evidence_statuses_are_linkstatus_statuses(tmp_path, monkeypatch, verdict, status):
+    """The evidence toggle's status of a link is `atlaskb.linkstatus`'s; rows without a
+    paired verdict are "measured"; links the defense declares it cannot measure are
+    "not measured here", the others without results "unmeasured"."""
+    import atlaskb.defenses
+    from atlaskb import linkstatus
+
+    declared = [{"mitigation": "AML.M0006", "techniques": [], "description": "",
+                 "not_measured": [{"technique": "AML.T0015", "reason": "needs a camera"}]}]
+    monkeypatch.setattr(atlaskb.defenses, "list_mitigations", lambda kb=None: declared)
+    folder = _evidence_dir(tmp_path / "ev")
+    results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    if verdict is not None:
+        results["results"][0]["verdict"] = verdict
+    (folder / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    out = tmp_path / "site"
+    build_site(atlaskb.load(), str(out), evidence_dir=str(folder))
+    data = _matrix_data(out)
+    m6 = next(m for m in data["mitigations"] if m["id"] == "AML.M0006")
+    statuses = dict(zip(m6["techniques"], m6["status"]))
+    assert statuses.pop("AML.T0043.002") == status
+    if verdict is not None:
+        assert status == linkstatus.link_status(results["results"]).status
+    assert statuses.pop("AML.T0015") == linkstatus.NOT_MEASURED_HERE
+    assert set(statuses.values()) == {linkstatus.UNMEASURED}
+    others = {s for m in data["mitigations"] if m["id"] != "AML.M0006" for s in m["status"]}
+    assert others <= {linkstatus.UNMEASURED, linkstatus.NOT_MEASURED_HERE}
+    assert data["evidence"]["best_first"][0] == linkstatus.SUPPORTED

@@ -8,34 +8,39 @@ Rules, each for a reason:
 
 * JSON only, never pickle or marshal: a cache file is data, and reading it must not be
   able to run code, whoever wrote it.
-* Keyed (exactly, not by a hash) by the sources' absolute paths and, for every file under them, its relative
-  path, mtime (ns) and size; by the mtimes and sizes of atlaskb's own loader modules; by
-  the atlaskb version and this cache's format. Any change is a miss, never stale data.
+* A hit proves content, not stamps: the key holds, for every source file, its relative
+  path, mtime (ns), size and SHA-256. Stamps alone are not proof: a same-size edit whose
+  mtime is put back (`touch -d`, sync tools, archive extractors) or a rewrite within one
+  clock tick keeps them. Hashing the bundled vault costs about 2 ms per query
+  (bench/RESULTS.md). The key also holds the sources' absolute paths, the mtimes and sizes
+  of atlaskb's own loader modules, the atlaskb version and this cache's format, and is
+  compared exactly (never by a hash of it): any change is a miss, never stale data.
 * Written atomically (`fsutil.atomic_write`), only when the sources did not change while
-  they were read and none was modified in the last two seconds (mtimes are coarse: a
-  same-size rewrite within one clock tick would otherwise go unseen), and only when the graph survives a JSON round trip unchanged (an
-  attribute JSON cannot hold exactly, a tuple or a date, means no cache rather than a
-  subtly different graph).
-* A corrupt, foreign or unreadable file is ignored (and rewritten); an unwritable cache
-  folder only costs speed. Nothing here ever raises to the caller.
+  they were read (the key is taken again after parsing) and only when the graph survives
+  a JSON round trip unchanged (an attribute JSON cannot hold exactly, a tuple or a date,
+  means no cache rather than a subtly different graph).
+* A cache file is untrusted like any input: corrupt, foreign, nested deeper than any
+  graph we write (`_MAX_DEPTH`), numbers past Python's digit limit, or unreadable, it is
+  a miss (and rewritten); an unwritable cache folder only costs speed. Nothing here ever
+  raises to the caller.
 * `ATLASKB_NO_CACHE=1` turns it off. The folder is `$XDG_CACHE_HOME/atlaskb`, else
   `~/.cache/atlaskb`; at most `_KEEP` files are kept, the least recently written go.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import time
+import stat
 import zlib
 
-FORMAT = 1
+FORMAT = 2
 _PREFIX = "kb-"
 _KEEP = 8
-# File mtimes come from a coarse clock (a few ms): a file rewritten with the same size
-# within one tick keeps its stamp. Sources modified less than this long ago are not
-# cached (git's "racy clean" rule); the next query after that caches them.
-_RACY_NS = 2_000_000_000
+# A graph we write nests 7 deep (node -> procedure -> step -> ...); a file nested deeper
+# is not ours, and walking it could exhaust the stack.
+_MAX_DEPTH = 32
 # atlaskb modules whose code decides what a source parses into.
 _LOADER_MODULES = ("__init__.py", "kb.py", "model.py", "cache.py", "sources")
 
@@ -49,12 +54,25 @@ def cache_dir() -> str:
     return os.path.join(base, "atlaskb")
 
 
-def _tree_stamp(root: str) -> list:
-    """(relative path, mtime_ns, size) of every file under `root`, skipping dot-folders
-    and dot-files as the vault reader does (and __pycache__, whose bytecode says nothing
-    about content); sorted, so the stamp is order-independent. os.scandir, because
-    this runs on every query: it is the cache's whole cost when the cache is warm."""
+def _digest(path: str) -> str:
+    """SHA-256 of a file: whole for a page (one read is what makes this cheap), in blocks
+    past a few megabytes."""
+    with open(path, "rb") as fh:
+        if os.fstat(fh.fileno()).st_size <= 1 << 23:
+            return hashlib.sha256(fh.read()).hexdigest()
+        h = hashlib.sha256()
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _tree_stamp(root: str, content: bool = True) -> list:
+    """(relative path, mtime_ns, size[, sha256]) of every file under `root`, skipping
+    dot-folders and dot-files as the vault reader does (and __pycache__, whose bytecode
+    says nothing about content); sorted, so the stamp is order-independent. os.scandir,
+    because this runs on every query: it is the cache's whole cost when the cache is warm."""
     out: list = []
+    root_real = os.path.realpath(root)
 
     def walk(folder: str, prefix: str) -> None:
         try:
@@ -72,21 +90,33 @@ def _tree_stamp(root: str) -> list:
                     walk(entry.path, rel + "/")
                     continue
                 st = entry.stat()
+                digest = [_digest(entry.path)] if content and _hashable(entry, root_real) else []
             except OSError:
                 out.append([rel, -1, -1])
                 continue
-            out.append([rel, st.st_mtime_ns, st.st_size])
+            out.append([rel, st.st_mtime_ns, st.st_size, *digest])
 
     walk(root, "")
     return out
 
 
-def _stamp(path: str) -> list:
-    """What must not change for a cached load of `path` to stay valid."""
+def _hashable(entry: os.DirEntry, root_real: str) -> bool:
+    """Regular files only (a FIFO would block), and a symbolic link only when it stays
+    inside the source (the reader does not follow one out, so neither do we)."""
+    if entry.is_symlink():
+        real = os.path.realpath(entry.path)
+        return real.startswith(root_real + os.sep) and os.path.isfile(real)
+    return entry.is_file(follow_symlinks=False)
+
+
+def _stamp(path: str, content: bool = True) -> list:
+    """What must not change for a cached load of `path` to stay valid: with `content`,
+    every file's hash too (sources; atlaskb's own modules are stamped only)."""
     if os.path.isdir(path):
-        return ["dir", _tree_stamp(path)]
+        return ["dir", _tree_stamp(path, content)]
     st = os.stat(path)
-    return ["file", st.st_mtime_ns, st.st_size]
+    regular = stat.S_ISREG(st.st_mode)
+    return ["file", st.st_mtime_ns, st.st_size, *([_digest(path)] if content and regular else [])]
 
 
 def _parts(paths: list[str]) -> dict:
@@ -96,7 +126,7 @@ def _parts(paths: list[str]) -> dict:
     return {
         "format": FORMAT,
         "version": __version__,
-        "code": [[m, _stamp(os.path.join(pkg, m))] for m in _LOADER_MODULES],
+        "code": [[m, _stamp(os.path.join(pkg, m), content=False)] for m in _LOADER_MODULES],
         "sources": [[os.path.abspath(p), _stamp(p)] for p in paths],
     }
 
@@ -113,17 +143,6 @@ def cache_key(paths: list[str]) -> str | None:
         return None
     name = zlib.crc32(json.dumps([parts["format"], parts["version"], [s[0] for s in parts["sources"]]]).encode())
     return f"{name:08x}:" + json.dumps(parts, sort_keys=True, separators=(",", ":"))
-
-
-def _newest_mtime_ns(paths: list[str]) -> int:
-    newest = 0
-    for p in paths:
-        stamp = _stamp(p)
-        if stamp[0] == "dir":
-            newest = max([newest] + [e[1] for e in stamp[1]])
-        else:
-            newest = max(newest, stamp[1])
-    return newest
 
 
 def _file_for(key: str) -> str:
@@ -175,11 +194,28 @@ def _read(key: str | None) -> dict | None:
     try:
         with open(_file_for(key), encoding="utf-8") as fh:
             data = json.load(fh)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # ValueError: also ints over the digit limit
         return None
     if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("key") != key:
         return None
-    return data
+    return data if _depth_at_most(data, _MAX_DEPTH) else None
+
+
+def _depth_at_most(data, limit: int) -> bool:
+    """Whether `data` nests no deeper than `limit`, level by level (no recursion: the
+    point is to refuse what would overflow the stack); about 1 ms for the bundled vault."""
+    level = [data]
+    for _ in range(limit):
+        nxt: list = []
+        for item in level:
+            if isinstance(item, dict):
+                nxt.extend(item.values())
+            elif isinstance(item, list):
+                nxt.extend(item)
+        if not nxt:
+            return True
+        level = nxt
+    return False
 
 
 def get(key: str | None):
@@ -189,7 +225,7 @@ def get(key: str | None):
         return None
     try:
         return from_data(data)
-    except (ValueError, TypeError, KeyError, AttributeError):
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
         return None
 
 
@@ -208,7 +244,7 @@ def load_lite(sources: list[str] | tuple[str, ...]):
 
         graph = LiteGraph.from_lists(data["nodes"], data["edges"], data["graph"])
         return LiteKnowledgeBase(graph, [Finding(**f) for f in data["findings"]], data["sources"])
-    except (ValueError, TypeError, KeyError, AttributeError):
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
         return None
 
 
@@ -224,8 +260,6 @@ def put(key: str | None, kb, paths: list[str]) -> bool:
             return False  # an attribute JSON would change (tuple, ...): better no cache
         if cache_key(paths) != key:
             return False  # a source changed while it was read
-        if time.time_ns() - _newest_mtime_ns(paths) < _RACY_NS:
-            return False  # too fresh: a same-size rewrite within the clock tick would go unseen
         from atlaskb.fsutil import atomic_write
 
         atomic_write(_file_for(key), text)

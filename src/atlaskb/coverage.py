@@ -105,6 +105,8 @@ def load_profile(path: str) -> Profile:
         raise SourceError(f"{path}{line}: not valid YAML: {e.problem or e.context}") from None
     except yaml.YAMLError as e:
         raise SourceError(f"{path}: not valid YAML: {e}") from None
+    except RecursionError:  # the composer recurses once per level of nesting
+        raise SourceError(f"{path}: nested too deeply to be a coverage profile") from None
     if root is None:
         raise UsageError(f"{path}: empty profile; expected `mitigations:` with a list of mitigation IDs")
     return _profile_from_node(path, root)
@@ -232,7 +234,7 @@ def compute(kb, have, strength: dict[str, float] | None = None, evidence=None,
     ``{tactic: {"name", "covered", "uncovered", "ratio"}}`` in kill-chain order;
     `gaps` ranks the uncovered (see module docstring). Unknown mitigations raise NotFound.
 
-    With `evidence` (an `atlaskb.linkstatus.Evidence`) the result also has ``require``
+    With `evidence` (an `atlaskb.linkstatus.LinkStatuses`) the result also has ``require``
     and ``claimed``: ``{technique: {"status", "counted", "mitigations": [{"id",
     "status", "reason"}]}}`` for every technique a deployed mitigation claims, its
     status the best of its links' (`linkstatus.best`); `totals` adds ``claimed`` and a

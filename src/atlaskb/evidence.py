@@ -20,10 +20,15 @@ from atlaskb.errors import SourceError
 from atlaskb.model import MITIGATES, Finding
 
 RESULTS_FILE = "results.json"
-METRICS = ("robust_accuracy", "attack_success_rate", "identification_accuracy", "accuracy", "queries")
+METRICS = ("robust_accuracy", "attack_success_rate", "identification_accuracy", "accuracy", "queries",
+           "auc", "true_positive_rate", "fidelity")
 TOP_KEYS = ("mitigation", "backend", "device", "dataset", "provenance", "clean_accuracy", "results")
 RESULT_KEYS = ("technique", "attack", "metric", "higher_is_better", "baseline", "defended", "ci95", "params")
 _MAX_BYTES = 20 * 1024 * 1024
+# A results file we write nests 6 deep (results -> params -> extra -> ... -> interval); a
+# deeper one is not ours, and the readers (site, `show`) walk it recursively.
+_MAX_DEPTH = 32
+_MAX_NUMBER = 2 ** 1023  # past this an int has no float, and every reader converts to one
 
 
 def results_path(directory: str) -> str:
@@ -36,23 +41,71 @@ def load_results(directory: str) -> dict:
     path = results_path(directory)
     if not os.path.isfile(path):
         raise SourceError(f"{path}: no results here; run `atlaskb defend run ... --out {directory}` first")
+    if not os.path.realpath(path).startswith(os.path.realpath(directory) + os.sep):
+        raise SourceError(f"{path}: a symbolic link out of the evidence folder; not followed")
     if os.path.getsize(path) > _MAX_BYTES:
         raise SourceError(f"{path}: larger than {_MAX_BYTES // (1024 * 1024)} MB, not a results file")
     try:
         with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
+            data = json.load(fh, parse_constant=_no_constant)
     except UnicodeDecodeError:
         raise SourceError(f"{path}: not UTF-8 text") from None
     except json.JSONDecodeError as e:
         raise SourceError(f"{path}:{e.lineno}: not valid JSON: {e.msg}") from None
+    except RecursionError:
+        raise SourceError(f"{path}: nested too deeply to be a results file") from None
+    except ValueError as e:  # an integer past Python's digit limit, NaN or Infinity
+        raise SourceError(f"{path}: not a results file: {e}") from None
     problems = validate(data)
     if problems:
         raise SourceError(f"{path}: not a results file: " + "; ".join(problems[:5]))
     return data
 
 
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a finite number (JSON has no NaN or Infinity)")
+
+
+def _text_ok(text: str) -> bool:
+    """Whether `text` can be written as UTF-8 (JSON's `\\ud800` gives a lone surrogate)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def unsafe_value(data) -> str | None:
+    """The first thing in a decoded document that no reader should meet, or None: nesting
+    past `_MAX_DEPTH`, a number past float range, a lone surrogate in a key or string.
+    Level by level, without recursion, since deep nesting is what it looks for."""
+    stack = [(data, "", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        at = (where or "the document")[:80]
+        if depth > _MAX_DEPTH:
+            return f"{at} nests deeper than {_MAX_DEPTH} levels"
+        if isinstance(value, dict):
+            for key in reversed(list(value)):
+                if not _text_ok(key):
+                    return f"{at}: a key holds a lone surrogate ({ascii(key)[:60]})"
+                stack.append((value[key], f"{where}.{key}" if where else key, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((value[i], f"{where}[{i}]", depth + 1) for i in reversed(range(len(value))))
+        elif isinstance(value, str) and not _text_ok(value):
+            return f"{at} holds a lone surrogate ({ascii(value)[:60]})"
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > _MAX_NUMBER:
+            return f"{at} is a number too large to be a measurement"
+    return None
+
+
 def validate(data) -> list[str]:
     """Problems with a results document, as messages; empty when it matches the schema."""
+    unsafe = unsafe_value(data)
+    if unsafe:
+        return [unsafe]
     if not isinstance(data, dict):
         return ["top level is not an object"]
     problems = [f"missing key {k!r}" for k in TOP_KEYS if k not in data]
@@ -62,6 +115,11 @@ def validate(data) -> list[str]:
         return ["'mitigation' is not an ID string"]
     if not isinstance(data["results"], list):
         return ["'results' is not a list"]
+    nm = data.get("not_measured", [])
+    if not isinstance(nm, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("technique"), str) and isinstance(e.get("reason"), str)
+            for e in nm):
+        problems.append("'not_measured' must be a list of {'technique': ID, 'reason': text}")
     for i, r in enumerate(data["results"]):
         where = f"results[{i}]"
         if not isinstance(r, dict):
@@ -120,6 +178,7 @@ class Evidence(dict):
         super().__init__()
         self.meta: dict = {}
         self.paths: dict = {}  # (m, t) -> results.json path, for messages
+        self.not_measured: dict = {}  # (m, t) -> reason, from the files' `not_measured` lists
 
 
 def load_evidence(directories) -> Evidence:
@@ -142,6 +201,8 @@ def load_evidence(directories) -> Evidence:
             ev.setdefault(key, []).append(dict(r))
             ev.meta[key] = meta
             ev.paths[key] = path
+        for entry in data.get("not_measured") or []:
+            ev.not_measured.setdefault((mitigation, entry["technique"]), entry["reason"])
     return ev
 
 

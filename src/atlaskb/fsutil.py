@@ -159,6 +159,9 @@ def plan_replace(out: str, kind: str, label: str) -> Plan:
     if manifest["kind"] != kind:
         raise _usage(f"{refuse}: it holds a {manifest['kind']} that atlaskb wrote, not a {kind}; choose another --out")
     listed = manifest["files"]
+    owner = os.path.join(target, OWNER)
+    if os.path.lexists(owner) and (os.path.islink(owner) or not os.path.isfile(owner)):
+        raise _usage(f"{refuse}: it holds {OWNER}, which atlaskb did not write; move it out of the way")
     ours_top = {p.split("/", 1)[0] for p in listed} | {MANIFEST, OWNER}
     keep = [e for e in entries if e not in ours_top]
     problem = _changed_or_foreign(target, listed, {e for e in entries if e in ours_top and e not in (MANIFEST, OWNER)})
@@ -301,10 +304,13 @@ def _remove_listed(folder: str) -> bool:
     for rel in (manifest or {}).get("files", {}):
         path = os.path.join(folder, *rel.split("/"))
         if ".." not in rel.split("/") and (os.path.isfile(path) or os.path.islink(path)):
-            os.remove(path)
+            with contextlib.suppress(OSError):
+                os.remove(path)
     for name in (MANIFEST, OWNER):
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(os.path.join(folder, name))
+        path = os.path.join(folder, name)
+        if os.path.islink(path) or os.path.isfile(path):
+            with contextlib.suppress(OSError):
+                os.remove(path)
     for sub, _dirs, _files in sorted(os.walk(folder), key=lambda t: -len(t[0])):
         with contextlib.suppress(OSError):
             os.rmdir(sub)

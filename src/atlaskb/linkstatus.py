@@ -39,7 +39,7 @@ import os
 from dataclasses import dataclass, field
 
 from atlaskb.errors import SourceError
-from atlaskb.model import MITIGATES, MITIGATION, Finding, id_sort_key
+from atlaskb.model import MITIGATES, MITIGATION, id_sort_key
 
 SUPPORTED = "supported"
 NOT_SUPPORTED = "not supported"
@@ -64,7 +64,8 @@ BETTER, WORSE, NO_CLEAR = "better", "worse", "no clear difference"
 VERDICTS = (BETTER, WORSE, NO_CLEAR)
 
 # Metrics on a 0..1 scale, whose paired differences can be compared across links.
-RATE_METRICS = ("robust_accuracy", "attack_success_rate", "identification_accuracy", "accuracy")
+RATE_METRICS = ("robust_accuracy", "attack_success_rate", "identification_accuracy", "accuracy", "auc",
+                "true_positive_rate", "fidelity")
 
 
 @dataclass(frozen=True)
@@ -144,103 +145,84 @@ def best(statuses) -> str:
     return UNMEASURED
 
 
-# -- reading evidence folders --------------------------------------------------------------
+# -- statuses of every link, from the evidence read ------------------------------------------
 
 @dataclass
-class Evidence:
-    """Result rows from one or more evidence folders, by link, plus the links the
-    mitigation modules declare they cannot measure. Built by `read`; `status` answers
-    for any link, measured or not."""
+class LinkStatuses:
+    """Result rows by link (from `atlaskb.evidence`, the one reader of results files),
+    plus the links the mitigation modules declare they cannot measure. Built by `read`
+    or `of_evidence`; `status` answers for any link, measured or not."""
 
     rows: dict = field(default_factory=dict)  # (mitigation, technique) -> [row, ...]
     not_measured: dict = field(default_factory=dict)  # (mitigation, technique) -> reason
-    files: list = field(default_factory=list)  # results files read, in order
     findings: list = field(default_factory=list)  # rows for links the graph lacks
+    unjudged: set = field(default_factory=set)  # links whose rows carry no verdict (of_evidence strict=False)
 
     def status(self, mitigation: str, technique: str) -> LinkStatus:
         key = (mitigation, technique)
         return link_status(self.rows.get(key, []), self.not_measured.get(key))
 
     def statuses(self, kb) -> dict:
-        """(mitigation, technique) -> LinkStatus for every mitigates link of `kb`."""
+        """(mitigation, technique) -> LinkStatus for every mitigates link of `kb` (but
+        the `unjudged` ones, which have none)."""
         return {(m, t): self.status(m, t) for m in kb.nodes_of_type(MITIGATION)
-                for _, t, k in kb.graph.out_edges(m, keys=True) if k == MITIGATES}
+                for _, t, k in kb.graph.out_edges(m, keys=True)
+                if k == MITIGATES and (m, t) not in self.unjudged}
 
 
-def read(kb, directories) -> Evidence:
-    """Read `DIR/results.json` of each folder (a folder named twice is read once).
+def read(kb, directories) -> LinkStatuses:
+    """The statuses from the evidence folders' results.json (a folder named twice is read
+    once). Any problem (no such folder, a file that is not a results file, rows without a
+    verdict) raises SourceError naming the file."""
+    from atlaskb.evidence import load_evidence
 
-    Rows must carry a ``verdict`` (paired, from `atlaskb defend run`); a file that lacks
-    one, or any other problem, raises SourceError naming the file (and the row). Rows
-    for a link the graph lacks become warning findings, not statuses. Declarations of
-    links no experiment here can measure come from the results files' ``not_measured``
-    lists and from the registered defenses."""
-    from atlaskb.evidence import load_results, results_path
-
-    evidence = Evidence()
-    seen: set[str] = set()
+    unique: dict[str, str] = {}
     for directory in directories:
-        real = os.path.realpath(directory)
-        if real in seen:
-            continue
-        seen.add(real)
         if not os.path.isdir(directory):
-            raise SourceError(f"{directory}: no such evidence folder; give the --out folder of `atlaskb defend run`, "
-                              "the one with results.json")
-        path = results_path(directory)
-        data = load_results(directory)
-        evidence.files.append(path)
-        _add_file(kb, evidence, path, data)
-    _add_declared(kb, evidence)
-    return evidence
+            raise SourceError(f"{directory}: no such evidence folder; give the --out folder of "
+                              "`atlaskb defend run`, the one with results.json")
+        unique.setdefault(os.path.realpath(directory), directory)
+    return of_evidence(kb, load_evidence(list(unique.values())))
 
 
-def _add_file(kb, evidence: Evidence, path: str, data: dict) -> None:
-    mitigation = data["mitigation"]
-    graph = kb.graph
-    flagged: set[str] = set()
-    mine: dict[str, list] = {}
-    for i, r in enumerate(data["results"]):
-        where = f"{path}: results[{i}] ({r.get('technique')}, {r.get('attack')})"
-        if r.get("verdict") not in VERDICTS:
-            if "verdict" not in r:
-                raise SourceError(f"{where}: no verdict; this file predates paired verdicts, "
-                                  "run `atlaskb defend run` again")
-            raise SourceError(f"{where}: verdict must be one of {', '.join(VERDICTS)}, not {r.get('verdict')!r}")
-        if "headline" in r and not isinstance(r["headline"], bool):
-            raise SourceError(f"{where}: headline must be true or false")
-        technique = r["technique"]
-        if not graph.has_edge(mitigation, technique, key=MITIGATES):
-            message = f"evidence for {mitigation} → {technique} but the loaded sources have no such mitigates link"
-            if not any(f.message == message for f in evidence.findings):
-                evidence.findings.append(Finding("warning", "evidence-without-edge", path, 0, message))
-            continue
-        if r.get("headline") is True:
-            flagged.add(technique)
-        mine.setdefault(technique, []).append(dict(r))
-    for technique, rows in mine.items():
-        if technique not in flagged:  # this file names no headline for the link: its first row is
-            rows[0]["headline"] = True
-        evidence.rows.setdefault((mitigation, technique), []).extend(rows)
-    for entry in data.get("not_measured") or []:
-        if isinstance(entry, dict) and isinstance(entry.get("technique"), str):
-            evidence.not_measured.setdefault((mitigation, entry["technique"]), str(entry.get("reason") or ""))
+def of_evidence(kb, evidence, strict: bool = True) -> LinkStatuses:
+    """The statuses from an `atlaskb.evidence.Evidence` mapping already read. Rows must
+    carry a ``verdict`` (paired, from `atlaskb defend run`): a row without one raises
+    SourceError, or with `strict` False leaves its link out (in `unjudged`: it has rows,
+    and no status can be read from them). Rows for a link the graph lacks become warning
+    findings, not statuses. Links that no experiment here can measure come from the
+    results files' ``not_measured`` lists and from the registered defenses (`atlaskb
+    defend list`)."""
+    from atlaskb.evidence import missing_links
+
+    out = LinkStatuses(findings=missing_links(kb, evidence))
+    paths = getattr(evidence, "paths", {})
+    for (m, t), rows in sorted(evidence.items()):
+        if not kb.graph.has_edge(m, t, key=MITIGATES):
+            continue  # reported in `findings`; rows of no link decide no status
+        for k, r in enumerate(rows):
+            where = f"{paths.get((m, t), 'evidence')}: {m} → {t}, result {k + 1} of the link ({r.get('attack')})"
+            if r.get("verdict") not in VERDICTS:
+                if "verdict" not in r and not strict:
+                    out.unjudged.add((m, t))
+                    break
+                if "verdict" not in r:
+                    raise SourceError(f"{where}: no verdict; this file predates paired verdicts, "
+                                      "run `atlaskb defend run` again")
+                raise SourceError(f"{where}: verdict must be one of {', '.join(VERDICTS)}, not {r.get('verdict')!r}")
+            if "headline" in r and not isinstance(r["headline"], bool):
+                raise SourceError(f"{where}: headline must be true or false")
+        if (m, t) not in out.unjudged:
+            out.rows[(m, t)] = list(rows)
+    out.not_measured.update(getattr(evidence, "not_measured", {}))
+    _add_declared(kb, out)
+    return out
 
 
-def _add_declared(kb, evidence: Evidence) -> None:
+def _add_declared(kb, out: LinkStatuses) -> None:
     """The registered defenses' own declarations (`defend list`'s ``not_measured``)."""
     from atlaskb.defenses import list_mitigations
 
     for entry in list_mitigations(kb):
         for item in entry.get("not_measured") or []:
-            key = (entry["mitigation"], item.get("technique"))
-            evidence.not_measured.setdefault(key, str(item.get("reason") or ""))
-
-
-def by_mitigation(evidence: Evidence, kb, mitigation: str) -> dict:
-    """{status: [technique, ...]} over the mitigation's links, in STATUSES order."""
-    out: dict[str, list] = {s: [] for s in STATUSES}
-    for _, t, k in kb.graph.out_edges(mitigation, keys=True):
-        if k == MITIGATES:
-            out[evidence.status(mitigation, t).status].append(t)
-    return {s: sorted(ts, key=id_sort_key) for s, ts in out.items()}
+            out.not_measured.setdefault((entry["mitigation"], item.get("technique")), str(item.get("reason") or ""))

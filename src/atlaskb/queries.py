@@ -92,22 +92,39 @@ def suggest(kb: KnowledgeBase, query: str, candidates: list[str], partial: list[
 
 
 def search(kb: KnowledgeBase, text: str, obj_type: str | None = None) -> list[str]:
-    """IDs whose ID, name or description contain every word of `text` (case-insensitive),
-    ranked: ID match, then name match, then description match."""
-    words = text.lower().split()
+    """IDs whose ID, name or description hold every word of `text`, as typed or in
+    another form (`atlaskb.textmatch`: "poisoning" finds "Poison Training Data"); a
+    sub-technique's name counts with its parent's ("prompt injection" finds
+    AML.T0051.000 "Direct"). Ranked: ID match, then name match, then description."""
+    from atlaskb.textmatch import Haystack, query_words
+
+    words = query_words(text)
     if not words:
         return []
     ranked = []
     for n, d in kb.graph.nodes(data=True):
         if obj_type and d.get("type") != obj_type:
             continue
-        idl, name, desc = n.lower(), (d.get("name") or "").lower(), (d.get("description") or "").lower()
-        hay = f"{idl} {name} {desc}"
-        if not all(w in hay for w in words):
+        ident = Haystack(n)
+        named = Haystack(f"{n} {full_name(kb, n)}")
+        hay = Haystack(f"{n} {full_name(kb, n)} {d.get('description') or ''}")
+        if not all(hay.has(w) for w in words):
             continue
-        rank = 0 if all(w in idl for w in words) else 1 if all(w in f"{idl} {name}" for w in words) else 2
+        rank = 0 if all(ident.has(w) for w in words) else 1 if all(named.has(w) for w in words) else 2
         ranked.append((rank, id_sort_key(n), n))
     return [n for _, _, n in sorted(ranked)]
+
+
+def full_name(kb: KnowledgeBase, object_id: str) -> str:
+    """An object's name as a reader needs it out of context: a sub-technique's with its
+    parent's in front, as ATLAS writes it ("LLM Prompt Injection: Direct"), since
+    "Direct" or "Data" alone says nothing in a list of gaps or recommendations."""
+    if object_id not in kb.graph:
+        return ""
+    name = kb.graph.nodes[object_id].get("name") or ""
+    up = parent(kb, object_id) if kb.graph.nodes[object_id].get("type") == "technique" else None
+    parent_name = kb.graph.nodes[up].get("name") if up else ""
+    return f"{parent_name}: {name}" if parent_name and name else name
 
 
 # -- structure ---------------------------------------------------------------------------
@@ -210,7 +227,7 @@ def mitigation_count(kb: KnowledgeBase, technique: str) -> int:
 
 
 __all__ = [
-    "resolve", "suggest", "search", "parent", "subtechniques", "tactics_of", "techniques_of_tactic",
+    "resolve", "suggest", "search", "full_name", "parent", "subtechniques", "tactics_of", "techniques_of_tactic",
     "tactics", "mitigations_for", "techniques_for", "case_studies_for", "case_study_count",
     "maturity_rank", "mitigation_count",
 ]

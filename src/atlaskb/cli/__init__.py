@@ -35,8 +35,32 @@ COMMANDS = {
 }
 
 
+class ReaderLeft(Exception):
+    """stdout was closed by its reader (`atlaskb lint | head -1`). Not an OSError, so
+    that click does not turn it into exit status 1 on the way out."""
+
+
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported on first use."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            raise ReaderLeft() from None
+
+    def resolve_command(self, ctx, args):
+        """As click's, but a mistyped name is matched against the lazy commands too
+        (click only knows the eagerly added ones), so `serch` gets "did you mean"."""
+        name = args[0] if args else ""
+        if (name and not name.startswith("-") and not ctx.resilient_parsing
+                and self.get_command(ctx, name) is None):
+            import difflib
+
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.6)
+            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise click.UsageError(f"No such command {name!r}.{hint}", ctx)
+        return super().resolve_command(ctx, args)
 
     def list_commands(self, ctx):
         return sorted(set(super().list_commands(ctx)) | set(COMMANDS))
@@ -111,6 +135,17 @@ def cli(ctx, sources, fmt, no_color):
     ctx.obj = AppContext(sources, fmt, no_color)
 
 
+def _reader_left() -> None:
+    """stdout's reader went away (`| head`): stop quietly with success. stdout is pointed
+    at /dev/null so that the interpreter's last flush cannot complain either."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # no real file descriptor (a test's captured stdout): nothing to flush
+    sys.exit(0)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: turns AtlasError into a message and exit code, and hides tracebacks
     unless ATLASKB_DEBUG is set."""
@@ -131,9 +166,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(e.exit_code)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
-    except BrokenPipeError:
-        sys.stderr.close()
-        sys.exit(0)
+    except (BrokenPipeError, ReaderLeft):
+        _reader_left()
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as e:  # noqa: BLE001 - last line of defence against tracebacks

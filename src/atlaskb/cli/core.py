@@ -8,6 +8,8 @@ import os
 import click
 
 from atlaskb.cli import pass_app
+from atlaskb.cli.output import counted
+from atlaskb.cli.paths import OutPath, SafePath
 from atlaskb.cli.linkstatus import evidence_option, read_evidence
 from atlaskb.errors import SourceError, UsageError
 
@@ -23,13 +25,25 @@ def export():
 
 
 @export.command("json")
-@click.option("--out", "out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
+@click.option("--out", "out", type=OutPath(dir_okay=False), help="Write to this file instead of stdout.")
 @pass_app
 def export_json(app, out):
     """The whole graph: {"nodes": [...], "edges": [...]}."""
     from atlaskb.export.graph_json import to_json_data
 
-    _write(out, dump_json(to_json_data(app.kb)) + "\n")
+    _write(out, dump_json(to_json_data(_exportable(app))) + "\n")
+
+
+def _exportable(app):
+    """The knowledge base to export, refusing one with no objects: sources that yield
+    nothing (a missing or broken file) must not overwrite a good export with an empty
+    one while the script that ran us carries on."""
+    kb = app.kb
+    if len(kb.graph) == 0:
+        named = ", ".join(app.sources) if app.sources else "the bundled vault"
+        raise SourceError(f"{named}: no ATLAS objects to export; nothing written "
+                          "(run `atlaskb lint` to see why the sources yield none)")
+    return kb
 
 
 def _write(out: str | None, text: str) -> None:
@@ -43,7 +57,7 @@ def _write(out: str | None, text: str) -> None:
         click.echo(text, nl=False)
 
 
-_out_option = click.option("--out", "out", type=click.Path(dir_okay=False),
+_out_option = click.option("--out", "out", type=OutPath(dir_okay=False),
                            help="Write to this file (atomically) instead of stdout.")
 
 
@@ -54,15 +68,29 @@ _out_option = click.option("--out", "out", type=click.Path(dir_okay=False),
 @click.option("--have", multiple=True, metavar="M1,M2,...",
               help="Deployed mitigations (IDs or names, comma-separated or repeated), for --score coverage "
                    "or evidence.")
-@click.option("--profile", "profile_path", type=click.Path(dir_okay=False),
+@click.option("--profile", "profile_path", type=SafePath(dir_okay=False),
               help="YAML profile of the deployed mitigations (as for `coverage`), for --score coverage or evidence.")
 @evidence_option
-@_out_option
+@click.option("--case-study", "case_study", metavar="ID|all",
+              help="Instead of a score: MITRE's layer of one case study (the techniques it uses); "
+                   "`all` writes one layer per case study into the --out folder.")
+@click.option("--navigator", "navigator", type=click.Choice(["atlas", "5"]), default="atlas", show_default=True,
+              help="The Navigator the layer is for: atlas (the ATLAS Navigator: layer 4.3, as MITRE's "
+                   "ATLAS layers declare) or 5 (ATT&CK Navigator 5: layer 4.5).")
+@click.option("--out", "out", type=OutPath(),
+              help="Write to this file (atomically) instead of stdout; a folder with --case-study all.")
 @pass_app
-def export_navigator(app, score, have, profile_path, evidence_dirs, out):
-    """An ATT&CK Navigator layer (format 4.5, domain atlas-atlas) scoring every technique."""
+def export_navigator(app, score, have, profile_path, evidence_dirs, case_study, navigator, out):
+    """An ATT&CK Navigator layer (domain atlas-atlas) scoring every technique, or one
+    case study's layer."""
     from atlaskb.export.navigator import layer
 
+    kb = _exportable(app)
+    if case_study is not None:
+        if have or profile_path or evidence_dirs:
+            raise UsageError("--have, --profile and --evidence go with a score, not with --case-study")
+        _export_case_studies(kb, case_study, navigator, out)
+        return
     strength = None
     have_ids: list[str] = []
     evidence = None
@@ -75,10 +103,28 @@ def export_navigator(app, score, have, profile_path, evidence_dirs, out):
     if score == "evidence":
         if not evidence_dirs:
             raise UsageError("--score evidence needs --evidence DIR (the --out folder of `atlaskb defend run`)")
-        evidence = read_evidence(app.kb, evidence_dirs)
+        evidence = read_evidence(kb, evidence_dirs)
     elif evidence_dirs:
         raise UsageError("--evidence goes with --score evidence")
-    _write(out, dump_json(layer(app.kb, score, have_ids, strength, evidence=evidence)) + "\n")
+    _write(out, dump_json(layer(kb, score, have_ids, strength, evidence=evidence, navigator=navigator)) + "\n")
+
+
+def _export_case_studies(kb, case_study: str, navigator: str, out: str | None) -> None:
+    """One case study's layer to --out (or stdout), or every one (`all`) into the --out folder."""
+    from atlaskb import queries
+    from atlaskb.export.navigator import case_study_layer, write_case_study_layers
+    from atlaskb.model import CASE_STUDY
+
+    if case_study.strip().lower() != "all":
+        found = queries.resolve(kb, case_study, CASE_STUDY)
+        _write(out, dump_json(case_study_layer(kb, found, navigator)) + "\n")
+        return
+    if not out:
+        raise UsageError("--case-study all writes one file per case study: give --out FOLDER")
+    count = write_case_study_layers(kb, out, navigator)
+    from atlaskb.fsutil import shown
+
+    click.echo(f"wrote {count} case-study layers to {shown(out)}", err=True)
 
 
 @export.command("stix")
@@ -88,7 +134,7 @@ def export_stix(app, out):
     """A STIX 2.1 bundle (deterministic IDs and order) that `--source` and `import stix` read back."""
     from atlaskb.export.stix import to_json
 
-    _write(out, to_json(app.kb))
+    _write(out, to_json(_exportable(app)))
 
 
 @export.command("csv")
@@ -100,7 +146,7 @@ def export_csv(app, what, out):
     """A CSV table of the graph."""
     from atlaskb.export.tables import to_csv
 
-    _write(out, to_csv(app.kb, what))
+    _write(out, to_csv(_exportable(app), what))
 
 
 @export.command("graphml")
@@ -110,7 +156,7 @@ def export_graphml(app, out):
     """GraphML for graph tools (Gephi, yEd, networkx); list and dict attributes as JSON text."""
     from atlaskb.export.tables import to_graphml
 
-    _write(out, to_graphml(app.kb))
+    _write(out, to_graphml(_exportable(app)))
 
 
 @click.group("import")
@@ -119,10 +165,10 @@ def import_():
 
 
 @import_.command("atlas-yaml")
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Vault folder to write: new, empty, or one written before (replaced atomically).")
+@click.argument("file", type=SafePath(dir_okay=False))
+@click.option("--out", "out", required=True, type=OutPath(file_okay=False), help="Vault folder to write: new, empty, or one written before (replaced atomically).")
 @click.option("--facts-only", is_flag=True, help="Only facts (IDs, names, dates, maturity, categories, relationships): no MITRE prose.")
-@click.option("--summaries", "summaries", type=click.Path(exists=True), multiple=True,
+@click.option("--summaries", "summaries", type=SafePath(exists=True), multiple=True,
               help="YAML file or folder of {ID: summary} used as descriptions with --facts-only.")
 def import_atlas_yaml(file, out, facts_only, summaries):
     """Turn an ATLAS.yaml release into a markdown vault."""
@@ -147,8 +193,8 @@ def import_atlas_yaml(file, out, facts_only, summaries):
 
 
 @import_.command("stix")
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Vault folder to write: new, empty, or one written before (replaced atomically).")
+@click.argument("file", type=SafePath(dir_okay=False))
+@click.option("--out", "out", required=True, type=OutPath(file_okay=False), help="Vault folder to write: new, empty, or one written before (replaced atomically).")
 @click.option("--facts-only", is_flag=True, help="Only facts (IDs, names, dates, relationships): no descriptions or notes.")
 def import_stix(file, out, facts_only):
     """Turn a STIX 2.1 bundle of ATLAS into a markdown vault. Problems in the bundle
@@ -235,7 +281,7 @@ def lint(app, fmt):
         for f in findings:
             click.echo(str(f))
         errors = sum(f.level == "error" for f in findings)
-        click.echo(f"{len(kb)} objects, {kb.graph.number_of_edges()} links; "
-                   f"{errors} error(s), {len(findings) - errors} warning(s)", err=True)
+        click.echo(f"{counted(len(kb), 'object')}, {counted(kb.graph.number_of_edges(), 'link')}; "
+                   f"{counted(errors, 'error')}, {counted(len(findings) - errors, 'warning')}", err=True)
     if has_errors(findings):
         raise click.exceptions.Exit(1)

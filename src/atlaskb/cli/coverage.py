@@ -10,7 +10,8 @@ import click
 
 from atlaskb.cli import pass_app
 from atlaskb.cli.linkstatus import evidence_option, read_evidence, status_text
-from atlaskb.cli.output import Table, emit, format_option
+from atlaskb.cli.paths import SafePath
+from atlaskb.cli.output import KeepOrder, Table, emit, format_option
 from atlaskb.cli.query import query_kb
 
 have_option = click.option(
@@ -18,7 +19,7 @@ have_option = click.option(
     help="Deployed mitigations (IDs or names), comma-separated or repeated. `--have ''` means none.",
 )
 profile_option = click.option(
-    "--profile", "profile_path", type=click.Path(dir_okay=False),
+    "--profile", "profile_path", type=SafePath(dir_okay=False),
     help="YAML profile listing the deployed mitigations (with optional note and strength).",
 )
 
@@ -91,6 +92,7 @@ def coverage(app, have, profile_path, evidence_dirs, require, gap_count, fmt):
     links'), and `totals` counts the claimed techniques per status. --require supported
     counts as covered only links whose status is `supported`.
     """
+    from atlaskb import queries as q
     from atlaskb.coverage import compute
 
     items, notes, strength = deployed(have, profile_path)
@@ -108,6 +110,7 @@ def coverage(app, have, profile_path, evidence_dirs, require, gap_count, fmt):
                     "total": len(e["covered"]) + len(e["uncovered"]), "ratio": _pct(e["ratio"])}
                    for t, e in result["by_tactic"].items()]
     gaps = result["gaps"] if fmt == "csv" else result["gaps"][:gap_count]
+    gaps = [{**g, "name": q.full_name(kb, g["id"])} for g in gaps]
     totals = result["totals"]
     by = f" by {require} links" if evidence is not None and require != "claimed" else ""
     summary = f"{totals['covered']} of {totals['techniques']} techniques covered{by} ({_pct(totals['ratio'])})"
@@ -122,12 +125,29 @@ def coverage(app, have, profile_path, evidence_dirs, require, gap_count, fmt):
     if evidence is not None:
         result = _with_statuses(kb, result)
         tables += _status_tables(result, require)
+    else:
+        tables.append(_covered_table(kb, result, strength))
+    result = {**result, "by_tactic": KeepOrder(result["by_tactic"])}  # kill-chain order, not sorted
     tables.append(
         Table([("id", "ID"), ("name", "Name"), ("maturity", "Maturity"), ("case_studies", "Case studies"),
                ("weight", "Weight")], gaps,
               title="Uncovered techniques, highest risk first"
               + (f" (top {len(gaps)} of {len(result['gaps'])})" if len(gaps) < len(result["gaps"]) else "")))
     emit(result, tables, fmt, app.no_color)
+
+
+def _covered_table(kb, result: dict, strength: dict) -> Table:
+    """The covered techniques by name, each with the deployed mitigations stated for it
+    (and its coverage level where strengths make it partial)."""
+    from atlaskb import queries as q
+
+    have = set(result["have"])
+    rows = []
+    for t in result["covered"]:
+        by = [m["id"] for m in q.mitigations_for(kb, t) if m["id"] in have]
+        rows.append({"id": t, "name": q.full_name(kb, t), "level": result["level"].get(t, 1.0), "by": ", ".join(by)})
+    cols = [("id", "ID"), ("name", "Name")] + ([("level", "Level")] if strength else []) + [("by", "Covered by")]
+    return Table(cols, rows, title=f"Covered techniques ({len(rows)})")
 
 
 def _with_statuses(kb, result: dict) -> dict:
@@ -188,8 +208,7 @@ def recommend(app, have, profile_path, evidence_dirs, rank, top, fmt):
     evidence = read_evidence(kb, evidence_dirs)
     picks = run_recommend(kb, items, top=top, strength=strength, evidence=evidence, rank=rank)
     rows = [{**p, "rank": i + 1, "count": len(p["newly_covered"])} for i, p in enumerate(picks)]
-    cols = [("rank", "#"), ("id", "ID"), ("name", "Name"), ("gain", "Gain"), ("count", "New"),
-            ("newly_covered", "Newly covered techniques")]
+    cols = [("rank", "#"), ("id", "ID"), ("name", "Name"), ("gain", "Gain"), ("count", "New")]
     caption = None if picks else "nothing to add: every technique that some mitigation addresses is covered"
     if evidence is not None:
         from atlaskb.linkstatus import STATUSES
@@ -204,4 +223,20 @@ def recommend(app, have, profile_path, evidence_dirs, rank, top, fmt):
         if picks and alone:
             caption = (f"{alone} of {len(picks)} recommendation{'s' if len(picks) != 1 else ''} "
                        "rest on ATLAS's claims alone: nothing measured supports them")
-    emit(picks, Table(cols, rows, caption=caption), app.fmt(fmt), app.no_color)
+    fmt = app.fmt(fmt)
+    if fmt == "csv":  # one row per pick, as scripts read it; the IDs in one cell
+        tables = [Table(cols + [("newly_covered", "Newly covered techniques")], rows)]
+    else:
+        tables = [Table(cols, rows, caption=caption), _newly_covered_table(kb, rows)]
+    emit(picks, tables, fmt, app.no_color)
+
+
+def _newly_covered_table(kb, rows: list[dict]) -> Table:
+    """What each pick would newly cover, one technique a row, by its full name (a list
+    of IDs in one cell is unreadable, and "Data" alone says nothing)."""
+    from atlaskb import queries as q
+
+    found = [{"rank": r["rank"], "mitigation": r["id"], "id": t, "name": q.full_name(kb, t)}
+             for r in rows for t in r["newly_covered"]]
+    return Table([("rank", "#"), ("mitigation", "Mitigation"), ("id", "Technique"), ("name", "Name")], found,
+                 title="Newly covered techniques")

@@ -9,7 +9,8 @@ from __future__ import annotations
 import click
 
 from atlaskb.cli import pass_app
-from atlaskb.cli.output import Table, emit, format_option
+from atlaskb.cli.paths import OutPath
+from atlaskb.cli.output import Table, counted, emit, format_option
 
 
 @click.group()
@@ -22,6 +23,7 @@ def defend():
 @pass_app
 def list_(app, fmt):
     """The mitigations with a runnable defense, and the techniques each is measured on."""
+    from atlaskb import queries
     from atlaskb.defenses import list_mitigations
 
     data = list_mitigations(app.kb)
@@ -29,7 +31,9 @@ def list_(app, fmt):
     # the defense's description goes under its table. JSON keeps the documented shape.
     tables = []
     for entry in data:
-        rows = [{"mitigation": entry["mitigation"], "technique": t, "name": (app.kb.get(t) or {}).get("name", "")}
+        # A sub-technique with its parent's name: "Black-Box Transfer" alone is fine, but
+        # "Data" or "Model" alone is not.
+        rows = [{"mitigation": entry["mitigation"], "technique": t, "name": queries.full_name(app.kb, t)}
                 for t in entry["techniques"]]
         name = (app.kb.get(entry["mitigation"]) or {}).get("name", "")
         tables.append(Table([("mitigation", "Mitigation"), ("technique", "Technique"), ("name", "Technique name")], rows,
@@ -53,7 +57,7 @@ def list_(app, fmt):
               metavar="FLOAT",
               help="Train the ensemble's members jointly with a negative-correlation term of "
                    "this weight instead of on bootstrap samples (0: independent training).")
-@click.option("--out", required=True, type=click.Path(file_okay=False),
+@click.option("--out", required=True, type=OutPath(file_okay=False),
               help="Evidence folder: results.json and plots/ (replaced atomically; a non-empty "
                    "folder that atlaskb did not write is refused, never wiped).")
 @pass_app
@@ -66,8 +70,8 @@ def run(app, mitigation, techniques, backend, device, quick, seeds, dataset, div
     doc = runner.run(mitigation, techs, backend=backend, device=device, quick=quick, seeds=seeds,
                      out=out, dataset=dataset, names=_names(app), diversity=diversity)
     n_seeds = len(doc["provenance"]["seeds"])
-    click.echo(f"{len(doc['results'])} results for {doc['mitigation']} "
-               f"({doc['backend']} on {doc['device']}, {n_seeds} seed{'s' if n_seeds != 1 else ''}) "
+    click.echo(f"{counted(len(doc['results']), 'result')} for {doc['mitigation']} "
+               f"({doc['backend']} on {doc['device']}, {counted(n_seeds, 'seed')}) "
                f"written to {shown(out)}/results.json")
     if doc["provenance"].get("quick"):
         click.echo("quick run: indicative (small budgets and few seeds; run without --quick for evidence)")

@@ -1,12 +1,14 @@
 """`--evidence DIR` for the commands that report links: read the folders once, warn about
-rows for links the sources lack, and hand back an `atlaskb.linkstatus.Evidence`."""
+rows for links the sources lack, and hand back an `atlaskb.linkstatus.LinkStatuses`."""
 
 from __future__ import annotations
 
 import click
 
+from atlaskb.cli.paths import SafePath
+
 evidence_option = click.option(
-    "--evidence", "evidence_dirs", multiple=True, metavar="DIR", type=click.Path(file_okay=False),
+    "--evidence", "evidence_dirs", multiple=True, metavar="DIR", type=SafePath(file_okay=False),
     help="Folder with results.json from `atlaskb defend run` (repeatable): give each mitigation link its "
          "evidence status (supported, not supported, contradicted, measured only in part, "
          "not measured here, unmeasured).",

@@ -45,9 +45,33 @@ class Table:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+class KeepOrder(dict):
+    """A mapping whose keys are printed in their own order (by_tactic: kill-chain order),
+    not sorted like every other mapping's."""
+
+
+def _canonical(data: Any) -> Any:
+    """`data` with every mapping's keys sorted except KeepOrder's, and sequences as lists,
+    ready to dump without further sorting."""
+    if isinstance(data, KeepOrder):
+        return {str(k): _canonical(v) for k, v in data.items()}
+    if isinstance(data, dict):
+        return {str(k): _canonical(data[k]) for k in sorted(data, key=str)}
+    if isinstance(data, (list, tuple, set, frozenset)):
+        items = sorted(data) if isinstance(data, (set, frozenset)) else data
+        return [_canonical(v) for v in items]
+    return data
+
+
 def dump_json(data: Any) -> str:
-    """Deterministic JSON: sorted keys, fixed indent, non-ASCII kept readable."""
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    """Deterministic JSON: sorted keys (KeepOrder's in their order), fixed indent,
+    non-ASCII kept readable."""
+    return json.dumps(_canonical(data), indent=2, ensure_ascii=False, default=str)
+
+
+def counted(n: int, singular: str, plural: str | None = None) -> str:
+    """`1 result`, `2 results`: a count with its noun in the right number."""
+    return f"{n} {singular if n == 1 else (plural or singular + 's')}"
 
 
 def cell(value: Any) -> str:
@@ -74,7 +98,7 @@ def emit(data: Any, tables: list[Table] | Table, fmt: str, no_color: bool = Fals
     elif fmt == "yaml":
         import yaml  # only here: yaml costs start-up time the other formats need not pay
 
-        click.echo(yaml.safe_dump(_plain(data), sort_keys=True, allow_unicode=True,
+        click.echo(yaml.safe_dump(_canonical(data), sort_keys=False, allow_unicode=True,
                                   default_flow_style=False), nl=False)
     elif fmt == "csv":
         click.echo(to_csv(tables), nl=False)
@@ -87,16 +111,6 @@ def emit(data: Any, tables: list[Table] | Table, fmt: str, no_color: bool = Fals
         from atlaskb.errors import UsageError
 
         raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-
-
-def _plain(data: Any) -> Any:
-    """Tuples and other sequences as lists, so safe_dump never emits python tags."""
-    if isinstance(data, dict):
-        return {str(k): _plain(v) for k, v in data.items()}
-    if isinstance(data, (list, tuple, set, frozenset)):
-        items = sorted(data) if isinstance(data, (set, frozenset)) else data
-        return [_plain(v) for v in items]
-    return data
 
 
 def _is_tty() -> bool:

@@ -18,7 +18,7 @@ import click
 from atlaskb import queries as q
 from atlaskb.cli import pass_app
 from atlaskb.cli.linkstatus import evidence_option, read_evidence, status_text
-from atlaskb.cli.output import Table, cell, emit, format_option
+from atlaskb.cli.output import Table, cell, counted, emit, format_option
 from atlaskb.errors import AtlasError, NotFound
 from atlaskb.model import CASE_STUDY, MITIGATES, MITIGATION, TACTIC, TECHNIQUE, USES, id_sort_key
 
@@ -185,7 +185,7 @@ def describe(kb, object_id: str) -> dict:
 
 def add_evidence(kb, obj: dict, evidence, statuses=None) -> list[dict]:
     """Attach measured figures (`evidence`: (mitigation, technique) -> rows) and, with
-    `statuses` (an `atlaskb.linkstatus.Evidence`), each link's evidence status to the
+    `statuses` (an `atlaskb.linkstatus.LinkStatuses`), each link's evidence status to the
     object's mitigation/technique entries; returns the flat evidence rows for the table."""
     rows = []
     obj_type = obj.get("type")
@@ -354,7 +354,7 @@ def mitigations(app, techniques, use_stdin, rollup, evidence_dirs, fmt):
         if len(ids) > 1:
             cols.insert(0, ("technique", "Technique"))
         title = None if len(ids) > 1 else f"Mitigations of {ids[0]} {name_of(kb, ids[0])}"
-        emit(rows, Table(cols, _with_status_text(rows), title=title, caption=f"{len(rows)} mitigation link(s)"),
+        emit(rows, Table(cols, _with_status_text(rows), title=title, caption=counted(len(rows), "mitigation link")),
              app.fmt(fmt), app.no_color)
     finish(errors)
 
@@ -468,7 +468,7 @@ def search(app, text, obj_type, fmt):
     if not rows:
         raise AtlasError(f"nothing matches {' '.join(text)!r}")
     emit(rows, Table([("id", "ID"), ("type", "Type"), ("name", "Name")], rows,
-                     caption=f"{len(rows)} match(es)"), app.fmt(fmt), app.no_color)
+                     caption=counted(len(rows), "match", "matches")), app.fmt(fmt), app.no_color)
 
 
 @click.command("case-studies")
@@ -529,4 +529,4 @@ def path(app, a, b, fmt):
     data = {"from": src, "to": dst, "length": len(found) - 1, "path": hops}
     rows = [{**h, "step": i} for i, h in enumerate(hops)]
     emit(data, Table([("step", "#"), ("link", "Link from previous"), ("id", "ID"), ("type", "Type"), ("name", "Name")],
-                     rows, title=f"{src} → {dst}: {len(found) - 1} link(s)"), app.fmt(fmt), app.no_color)
+                     rows, title=f"{src} → {dst}: {counted(len(found) - 1, 'link')}"), app.fmt(fmt), app.no_color)

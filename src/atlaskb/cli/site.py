@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from atlaskb.cli import pass_app
+from atlaskb.cli.paths import OutPath, SafePath
 from atlaskb.errors import AtlasError, UsageError
 
 
@@ -14,14 +15,14 @@ def site():
 
 
 @site.command("build")
-@click.option("--out", "out", default="site", show_default=True, type=click.Path(file_okay=False),
+@click.option("--out", "out", default="site", show_default=True, type=OutPath(file_okay=False),
               help="Folder to write; replaced atomically, so a failed build keeps the old site.")
 @click.option("--have", multiple=True, metavar="M1,M2,...",
               help="Mitigations you have (IDs or names, comma-separated or repeated): colour the matrix by coverage "
                    "and add the coverage page.")
-@click.option("--profile", "profile_path", type=click.Path(dir_okay=False),
+@click.option("--profile", "profile_path", type=SafePath(dir_okay=False),
               help="A defense profile file (see `atlaskb coverage`), instead of --have.")
-@click.option("--evidence", "evidence_dir", type=click.Path(file_okay=False), multiple=True,
+@click.option("--evidence", "evidence_dir", type=SafePath(file_okay=False), multiple=True,
               help="Folder written by `atlaskb defend run`: show its measured results and plots.")
 @pass_app
 def build(app, out, have, profile_path, evidence_dir):

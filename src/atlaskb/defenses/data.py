@@ -17,7 +17,10 @@ from atlaskb.errors import AtlasError
 
 
 class DataError(AtlasError):
-    """A data file the defenses cannot use; the message says why and what is expected."""
+    """A data file the defenses cannot use; the message says why and what is expected.
+    A usage error (exit 2): the user named something that cannot be used as --data."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,12 @@ METRICS = {
     "attack_success_rate": False,
     "identification_accuracy": False,
     "queries": True,
+    "auc": False,                 # membership inference: area under the attacker's ROC curve
+    "true_positive_rate": False,  # an attack's true-positive rate at a fixed false-positive rate
+    "fidelity": False,            # a stolen copy's agreement with the victim's labels
 }
-RATES = {"robust_accuracy", "accuracy", "attack_success_rate", "identification_accuracy"}
+RATES = {"robust_accuracy", "accuracy", "attack_success_rate", "identification_accuracy", "auc",
+         "true_positive_rate", "fidelity"}
 
 
 def row(attack: str, metric: str, baseline, defended, threat_model: ThreatModel, *, hib: bool | None = None,

@@ -15,6 +15,19 @@ table), Agresti-Caffo for an unpaired one (add 1 success, 1 failure to each arm)
 the larger of the two variances rather than their sum avoids counting the test-point
 error twice (the across-seed spread already contains it) while never letting it vanish.
 
+An AUC (`auc`) is carried as DeLong placement values: each positive point's share of
+negatives it outranks, each negative's share of positives that outrank it (ties count
+half). Their mean is the AUC exactly, and the within-seed variance is DeLong's,
+var(positive placements)/m + var(negative placements)/n; for a paired difference of two
+AUCs on the same points it is the same formula on the per-point differences (DeLong's
+covariance term included). DeLong's variance is 0 when the scores separate the classes
+perfectly or when every score ties, so it is floored with the rates' pseudo-counts
+applied to the m n (positive, negative) pairs the AUC compares, as if they were
+independent (which understates the variance, so the floor binds only in those degenerate
+cases): Agresti-Coull for one arm, q (1 - q) / (mn + 4) with q = (A mn + 2) / (mn + 4);
+Agresti-Min with no discordant pair for a paired difference, 1 / (mn + 2)^2. A rate at a chosen false-positive rate (`tpr_at_fpr`) is a rate over the
+positives, conditional on the threshold read off the negatives.
+
 The difference defended - baseline is paired by seed (both arms see the same seed, split
 and test points); within a seed it is paired by point when both arms were measured on the
 same points (`ids`), else treated as two independent samples. The verdict reads that
@@ -39,6 +52,7 @@ class Points:
     values: np.ndarray
     ids: np.ndarray | None = None
     binary: bool = True
+    positive: np.ndarray | None = None  # set for an AUC: which points are positives
 
     @property
     def n(self) -> int:
@@ -60,6 +74,54 @@ def values(v, ids=None) -> Points:
     return Points(np.asarray(v, np.float64), None if ids is None else np.asarray(ids), False)
 
 
+def auc(scores, positive, ids=None) -> Points:
+    """The AUC of `scores` (higher = more likely positive) separating the `positive` points
+    from the rest, as DeLong placement values (see the module docstring)."""
+    s = np.asarray(scores, np.float64)
+    pos = np.asarray(positive, bool)
+    if s.shape != pos.shape or s.ndim != 1:
+        raise ValueError("auc needs one score and one positive flag per point")
+    sp, sn = np.sort(s[pos]), np.sort(s[~pos])
+    if len(sp) == 0 or len(sn) == 0:
+        raise ValueError("auc needs at least one positive and one negative point")
+    v = np.empty(len(s))
+    v[pos] = (np.searchsorted(sn, s[pos], "left") + np.searchsorted(sn, s[pos], "right")) / (2.0 * len(sn))
+    v[~pos] = 1.0 - (np.searchsorted(sp, s[~pos], "left") + np.searchsorted(sp, s[~pos], "right")) / (2.0 * len(sp))
+    return Points(v, None if ids is None else np.asarray(ids), False, pos)
+
+
+def tpr_at_fpr(scores, positive, ids=None, fpr: float = 0.01) -> Points:
+    """Which positives score above the threshold that at most `fpr` of the negatives
+    exceed (a rate over the positives; the threshold is read off the same negatives)."""
+    s = np.asarray(scores, np.float64)
+    pos = np.asarray(positive, bool)
+    neg = np.sort(s[~pos])
+    if len(neg) == 0 or not pos.any():
+        raise ValueError("tpr_at_fpr needs at least one positive and one negative point")
+    k = int(np.floor(fpr * len(neg)))  # negatives allowed above the threshold
+    threshold = neg[len(neg) - 1 - k]
+    return rate(s[pos] > threshold, None if ids is None else np.asarray(ids)[pos])
+
+
+def _delong(values: np.ndarray, positive: np.ndarray) -> float:
+    out = 0.0
+    for g in (positive, ~positive):
+        v = values[g]
+        out += float(np.var(v, ddof=1)) / len(v) if len(v) > 1 else 0.0
+    return out
+
+
+def _pairs(positive: np.ndarray) -> int:
+    return int(positive.sum()) * int((~positive).sum())
+
+
+def _auc_floor(a: float, positive: np.ndarray) -> float:
+    """Agresti-Coull variance of the AUC read as a rate over its m n pairs."""
+    n2 = _pairs(positive) + 4
+    q = (a * (n2 - 4) + 2) / n2
+    return q * (1 - q) / n2
+
+
 def _as_points(p) -> Points:
     if isinstance(p, Points):
         return p
@@ -71,6 +133,8 @@ def within_var(p: Points) -> float:
     p = _as_points(p)
     if p.n == 0:
         return math.nan
+    if p.positive is not None:
+        return max(_delong(p.values, p.positive), _auc_floor(p.mean, p.positive))
     if p.binary:
         k = float(p.values.sum())
         n2 = p.n + 4
@@ -87,6 +151,11 @@ def within_diff_var(b: Points, d: Points) -> float:
     if paired:
         ob, od = np.argsort(b.ids), np.argsort(d.ids)
         vb, vd = b.values[ob], d.values[od]
+        if b.positive is not None and d.positive is not None:
+            pos = b.positive[ob]
+            if not np.array_equal(pos, d.positive[od]):
+                raise ValueError("paired AUCs need the same positive points in both arms")
+            return max(_delong(vd - vb, pos), 1.0 / (_pairs(pos) + 2) ** 2)
         if b.binary and d.binary:
             n01 = float(np.sum((vb == 1) & (vd == 0)))
             n10 = float(np.sum((vb == 0) & (vd == 1)))

@@ -55,10 +55,12 @@ def _logsumexp(be: Backend, a, axis: int):
 
 def softmax_cross_entropy(backend: Backend, logits, y):
     """Mean softmax cross-entropy over the batch and its gradient w.r.t. the logits, in one
-    pass: `(loss, (softmax(logits) - onehot(y)) / N)`. `y` is an integer backend array."""
+    pass: `(loss, (softmax(logits) - onehot(y)) / N)`. `y` is an integer backend array, or
+    an (N, K) float array of target distributions (soft labels: a copy distilled from
+    returned probabilities), which then stands in for the one-hot rows."""
     be = backend
     lp = be.log_softmax(logits)
-    onehot = be.one_hot(y, logits.shape[1])
+    onehot = y if len(y.shape) == 2 else be.one_hot(y, logits.shape[1])
     n = logits.shape[0]
     loss = -be.sum(lp * onehot) / n
     return loss, (be.exp(lp) - onehot) / n
@@ -220,6 +222,7 @@ def train(backend: Backend, nets, X, y, epochs: int = 20, batch_size: int = 64,
       the backend, with the shuffling generator. It models a compromised training tool that
       rewrites batches in flight while the caller's data stays untouched (AML.T0010.001).
       Without a hook, batches are sliced from arrays already on the backend's device.
+    - `y` may be an (N, K) array of target probabilities (soft labels) instead of labels.
     Same seed (or generator state), data and backend (and thread count) ⇒ identical weights.
     """
     be = backend
@@ -227,7 +230,11 @@ def train(backend: Backend, nets, X, y, epochs: int = 20, batch_size: int = 64,
     nets = [nets] if single else list(nets)
     if not nets:
         raise ValueError("no networks to train")
-    y_np = np.asarray(y).astype(np.int64)
+    y_np = np.asarray(y)
+    soft = y_np.ndim == 2  # rows of target probabilities instead of labels
+    y_np = y_np.astype(np.float32) if soft else y_np.astype(np.int64)
+    if soft and batch_hook is not None:
+        raise ValueError("a batch hook rewrites integer labels; it cannot take soft targets")
     X_np = np.asarray(X)
     if X_np.ndim != 2 or len(X_np) != len(y_np):
         raise ValueError(f"X must be (N, features) with one label per row; got {X_np.shape}, {y_np.shape}")

@@ -14,6 +14,7 @@ import os
 
 from atlaskb.fsutil import output_dir, plan_replace
 from atlaskb.kb import KnowledgeBase, slugify
+from atlaskb.sources.vault import RELEASE_FILE
 from atlaskb.model import (
     ACHIEVES,
     CASE_STUDY,
@@ -110,6 +111,7 @@ def write_vault(kb: KnowledgeBase, out: str, facts_only: bool = False,
                 fh.write(text)
             folders.add(os.path.dirname(path))
             count += 1
+        _write_release(kb, tmp)
         # Tactic folders under techniques/ carry an index page without frontmatter, as in
         # the real vault; the loader must (and does) ignore it.
         for folder in sorted(folders):
@@ -118,6 +120,19 @@ def write_vault(kb: KnowledgeBase, out: str, facts_only: bool = False,
                 with open(os.path.join(tmp, folder, parts[1] + ".md"), "w", encoding="utf-8", newline="\n") as fh:
                     fh.write(f"# {parts[1].replace('-', ' ').title()}\n\nTechniques of this tactic.\n")
     return count
+
+
+def _write_release(kb: KnowledgeBase, folder: str) -> None:
+    """`RELEASE_FILE`: the ATLAS release the vault holds (name and version), when the
+    sources state one, so that layers and exports of the vault can name its version."""
+    releases = [src for src in kb.sources if src.get("version")]
+    if not releases:
+        return
+    release = releases[-1]
+    with open(os.path.join(folder, RELEASE_FILE), "w", encoding="utf-8", newline="\n") as fh:
+        fh.write("# The ATLAS release this vault was imported from; atlaskb reads `version`.\n"
+                 f"name: {_yaml_str(str(release.get('name') or 'ATLAS'))}\n"
+                 f"version: {_yaml_str(str(release['version']))}\n")
 
 
 class _PageWriter:

@@ -28,9 +28,11 @@ from atlaskb.kb import KnowledgeBase
 from atlaskb.model import CASE_STUDY, MITIGATION, TACTIC, TECHNIQUE
 from atlaskb.resources import templates_dir
 from atlaskb.site import evidence as evidence_mod
-from atlaskb.site import scale
+from atlaskb.site import scale, statuses
 from atlaskb.site.context import SiteModel, build_model
 from atlaskb.site.links import Linker
+from atlaskb.site.matrix_data import FILE as MATRIX_DATA_FILE
+from atlaskb.site.matrix_data import evidence_legend, matrix_data, matrix_script
 from atlaskb.site.markdown import safe_url
 from atlaskb.site.search import index_script
 from atlaskb.site.urls import FOLDERS, OTHER_FOLDER, TYPE_LABELS, TYPE_PLURALS, folder_of, root_of
@@ -148,7 +150,7 @@ def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evid
 
     `have` (mitigation IDs) or `profile` (an `atlaskb.coverage.Profile`) add the coverage
     page and colour the matrix by coverage; `evidence_dir` (one folder or several) reads
-    reference-defense results (`atlaskb.evidence.load_evidence`) and copies their plots
+    reference-defense results (`atlaskb.evidence.load_evidence`) and re-encodes their plots
     into the site; `evidence` passes an `Evidence` mapping already read. The knowledge
     base is not changed.
     """
@@ -170,11 +172,26 @@ def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evid
             if finding.message not in result.warnings:
                 result.warnings.append(finding.message)
     model = build_model(kb, evidence)
+    statuses_read = None
+    if evidence is not None:
+        from atlaskb.linkstatus import of_evidence
+
+        # Results from before paired verdicts are still shown, but no status is read from them.
+        statuses_read = of_evidence(kb, evidence, strict=False)
+        model.link_status = statuses_read.statuses(kb)
+        if statuses_read.unjudged:
+            n = len(statuses_read.unjudged)
+            result.warnings.append(f"{n} link{'s' if n != 1 else ''} with results that carry no paired verdict "
+                                   "(written before verdicts): shown without an evidence status; "
+                                   "run `atlaskb defend run` again")
     coverage_view = None
+    claimed_vs_supported = None
     if have is not None or profile is not None:
         from atlaskb.site.coverage import coverage_view as make_coverage_view
 
         coverage_view = make_coverage_view(model, have=have, profile=profile)
+        if statuses_read is not None and not statuses_read.unjudged:
+            claimed_vs_supported = statuses.claimed_vs_supported(model, statuses_read, have=have, profile=profile)
     edges, by_pair, plots = evidence_mod.collect(model, evidence)
     result.coverage = coverage_view is not None
     result.evidence_edges = len(edges)
@@ -182,10 +199,10 @@ def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evid
 
     env = make_environment(templates)
     if coverage_view is not None:
-        cells, legend = coverage_view.cells, scale.COVERAGE_BINS
+        cells = coverage_view.cells
     else:
         counts = {t: len(model.mitigations_of.get(t, [])) for t in model.ids_by_type.get(TECHNIQUE, [])}
-        cells, legend = scale.mitigation_cells(counts), scale.MITIGATION_BINS
+        cells = scale.mitigation_cells(counts)
     linker = Linker(cells)
     common = {
         "link": linker.link,
@@ -194,9 +211,13 @@ def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evid
         "site": _site_info(model, coverage_view is not None, bool(edges)),
         "model": model,
         "coverage": coverage_view,
+        "claimed_vs_supported": claimed_vs_supported,
+        "status_summary": statuses.mitigation_summary if model.link_status else None,
         "evidence_for": by_pair,
         "cells": cells,
-        "legend": legend,
+        "cell_attrs": linker.cell_attrs,
+        "legend_counts": scale.MITIGATION_BINS,
+        "legend_coverage": scale.COVERAGE_BINS,
         "legend_short": scale.SHORT_LABELS,
     }
     with output_dir(out_dir, KIND, LABEL) as tmp:
@@ -204,10 +225,12 @@ def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evid
         try:
             _copy_static(env, tmp, writer)
             _render_all(writer, model, coverage_view, edges)
+            initial = None if coverage_view is None else {"have": coverage_view.have,
+                                                          "strength": coverage_view.strength}
+            writer.write(MATRIX_DATA_FILE, matrix_script(matrix_data(model, initial, bool(edges))))
         finally:
             writer.close()
-        if plots:
-            evidence_mod.copy_plots(plots, tmp)
+        evidence_mod.write_plots(plots, tmp)
         result.pages = writer.pages
         result.files = sum(len(files) for _, _, files in os.walk(tmp))
     result.seconds = time.perf_counter() - start
@@ -221,7 +244,10 @@ def check_out_dir(out_dir: str) -> None:
 
 def _render_all(writer: _Writer, model: SiteModel, coverage_view, edges) -> None:
     writer.page("home.html", "index.html", columns=model.matrix_columns(),
-                unplaced=model.unplaced_techniques())
+                unplaced=model.unplaced_techniques(), has_evidence=bool(edges),
+                evidence_legend=evidence_legend() if edges else None,
+                mitigations=[(model.refs[m], len(model.techniques_mitigated.get(m, [])))
+                             for m in model.ids_by_type.get(MITIGATION, [])])
     for obj_type, ids in sorted(model.ids_by_type.items(), key=lambda kv: folder_of(kv[0])):
         folder = folder_of(obj_type)
         refs = [model.refs[i] for i in ids]

@@ -17,7 +17,7 @@ from atlaskb import queries
 from atlaskb.kb import KnowledgeBase
 from atlaskb.model import ACHIEVES, ID_RE, MITIGATES, SUBTECHNIQUE_OF, TECHNIQUE, USES, id_sort_key
 from atlaskb.site.markdown import Renderer
-from atlaskb.site.urls import TYPE_LABELS, allocate
+from atlaskb.site.urls import TYPE_LABELS, allocate, mitre_url
 
 # Every page but home/search/coverage lives one folder down; notes and descriptions are
 # rendered once with this prefix and reused on every such page.
@@ -36,6 +36,10 @@ class Ref:
         self.type = data.get("type")
         self.url = url
         self.has_page = bool(data.get("has_page"))
+
+    @property
+    def mitre_url(self) -> str | None:
+        return mitre_url(self.id, self.type)
 
     @property
     def type_label(self) -> str:
@@ -83,6 +87,9 @@ class SiteModel:
     description_html: dict = field(default_factory=dict)
     own_tactics: dict = field(default_factory=lambda: defaultdict(list))  # technique -> stated tactics
     evidence: dict = field(default_factory=dict)  # (mitigation, technique) -> result rows
+    # (mitigation, technique) -> atlaskb.linkstatus.LinkStatus for every mitigates link,
+    # when the site carries evidence (set by build_site; empty otherwise)
+    link_status: dict = field(default_factory=dict)
 
     def ref(self, object_id: str | None) -> Ref | None:
         return self.refs.get(object_id) if object_id else None

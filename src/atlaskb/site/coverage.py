@@ -3,13 +3,23 @@
 The site never recomputes coverage: `coverage.compute` and `coverage.recommend` are the
 single definition (what "covered" means, how gaps rank), shared with `atlaskb coverage`
 on the command line. This module only turns their plain data into links and labels,
-and adds one presentational state: a parent technique that is itself uncovered while some
-of its sub-techniques are covered is drawn as *partial*, so the matrix does not paint a
-half-defended family as an outright gap.
+and names the three states a matrix cell shows, in `coverage_cell`:
+
+* *covered*: a deployed mitigation covers the technique at full strength (level 1);
+* *partial*: covered, but only at a lower level (strengths below 1 in a profile), the
+  technique `atlaskb coverage` lists as covered with a ``level`` under 1;
+* *gap*: not covered.
+
+So the cells drawn covered or partial are exactly the techniques `atlaskb coverage`
+reports as covered. A parent that is itself a gap while some of its sub-techniques are
+covered stays a gap (ATLAS states mitigations per sub-technique); its cell says how many
+of its sub-techniques are covered instead. The matrix page's script draws the same cells
+from the same words (`COVERAGE_CELL_TEXT`, written into `matrix-data.js`).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from atlaskb import coverage as cov
@@ -19,6 +29,26 @@ from atlaskb.model import TECHNIQUE
 from atlaskb.site.context import SiteModel
 
 RECOMMENDATIONS = 5
+
+# What a cell says, short (in the cell) and long (for screen readers and tooltips).
+# `{pct}` is the coverage level in percent, rounded half up: floor(level × 100 + 0.5).
+COVERAGE_CELL_TEXT = {
+    "covered": {"short": "✓", "long": "covered"},
+    "partial": {"short": "{pct}%", "long": "partly covered (level {pct}%)"},
+    "gap": {"short": "gap", "long": "gap: no mitigation you have"},
+}
+
+
+def coverage_cell(level: float | None) -> dict:
+    """{cls, short, long} of one technique: `level` is its coverage level as
+    `coverage.compute` reports it (rounded to 4 places) when it is covered, None when not."""
+    if level is None:
+        cls, pct = "gap", "0"
+    else:
+        cls = "covered" if level >= 1.0 else "partial"
+        pct = str(math.floor(level * 100 + 0.5))
+    text = COVERAGE_CELL_TEXT[cls]
+    return {"cls": cls, "short": text["short"].replace("{pct}", pct), "long": text["long"].replace("{pct}", pct)}
 
 
 @dataclass
@@ -34,6 +64,9 @@ class CoverageView:
     recommendations: list = field(default_factory=list)
     has_strength: bool = False
     has_notes: bool = False
+    by_tactic: dict = field(default_factory=dict)  # tactic -> (covered, total), as the CLI counts
+    subs_covered: dict = field(default_factory=dict)  # parent -> (covered sub-techniques, all)
+    strength: dict = field(default_factory=dict)  # resolved ID -> strength, where given
 
 
 def _pct(ratio: float) -> str:
@@ -68,23 +101,17 @@ def coverage_view(model: SiteModel, have=None, profile=None) -> CoverageView:
 
     covered = set(result["covered"])
     levels = result.get("level", {})
-    cells = {}
-    for t in model.ids_by_type.get(TECHNIQUE, []):
-        if t in covered:
-            level = levels.get(t, 1.0)
-            short = "✓" if level >= 1.0 else f"{level * 100:.0f}%"
-            long = "covered" if level >= 1.0 else f"covered at strength {level:.2f}"
-            cells[t] = {"cls": "covered", "short": short, "long": long}
-        elif any(s.id in covered for s in model.subtechniques.get(t, [])):
-            cells[t] = {"cls": "partial", "short": "◐", "long": "partial: some sub-techniques covered"}
-        else:
-            cells[t] = {"cls": "gap", "short": "gap", "long": "gap: no mitigation you have"}
+    cells = {t: coverage_cell(levels.get(t, 1.0) if t in covered else None)
+             for t in model.ids_by_type.get(TECHNIQUE, [])}
+    subs_covered = {t: (sum(1 for s in subs if s.id in covered), len(subs))
+                    for t, subs in model.subtechniques.items() if subs}
 
     total = len(result["covered"]) + len(result["uncovered"])
     view = CoverageView(
         have=list(result.get("have", [])), total=total, covered_count=len(result["covered"]),
         percent=_pct(len(result["covered"]) / total) if total else "0%", cells=cells,
         has_strength=bool(resolved_strength), has_notes=bool(resolved_notes),
+        subs_covered=subs_covered, strength=resolved_strength,
     )
     for mid in view.have:
         view.have_rows.append({
@@ -96,6 +123,7 @@ def coverage_view(model: SiteModel, have=None, profile=None) -> CoverageView:
         if tactic not in model.refs:
             continue
         ratio = float(entry.get("ratio") or 0.0)
+        view.by_tactic[tactic] = (len(entry["covered"]), len(entry["covered"]) + len(entry["uncovered"]))
         view.tactic_rows.append({"ref": ref(tactic), "covered": len(entry["covered"]),
                                  "uncovered": len(entry["uncovered"]), "percent": _pct(ratio),
                                  "width": f"{ratio * 100:.1f}"})

@@ -4,16 +4,24 @@
 attack, metric, higher_is_better, baseline, defended, ci95, difference, verdict,
 threat_model, summary, params, plots).
 Here each result becomes a table row with the change and a plain-words verdict, and each
-plot is copied into the site under ``evidence/files/`` so the site stays self-contained.
-Plot paths come from a results file, so they are checked: relative, inside the evidence
-folder, an image type, an existing file; anything else is listed as missing, never linked.
+plot goes into the site under ``evidence/files/`` so the site stays self-contained.
+
+An evidence folder is untrusted input, and the site must never serve what could run:
+an SVG can carry `<script>` (and runs it when opened full size), and a file named `.png`
+can be anything. So a plot is served only as a PNG that was decoded and written again
+here (Pillow, bounded in bytes and pixels), never copied as is; SVG and other formats are
+named on the page as not served. Plot paths come from the results file, so they are
+checked: relative, inside the evidence folder with no symbolic link on the way (every
+component, not only the last), an existing regular file; anything else is listed as
+missing, never linked.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import shutil
+import stat
 from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
@@ -21,6 +29,9 @@ from markupsafe import Markup, escape
 from atlaskb.site.context import SiteModel
 
 IMAGE_TYPES = {".svg", ".png", ".jpg", ".jpeg", ".gif", ".webp"}
+SERVED_TYPES = {".png"}  # re-encoded before serving; the rest are named, never served
+MAX_PLOT_BYTES = 20 * 1024 * 1024
+MAX_PLOT_PIXELS = 40_000_000
 SITE_FOLDER = "evidence/files"
 METRIC_LABELS = {
     "robust_accuracy": "robust accuracy",
@@ -28,6 +39,9 @@ METRIC_LABELS = {
     "identification_accuracy": "identification accuracy",
     "accuracy": "accuracy",
     "queries": "queries used",
+    "auc": "AUC",
+    "true_positive_rate": "true-positive rate",
+    "fidelity": "fidelity",
 }
 
 
@@ -43,6 +57,7 @@ class EvidenceRow:
     params: str  # the scalar parameters, one line
     params_full: str  # every parameter, as indented JSON
     missing: list = field(default_factory=list)  # plot paths that could not be used
+    not_served: list = field(default_factory=list)  # plots of a type the site does not serve
     direction: str = ""  # "higher is better" | "lower is better" | ""
     baseline_ci: str = ""  # "[lo, hi]", or "" (none given, or one seed: no spread to show)
     defended_ci: str = ""
@@ -225,25 +240,80 @@ def _seed_count(result: dict, n_seeds: int | None) -> int | None:
 
 
 def safe_plot_path(evidence_dir: str, rel: object) -> str | None:
-    """`rel` normalised when it names an image file inside `evidence_dir`, else None."""
-    if not isinstance(rel, str) or not rel or os.path.isabs(rel) or "\\" in rel:
+    """`rel` normalised when it names an image file inside `evidence_dir` reached without
+    any symbolic link (a linked folder `leak -> ../../outside` is refused as surely as a
+    linked file), else None."""
+    if not isinstance(rel, str) or not rel or os.path.isabs(rel) or "\\" in rel or "\x00" in rel:
+        return None
+    if not _printable_name(rel):
         return None
     norm = os.path.normpath(rel).replace(os.sep, "/")
-    if norm.startswith("../") or norm == ".." or norm.startswith("/"):
+    if norm.startswith("../") or norm == ".." or norm.startswith("/") or norm == ".":
         return None
     if os.path.splitext(norm)[1].lower() not in IMAGE_TYPES:
         return None
-    full = os.path.join(evidence_dir, norm)
-    if os.path.islink(full) or not os.path.isfile(full):
+    root = os.path.realpath(evidence_dir)
+    path = root
+    parts = norm.split("/")
+    try:
+        for i, part in enumerate(parts):
+            path = os.path.join(path, part)
+            mode = os.lstat(path).st_mode
+            if stat.S_ISLNK(mode) or (i < len(parts) - 1 and not stat.S_ISDIR(mode)):
+                return None
+        if not stat.S_ISREG(mode):
+            return None
+    except OSError:
+        return None
+    if not os.path.realpath(path).startswith(root + os.sep):
         return None
     return norm
 
 
-def collect(model: SiteModel, evidence) -> tuple[list[EdgeEvidence], dict, list[tuple[str, str]]]:
-    """(edges with evidence in ID order, (mitigation, technique) -> EdgeEvidence, plot
-    files to copy as (source path, path in the site)). `evidence` is the mapping the site
-    was given (`atlaskb.evidence.Evidence`), or None."""
-    edges, by_pair, plots = [], {}, set()
+def _printable_name(name: str) -> bool:
+    """A name that can be written into a UTF-8 page: no lone surrogates (JSON allows
+    `\\ud800`; the file system would take it for an undecodable byte)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def reencode_png(evidence_dir: str, norm: str) -> bytes | None:
+    """The plot at `norm` decoded and written again as a plain PNG (pixels only, no text
+    chunks), or None when it is not a PNG within the bounds. Opened without following a
+    link, so a swap after `safe_plot_path` cannot lead outside."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return None
+    path = os.path.join(os.path.realpath(evidence_dir), norm)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                return None
+            data = fh.read(MAX_PLOT_BYTES + 1)
+        if len(data) > MAX_PLOT_BYTES or not data.startswith(b"\x89PNG\r\n\x1a\n"):
+            return None
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as img:
+            if img.width * img.height > MAX_PLOT_PIXELS:
+                return None
+            img.load()
+            pixels = img.convert("RGBA") if img.mode not in ("RGB", "RGBA", "L", "LA") else img.copy()
+        out = io.BytesIO()
+        pixels.save(out, format="PNG")
+        return out.getvalue()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+
+
+def collect(model: SiteModel, evidence) -> tuple[list[EdgeEvidence], dict, dict]:
+    """(edges with evidence in ID order, (mitigation, technique) -> EdgeEvidence, plots to
+    write: path in the site's evidence folder -> re-encoded PNG bytes). `evidence` is the
+    mapping the site was given (`atlaskb.evidence.Evidence`), or None."""
+    edges, by_pair, plots = [], {}, {}
     metas = getattr(evidence, "meta", {}) if evidence is not None else {}
     for mitigation in model.ids_by_type.get("mitigation", []):
         for link in model.techniques_mitigated.get(mitigation, []):
@@ -258,10 +328,12 @@ def collect(model: SiteModel, evidence) -> tuple[list[EdgeEvidence], dict, list[
             for result in results:
                 item.rows.append(_row(result, folder, plots, figures, n_seeds, mitigation))
             item.figures = [figures[k] for k in sorted(figures)]
+            for row in item.rows:  # an SVG beside its served PNG is the same figure: no note
+                row.not_served = [n for n in row.not_served if os.path.splitext(n)[0] not in figures]
             item.setup = _setup(meta)
             edges.append(item)
             by_pair[(link.mitigation.id, link.technique.id)] = item
-    return edges, by_pair, sorted(plots)
+    return edges, by_pair, plots
 
 
 # Of several formats of one plot, the page shows the first of these; the rest are links.
@@ -274,7 +346,7 @@ def _meta_seeds(meta) -> int | None:
     return len(seeds) if isinstance(seeds, list) and seeds else None
 
 
-def _row(result: dict, evidence_dir: str | None, plots: set, figures: dict,
+def _row(result: dict, evidence_dir: str | None, plots: dict, figures: dict,
          n_seeds: int | None = None, mitigation: str = "") -> EvidenceRow:
     metric = str(result.get("metric") or "")
     digits = _DIGITS.get(metric, 3)
@@ -302,11 +374,17 @@ def _row(result: dict, evidence_dir: str | None, plots: set, figures: dict,
     raw = result.get("plots") or []
     for rel in sorted(raw if isinstance(raw, (list, tuple)) else [raw], key=str):
         norm = safe_plot_path(evidence_dir, rel) if evidence_dir else None
-        if norm is None:
-            row.missing.append(str(rel))
+        if norm is not None and os.path.splitext(norm)[1].lower() not in SERVED_TYPES:
+            row.not_served.append(norm)
             continue
-        site_rel = f"{mitigation}/{norm}" if mitigation else norm
-        plots.add((os.path.join(evidence_dir, norm), site_rel))
+        site_rel = f"{mitigation}/{norm}" if mitigation and norm else norm
+        if norm is not None and site_rel not in plots:
+            png = reencode_png(evidence_dir, norm)
+            if png is not None:
+                plots[site_rel] = png
+        if norm is None or site_rel not in plots:
+            row.missing.append(str(rel) if _printable_name(str(rel)) else ascii(rel))
+            continue
         stem, ext = os.path.splitext(norm)
         caption = f"{row.attack or 'Result'}: {row.metric}".strip()
         fig = figures.get(stem)
@@ -328,8 +406,10 @@ def _row(result: dict, evidence_dir: str | None, plots: set, figures: dict,
     return row
 
 
-def copy_plots(plots: list[tuple[str, str]], site_dir: str) -> None:
-    for source, rel in plots:
+def write_plots(plots: dict, site_dir: str) -> None:
+    """The re-encoded plots from `collect`, under the site's evidence folder."""
+    for rel in sorted(plots):
         dest = os.path.join(site_dir, SITE_FOLDER, rel)
         os.makedirs(os.path.dirname(dest), exist_ok=True)
-        shutil.copyfile(source, dest)
+        with open(dest, "wb") as fh:
+            fh.write(plots[rel])

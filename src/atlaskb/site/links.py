@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
+COVERAGE_STATES = ("covered", "partial", "gap")
 LINK_ONLY_TITLE = "No page in the source defines this object: it is known only from links"
 
 
@@ -39,6 +40,14 @@ class Linker:
     def heat_class(self, object_id: str) -> str:
         cell = self._cells.get(object_id)
         return f"heat-{cell['cls']}" if cell else ""
+
+    def cell_attrs(self, object_id: str) -> Markup:
+        """A matrix cell's data attributes: `data-id`, and `data-coverage` when the site
+        was built with a selection of mitigations (the page's script sets it otherwise)."""
+        cell = self._cells.get(object_id)
+        coverage = cell["cls"] if cell and cell["cls"] in COVERAGE_STATES else None
+        return Markup(f' data-id="{escape(object_id)}"'
+                      + (f' data-coverage="{coverage}"' if coverage else ""))
 
     def heat_value(self, object_id: str) -> Markup:
         found = self._values.get(object_id)

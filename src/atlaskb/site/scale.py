@@ -1,12 +1,19 @@
-"""The matrix's colour scale: readable without colour, and by colour-blind readers.
+"""The matrix's colour scales: readable without colour, and by colour-blind readers.
 
-Colours are stops of viridis, a sequential scale whose lightness rises steadily, so the
-order survives red-green colour blindness and greyscale printing; every cell also carries
-its value as text (a count, or covered / partial / gap) and the legend names each bin, so
-colour is never the only signal. Text colour per bin is fixed for contrast ≥ 4.5:1.
+Mitigation counts use stops of viridis, a sequential scale whose lightness rises
+steadily, so the order survives red-green colour blindness and greyscale printing.
+Coverage uses blue against orange (the pair colour-blind readers of every common kind
+tell apart) with a large step in lightness: covered cells dark blue, partly covered ones
+light blue with a hatch, gaps pale orange with a dark orange edge, so a sparse coverage
+is not a wall of one colour. Evidence statuses use the colours `atlaskb.linkstatus` gives them.
+Every cell also carries its value as text (a count, ✓ / a percentage / gap, a status
+word) and the legend names each bin, so colour is never the only signal. Text colour per
+bin is fixed for contrast ≥ 4.5:1.
 """
 
 from __future__ import annotations
+
+from atlaskb import linkstatus
 
 # (css class, label, background, text colour): lighter = fewer mitigations.
 MITIGATION_BINS = [
@@ -18,14 +25,39 @@ MITIGATION_BINS = [
 ]
 
 COVERAGE_BINS = [
-    ("gap", "Gap: no mitigation you have", "#fde725", "#1a1a1a"),
-    ("partial", "Partial: some sub-techniques covered", "#4ac16d", "#1a1a1a"),
-    ("covered", "Covered by a mitigation you have", "#365c8d", "#ffffff"),
+    ("gap", "Gap: no mitigation you have", "#fde9d6", "#3d1f00"),
+    ("partial", "Partly covered: strength below 1", "#9ecae1", "#0b2545"),
+    ("covered", "Covered by a mitigation you have", "#1f4e8c", "#ffffff"),
 ]
+
+# Evidence statuses of the covering links (the toggle on the matrix page): the statuses
+# of `atlaskb.linkstatus` in its colours (the Okabe–Ito palette the Navigator layer of
+# evidence uses too), with dark text, and one more: a link whose results carry no paired
+# verdict (files from before verdicts) is "measured", and no status can be read from it.
+MEASURED = "measured"
+EVIDENCE_BEST_FIRST = linkstatus.BEST_FIRST[:2] + (MEASURED,) + linkstatus.BEST_FIRST[2:]
+EVIDENCE_COLOURS = {**linkstatus.STATUS_COLOURS, MEASURED: "#56B4E9"}
+EVIDENCE_TEXT = "#1a1a1a"
+EVIDENCE_SHORT = {linkstatus.SUPPORTED: "helps", linkstatus.IN_PART: "mixed", MEASURED: "measured",
+                  linkstatus.NOT_SUPPORTED: "no diff.", linkstatus.CONTRADICTED: "worse",
+                  linkstatus.NOT_MEASURED_HERE: "claim", linkstatus.UNMEASURED: "claim"}
+EVIDENCE_LABELS = {
+    linkstatus.SUPPORTED: "Supported: measured to help",
+    linkstatus.IN_PART: "Measured only in part: results point different ways",
+    MEASURED: "Measured, without a paired verdict",
+    linkstatus.NOT_MEASURED_HERE: "Not measured here: no experiment here can measure it",
+    linkstatus.UNMEASURED: "Unmeasured: ATLAS's claim only",
+    linkstatus.NOT_SUPPORTED: "Not supported: no clear difference measured",
+    linkstatus.CONTRADICTED: "Contradicted: measured to make things worse",
+}
+
+
+def evidence_class(status: str) -> str:
+    return "ev-" + status.replace(" ", "-")
 
 
 # What each bin shows inside a legend swatch (the same text the cells carry).
-SHORT_LABELS = {"m0": "0", "m1": "1", "m2": "2", "m3": "3–4", "m5": "5+", "gap": "gap", "partial": "◐", "covered": "✓"}
+SHORT_LABELS = {"m0": "0", "m1": "1", "m2": "2", "m3": "3–4", "m5": "5+", "gap": "gap", "partial": "50%", "covered": "✓"}
 
 
 def mitigation_cells(counts: dict[str, int]) -> dict[str, dict]:
@@ -53,4 +85,8 @@ def css() -> str:
     for cls, _label, bg, fg in MITIGATION_BINS + COVERAGE_BINS:
         rules.append(f".heat-{cls}{{background:{bg};color:{fg}}}")
         rules.append(f".heat-{cls} a{{color:{fg}}}")
+    for status in EVIDENCE_BEST_FIRST:
+        cls, bg = evidence_class(status), EVIDENCE_COLOURS[status]
+        rules.append(f".heat-{cls}{{background:{bg};color:{EVIDENCE_TEXT}}}")
+        rules.append(f".heat-{cls} a{{color:{EVIDENCE_TEXT}}}")
     return "\n".join(rules) + "\n"

@@ -36,9 +36,14 @@ def index_entries(model: SiteModel) -> list[list[str]]:
 
 
 def index_script(model: SiteModel) -> str:
-    payload = json.dumps({"fields": ["id", "type", "name", "url", "text"], "rows": index_entries(model)},
-                         ensure_ascii=True, sort_keys=True, separators=(",", ":"))
+    return data_script("ATLASKB_SEARCH", {"fields": ["id", "type", "name", "url", "text"],
+                                          "rows": index_entries(model)}, "atlaskb search index")
+
+
+def data_script(name: str, data, what: str) -> str:
+    """A script that assigns `data` to ``window.NAME``: sorted keys, ASCII only, one line."""
+    payload = json.dumps(data, ensure_ascii=True, sort_keys=True, separators=(",", ":"))
     # `<`, `>` and `&` as \u escapes: the data stays the same, and no vault text can look
-    # like markup even if someone pastes the index into a page.
+    # like markup even if someone pastes the file into a page.
     payload = payload.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return f"/* atlaskb search index: generated, do not edit */\nwindow.ATLASKB_SEARCH = {payload};\n"
+    return f"/* {what}: generated, do not edit */\nwindow.{name} = {payload};\n"

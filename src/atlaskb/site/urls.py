@@ -48,6 +48,25 @@ def allocate(ids_by_type: dict[str, list[str]]) -> dict[str, str]:
     return urls
 
 
+# Where MITRE's ATLAS site (atlas.mitre.org) has a page per object: /tactics/AML.TA0002,
+# /techniques/AML.T0043 (sub-techniques alike: /techniques/AML.T0043.000),
+# /mitigations/AML.M0000, /studies/AML.CS0000, the links ATLAS.yaml itself uses.
+MITRE_SITE = "https://atlas.mitre.org/"
+MITRE_FOLDERS = {TACTIC: ("tactics", re.compile(r"AML\.TA\d{4}")),
+                 TECHNIQUE: ("techniques", re.compile(r"AML\.T\d{4}(\.\d{3})?")),
+                 MITIGATION: ("mitigations", re.compile(r"AML\.M\d{4}")),
+                 CASE_STUDY: ("studies", re.compile(r"AML\.CS\d{4}"))}
+
+
+def mitre_url(object_id: str, obj_type: str | None) -> str | None:
+    """The object's page on MITRE's ATLAS site; None for IDs that are not ATLAS's own
+    (a vault's ACME.M0001 has no page there)."""
+    folder, pattern = MITRE_FOLDERS.get(obj_type or "", (None, None))
+    if folder is None or not pattern.fullmatch(object_id):
+        return None
+    return f"{MITRE_SITE}{folder}/{object_id}"
+
+
 def root_of(page_path: str) -> str:
     """The prefix that leads from `page_path` back to the site root."""
     return "../" * page_path.count("/")

@@ -458,6 +458,37 @@ def read_page(path: str, display: str | None = None, rel: str | None = None) -> 
     return result
 
 
+# A vault's note of the ATLAS release it holds (written by `atlaskb import`): name, version.
+RELEASE_FILE = "atlas-release.yaml"
+_MAX_RELEASE_BYTES = 4096
+
+
+def read_release_file(root: str, findings: list[Finding]) -> dict[str, str]:
+    """{"name", "version"} from the vault's RELEASE_FILE, when it has a usable one. A
+    file that is not a small mapping of short strings is reported and ignored; a link
+    is never followed (the file is a note, not a place to read from elsewhere)."""
+    path = os.path.join(root, RELEASE_FILE)
+    if not os.path.isfile(path) or os.path.islink(path):
+        return {}
+    text = read_text(path, RELEASE_FILE, _MAX_RELEASE_BYTES, findings)
+    if text is None:
+        return {}
+    try:
+        data = load_frontmatter_yaml(text)
+    except YamlProblem as e:
+        findings.append(Finding("warning", "bad-yaml", RELEASE_FILE, e.line, f"{e}; the release is not named"))
+        return {}
+    found = {}
+    for key in ("name", "version"):
+        value = data.get(key) if isinstance(data, dict) else None
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool) and 0 < len(str(value).strip()) <= 40:
+            found[key] = str(value).strip()
+    if "version" not in found:
+        findings.append(Finding("warning", "bad-yaml", RELEASE_FILE, 1,
+                                "expected `version: X.Y.Z` (a short text); the release is not named"))
+    return found
+
+
 def iter_vault_files(root: str, findings: list[Finding]) -> list[tuple[str, str]]:
     """Markdown files under `root` as (absolute path, path relative to root), sorted.
 
@@ -503,5 +534,6 @@ def read_vault(root: str) -> SourceResult:
             result.objects.append(record)
             result.links.extend(links)
     result.meta["root"] = os.path.abspath(root)
+    result.meta.update(read_release_file(root, result.findings))
     result.meta["text_origin"] = "vault"  # the vault's own words (see atlaskb.sources.stix.TEXT_ORIGIN)
     return result

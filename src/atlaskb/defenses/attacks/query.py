@@ -242,3 +242,113 @@ class RayS(Attack):
         out = x.copy()
         out[won] = np.clip(x64[won] + r_best[won, None] * d[won], 0.0, 1.0).astype(x.dtype)
         return out
+
+
+class HopSkipJump(Attack):
+    """Label-only, L-inf, after HopSkipJump (Chen, Jordan and Wainwright, 2020).
+
+    From a starting point the system already labels differently (one of the attacker's own
+    images, as in `Boundary`), it binary-searches to the decision boundary along the L-inf
+    clip towards the original, then repeats: estimate the boundary's normal from the signs
+    of `B_t = min(init_evals * sqrt(t), max_evals)` random probes at distance delta_t around
+    the boundary point (mean-subtracted, as the paper's baseline), step along the sign of
+    that estimate with a geometrically shrinking step from dist / sqrt(t), and binary-search
+    back to the boundary. Inputs move in lockstep so each phase is one batched query.
+    An input stops when its boundary point is within `eps` (success, its queries so far
+    are recorded) or when the next iteration would overrun the budget; the attacker then
+    sends the point clipped into the eps ball, which may still fool the system.
+    """
+
+    knowledge = ("labels", "scores", "white-box")
+    name = "hopskipjump"
+
+    def __init__(self, pool: np.ndarray, init_evals: int = 20, max_evals: int = 100,
+                 search_steps: int = 10, step_halvings: int = 8, starts: int = 20):
+        self.pool, self.init_evals, self.max_evals = pool, init_evals, max_evals
+        self.search_steps, self.step_halvings, self.starts = search_steps, step_halvings, starts
+
+    def params(self):
+        return {"init_evals": self.init_evals, "max_evals": self.max_evals, "search_steps": self.search_steps,
+                "step_halvings": self.step_halvings, "starting_points_tried": self.starts}
+
+    def run(self, access, x, y, tm, rng, criterion):
+        if tm.norm != "linf":
+            raise ValueError("this HopSkipJump works in the linf ball")
+        budget, eps = tm.queries, tm.eps
+        n, d = x.shape
+        queries = np.zeros(n, np.int64)
+        used = np.full(n, budget, np.int64)
+
+        def is_adv(cand, owner):
+            np.add.at(queries, owner, 1)
+            return criterion(access.predict(cand.astype(x.dtype)), y[owner])
+
+        def linf(a, idx):
+            return np.abs(a - x[idx]).max(axis=1) if len(idx) else np.zeros(0)
+
+        def to_boundary(far, idx):
+            """Binary search on the L-inf radius between x (not adversarial) and `far` (adversarial)."""
+            lo, hi = np.zeros(len(idx)), linf(far, idx)
+            for _ in range(self.search_steps):
+                mid = (lo + hi) / 2
+                ok = is_adv(np.clip(far, x[idx] - mid[:, None], x[idx] + mid[:, None]), idx)
+                hi, lo = np.where(ok, mid, hi), np.where(ok, lo, mid)
+            return np.clip(far, x[idx] - hi[:, None], x[idx] + hi[:, None])
+
+        best = x.astype(np.float64).copy()
+        found = np.zeros(n, bool)
+        for _ in range(min(self.starts, len(self.pool))):
+            idx = np.flatnonzero(~found & (queries < budget))
+            if len(idx) == 0:
+                break
+            cand = self.pool[rng.integers(0, len(self.pool), len(idx))]
+            ok = is_adv(cand, idx)
+            best[idx[ok]] = cand[ok]
+            found[idx[ok]] = True
+        idx = np.flatnonzero(found & (queries + self.search_steps <= budget))
+        best[idx] = to_boundary(best[idx], idx)
+        dist = np.where(found, np.abs(best - x).max(axis=1), np.inf)
+        done = found & (dist <= eps)
+        used[done] = queries[done]
+        t = 0
+        while True:
+            t += 1
+            b_t = int(min(self.init_evals * np.sqrt(t), self.max_evals))
+            cost = b_t + self.step_halvings + self.search_steps
+            idx = np.flatnonzero(found & ~done & (queries + cost <= budget))
+            if len(idx) == 0:
+                break
+            xb = best[idx]
+            delta = np.maximum(dist[idx] / d, 1e-4)
+            u = rng.normal(size=(len(idx), b_t, d))
+            u /= np.linalg.norm(u, axis=2, keepdims=True)
+            probes = np.clip(xb[:, None, :] + (delta * np.sqrt(d))[:, None, None] * u, 0.0, 1.0)
+            phi = np.where(is_adv(probes.reshape(-1, d), np.repeat(idx, b_t)), 1.0, -1.0).reshape(len(idx), b_t)
+            mean = phi.mean(axis=1, keepdims=True)
+            mixed = (np.abs(mean) < 1.0)[:, 0]
+            phi = np.where(mixed[:, None], phi - mean, phi)
+            direction = np.sign(np.einsum("ib,ibd->id", phi, u))
+            xi = dist[idx] / np.sqrt(t)
+            moved = np.zeros(len(idx), bool)
+            cand = xb.copy()
+            for _ in range(self.step_halvings):
+                todo = np.flatnonzero(~moved)
+                if len(todo) == 0:
+                    break
+                c = np.clip(xb[todo] + xi[todo, None] * direction[todo], 0.0, 1.0)
+                ok = is_adv(c, idx[todo])
+                cand[todo[ok]] = c[ok]
+                moved[todo[ok]] = True
+                xi[todo[~ok]] /= 2
+            m = idx[moved]
+            if len(m):
+                new = to_boundary(cand[moved], m)
+                nd = linf(new, m)
+                closer = nd < dist[m]
+                best[m[closer]], dist[m[closer]] = new[closer], nd[closer]
+                newly = m[closer & (nd <= eps)]
+                done[newly] = True
+                used[newly] = queries[newly]
+        out = np.clip(best, x - eps, x + eps)
+        out[~found] = x[~found]
+        return np.clip(out, 0.0, 1.0).astype(x.dtype), np.minimum(used, budget)

@@ -1,0 +1,209 @@
+"""The AML.M0002 reference defense (output obfuscation): the four ways of serving, the
+attacks that adapt to them, the AUC statistics, and a tiny end-to-end run."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from atlaskb.defenses import data, models, results, runner, stats
+from atlaskb.defenses.attacks import extraction as ex
+from atlaskb.defenses.attacks import privacy as pv
+from atlaskb.defenses.attacks.query import HopSkipJump, SimBA
+from atlaskb.defenses.mitigations import m0002
+from atlaskb.defenses.systems import Model
+from atlaskb.defenses.threat import ThreatModel
+from atlaskb.engine import get_backend
+from atlaskb.engine import train as T
+
+TINY = replace(m0002.QUICK, epochs=20, target_train=120, n_test=60, query_budget=60, attacked_points=12,
+               mi_points=40, mi_noise_samples=6, inversion_starts=1, inversion_steps=4, inversion_samples=6,
+               copy_budget=60, copy_rounds=2, copy_epochs=5, pgd_steps=3, shadow_per_family=2,
+               targets_per_family=1, probes=6, fingerprint_epochs=2, ontology_orders=5)
+
+
+@pytest.fixture(scope="module")
+def tiny_doc():
+    return runner.run("AML.M0002", backend="numpy", seeds=2, config=TINY, progress=False, names={})
+
+
+@pytest.fixture(scope="module")
+def served():
+    """A small trained MLP on digits served the four ways, and data to query it with."""
+    be = get_backend("numpy")
+    ds = data.digits()
+    sp = data.split(ds, np.random.default_rng(0))
+    r = np.random.default_rng(3)
+    net = T.train(be, models.mlp(64, (64,), 10, "relu", r), ds.x[sp.train], ds.y[sp.train], epochs=15,
+                  lr=3e-3, rng=r)
+    model = Model(be, net)
+    arms = {a: m0002.serve(m0002.QUICK, model, a) for a in ("baseline",) + m0002.ARMS}
+    return be, ds, sp, arms
+
+
+def test_run_writes_valid_results_with_the_new_metrics(tiny_doc):
+    results.validate(tiny_doc)
+    metrics = {r["metric"] for r in tiny_doc["results"]}
+    assert {"auc", "true_positive_rate", "fidelity"} <= metrics
+    assert set(tiny_doc["provenance"]["techniques"]) == set(m0002.EXPERIMENTS)
+    assert {n["technique"] for n in tiny_doc["not_measured"]} == {"AML.T0042", "AML.T0063"}
+    for t in m0002.EXPERIMENTS:  # one headline (the label-only API) per measured link
+        heads = [r for r in tiny_doc["results"] if r["technique"] == t and r.get("headline")]
+        assert len(heads) == 1 and "[label_only]" in heads[0]["attack"]
+    for r in tiny_doc["results"]:
+        if r["metric"] in ("auc", "true_positive_rate", "fidelity"):
+            assert r["higher_is_better"] is False
+            lo, hi = r["ci95"]["baseline"]
+            assert hi > lo
+
+
+def test_links_match_the_bundled_vault(bundled_kb):
+    from atlaskb import queries
+
+    linked = {t["id"] for t in queries.techniques_for(bundled_kb, "AML.M0002")}
+    assert set(m0002.EXPERIMENTS) | set(m0002.NOT_MEASURED) == linked
+    assert not set(m0002.EXPERIMENTS) & set(m0002.NOT_MEASURED)
+
+
+def test_same_seeds_give_identical_results(tiny_doc):
+    again = runner.run("AML.M0002", backend="numpy", seeds=2, config=TINY, progress=False, names={})
+    strip = lambda d: [{k: v for k, v in r.items()} for r in d["results"]]  # noqa: E731
+    assert strip(again) == strip(tiny_doc)
+
+
+def test_every_way_of_serving_keeps_the_top_label(served):
+    _, ds, sp, arms = served
+    x = ds.x[sp.test]
+    top = arms["baseline"].predict(x)
+    for arm in ("label_only", "reverse_sigmoid"):
+        np.testing.assert_array_equal(arms[arm].predict(x), top)
+    assert (arms["rounded"].predict(x) == top).mean() > 0.99  # rounding can tie two classes
+    lab = arms["label_only"].scores(x)
+    assert set(np.unique(lab)) == {0.0, 1.0} and (lab.sum(axis=1) == 1).all()
+    rs, p = arms["reverse_sigmoid"].scores(x), arms["baseline"].scores(x)
+    np.testing.assert_allclose(rs.sum(axis=1), 1.0, atol=1e-9)
+    assert np.abs(rs - p).max() > 0.2  # it does perturb
+    assert np.allclose(arms["rounded"].scores(x), np.round(p, m0002.QUICK.round_decimals))
+
+
+def test_reverse_sigmoid_swaps_the_top_label_back():
+    post = m0002.reverse_sigmoid(0.9, 0.9)
+    s = np.array([[0.55, 0.45, 0.0], [0.98, 0.01, 0.01], [0.2, 0.3, 0.5]])
+    np.testing.assert_array_equal(post(s).argmax(axis=1), s.argmax(axis=1))
+
+
+def test_label_only_attacks_see_the_same_whatever_the_scores(served):
+    """HopSkipJump and the noise-robustness membership attack use labels only, so hiding the
+    scores changes nothing for them (same random stream, same answers); SimBA, which reads
+    the scores, is stopped by the label-only API."""
+    _, ds, sp, arms = served
+    x, y = ds.x[sp.test][:20], ds.y[sp.test][:20]
+    tm = ThreatModel("scores", "linf", 0.2, 200)
+    outs = {a: HopSkipJump(ds.x[sp.attacker])(arms[a], x, y, tm, np.random.default_rng(5))
+            for a in ("baseline", "label_only")}
+    np.testing.assert_array_equal(outs["baseline"].x_adv, outs["label_only"].x_adv)
+    assert outs["baseline"].success.mean() > 0.3
+    noise = {a: pv.noise_robustness(arms[a], x, y, np.random.default_rng(1), 8, 0.2) for a in ("baseline", "label_only")}
+    np.testing.assert_array_equal(noise["baseline"], noise["label_only"])
+    simba = {a: SimBA()(arms[a], x, y, tm, np.random.default_rng(5)).success.mean() for a in ("baseline", "label_only")}
+    assert simba["baseline"] > 0.5 and simba["label_only"] <= 0.1
+
+
+def test_hopskipjump_with_a_large_budget_fools_an_undefended_model(served):
+    _, ds, sp, arms = served
+    x, y = ds.x[sp.test][:20], ds.y[sp.test][:20]
+    out = HopSkipJump(ds.x[sp.attacker])(arms["baseline"], x, y, ThreatModel("labels", "linf", 0.5, 400),
+                                          np.random.default_rng(0))
+    assert (arms["baseline"].predict(out.x_adv) == y).mean() <= 0.05
+
+
+def test_hopskipjump_refuses_l2():
+    with pytest.raises(ValueError, match="linf"):
+        HopSkipJump(np.zeros((2, 4), np.float32))(Model(get_backend("numpy"), models.mlp(4, (3,), 2, "relu",
+                                                  np.random.default_rng(0))), np.zeros((1, 4), np.float32),
+                                                  np.zeros(1, int), ThreatModel("labels", "l2", 1.0, 10),
+                                                  np.random.default_rng(0))
+
+
+def test_auc_points_match_the_rank_statistic_and_delong():
+    from sklearn.metrics import roc_auc_score
+
+    r = np.random.default_rng(0)
+    truth = np.r_[np.ones(40, bool), np.zeros(60, bool)]
+    s = np.where(truth, r.normal(1, 1, 100), r.normal(0, 1, 100)).round(1)  # ties included
+    p = stats.auc(s, truth, np.arange(100))
+    assert p.mean == pytest.approx(roc_auc_score(truth, s))
+    v10, v01 = p.values[truth], p.values[~truth]
+    assert stats.within_var(p) == pytest.approx(np.var(v10, ddof=1) / 40 + np.var(v01, ddof=1) / 60)
+
+
+@pytest.mark.parametrize("scores", [np.r_[np.ones(30), np.zeros(30)], np.full(60, 0.5)])
+def test_auc_intervals_never_collapse(scores):
+    """Perfect separation and all-ties both give DeLong variance 0; the floor keeps a width."""
+    truth = np.r_[np.ones(30, bool), np.zeros(30, bool)]
+    ids = np.arange(60)
+    p = stats.auc(scores, truth, ids)
+    a = stats.arm([p, p])
+    assert a["ci95"][1] > a["ci95"][0]
+    d = stats.difference([p, p], [p, p])
+    assert d["mean"] == 0 and d["ci95"][1] > d["ci95"][0]
+
+
+def test_auc_needs_both_classes_and_matching_points():
+    with pytest.raises(ValueError, match="positive and one negative"):
+        stats.auc([0.1, 0.2], [True, True])
+    a = stats.auc([0.1, 0.9], [True, False], [1, 2])
+    b = stats.auc([0.1, 0.9], [False, True], [1, 2])
+    with pytest.raises(ValueError, match="same positive points"):
+        stats.within_diff_var(a, b)
+
+
+def test_tpr_at_fpr_reads_the_threshold_off_the_negatives():
+    truth = np.r_[np.ones(5, bool), np.zeros(100, bool)]
+    s = np.r_[[5, 4, 0.5, 0.2, 3], np.linspace(0, 1, 100)]
+    p = stats.tpr_at_fpr(s, truth, np.arange(105), fpr=0.01)  # threshold: 2nd-highest negative
+    assert p.mean == pytest.approx(3 / 5)
+    assert list(p.ids) == [0, 1, 2, 3, 4]
+
+
+def test_copies_train_on_soft_targets_and_match_the_victim(served):
+    be, ds, sp, arms = served
+    pool = ex.query_pool(ds.x[sp.attacker], np.random.default_rng(0), 1)
+    assert len(pool) == 2 * len(sp.attacker) and pool.min() >= 0 and pool.max() <= 1
+    for active in (False, True):
+        idx, answers = ex.choose_queries(be, arms["baseline"], pool, 200, active, 2, 10, ds.image_shape,
+                                         epochs=10, batch=64, lr=3e-3, rng=np.random.default_rng(1))
+        assert len(idx) == len(set(idx.tolist())) == 200
+        net = ex.copycat(be, pool, idx, answers, True, 10, ds.image_shape, epochs=20, batch=64, lr=3e-3,
+                         rng=np.random.default_rng(2))
+        x = ds.x[sp.test]
+        assert (Model(be, net).predict(x) == arms["baseline"].predict(x)).mean() > 0.7
+
+
+def test_soft_targets_refuse_a_batch_hook():
+    be = get_backend("numpy")
+    net = models.mlp(4, (3,), 2, "relu", np.random.default_rng(0))
+    x = np.random.default_rng(0).random((8, 4)).astype(np.float32)
+    q = np.full((8, 2), 0.5, np.float32)
+    T.train(be, net, x, q, epochs=1)  # soft targets train
+    with pytest.raises(ValueError, match="soft targets"):
+        T.train(be, net, x, q, epochs=1, batch_hook=lambda a, b, r: (a, b))
+
+
+def test_inversion_recovers_recognisable_classes_from_full_scores(served):
+    be, ds, sp, arms = served
+    from sklearn.svm import SVC
+
+    judge = SVC(gamma="scale").fit(ds.x[sp.attacker], ds.y[sp.attacker])
+    xr, t, q = pv.invert_classes(arms["baseline"], 10, 64, np.random.default_rng(0), starts=2, steps=40,
+                                 samples=20, sigma=0.2, lr=0.03, tv=0.3, image=ds.image_shape)
+    assert q == 40 * 20 and xr.min() >= 0 and xr.max() <= 1
+    assert (judge.predict(xr) == t).mean() > 0.3  # chance is 0.1
+
+
+def test_ontology_counts_one_query_for_a_score_vector():
+    truth = m0002._classes_named(np.array([0.1, 0.7, 0.2]), True)
+    assert list(truth) == [0, 1, 2]
+    assert list(m0002._classes_named(np.array([0, 1, 0.0]), False)) == [1]
