@@ -332,3 +332,22 @@ def test_edit_attack_needs_no_access(nets):
     m = Model(get_backend("numpy"), n0)
     out = Edit(lambda z, r: 1 - z, "invert")(m, x, y, ThreatModel("none", "none"), np.random.default_rng(0))
     assert out.success.mean() > 0.5 and (out.queries == 1).all()
+
+
+def test_quick_evidence_is_labelled_on_the_site_and_the_graph_is_untouched(tmp_path, small_doc):
+    import copy
+
+    import atlaskb
+    from atlaskb.defenses import runner as R
+    from atlaskb.site import build_site
+
+    doc = json.loads(json.dumps(small_doc))
+    doc["provenance"]["quick"] = True
+    ev = tmp_path / "ev"
+    R.write(doc, [], [], str(ev), names={})
+    kb = atlaskb.load()
+    before = copy.deepcopy([(u, v, k, dict(d)) for u, v, k, d in kb.graph.edges(keys=True, data=True)])
+    build_site(kb, str(tmp_path / "site"), evidence_dir=str(ev))
+    html = (tmp_path / "site" / "evidence" / "index.html").read_text(encoding="utf-8")
+    assert "quick run: indicative" in html
+    assert [(u, v, k, dict(d)) for u, v, k, d in kb.graph.edges(keys=True, data=True)] == before
