@@ -3,6 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
 OUT ?= out
 
 .PHONY: run test bench clean data
@@ -11,6 +12,13 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+# What the main job needs and nothing more: atlaskb and its dependencies (numpy backend;
+# no torch, no test tools, no browser).
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $(RUN_STAMP)
+
+# Everything for the tests: the `test` and `torch` extras on top.
 # torch==2.13.0 first: the CPU build on this machine's disk; an open range alone would
 # pull a multi-GB CUDA build. The extra itself keeps an open range for users.
 $(STAMP): pyproject.toml | $(BIN)/python
@@ -20,7 +28,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 # The main job on the bundled data: lint the vault, run the AML.M0006 and AML.M0002 reference
 # defenses (quick mode, numpy backend), and build the site with their evidence.
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/atlaskb lint --format text || true
 	$(BIN)/atlaskb defend run AML.M0006 --quick --backend numpy --out $(OUT)/evidence
 	$(BIN)/atlaskb defend run AML.M0002 --quick --backend numpy --out $(OUT)/evidence-m0002

@@ -412,6 +412,7 @@ def test_site_shows_statuses_per_link_per_mitigation_and_claimed_vs_supported(m6
     assert "cover <strong>12</strong> of 170 techniques (7%)" in coverage  # M0006 ∪ M0015: 11 + AML.T0029
     assert "<th scope=\"col\" class=\"num\">Supported</th>" in coverage
     assert "support <strong>2</strong> (1%)" in coverage
+    assert coverage.count("rests on ATLAS's claims alone</span>") == 5  # M0006 is deployed: no pick is measured
     assert ".heat-ev-contradicted{background:#D55E00" in (out / "static" / "palette.css").read_text()
     # other mitigations' pages carry their (unmeasured) links too, and nothing is attached to the caller's graph
     assert "heat-ev-unmeasured" in (out / "mitigations" / "AML.M0015.html").read_text(encoding="utf-8")
@@ -447,3 +448,30 @@ def test_site_with_rows_that_predate_verdicts_shows_them_without_statuses(tmp_pa
     page = (tmp_path / "s" / "mitigations" / "AML.M0006.html").read_text(encoding="utf-8")
     assert "measured (1)" in page and "heat-ev-unmeasured" in page  # the other links keep their status
     assert "What the measurements say about it" not in (tmp_path / "s" / "coverage.html").read_text(encoding="utf-8")
+
+
+def test_cli_mitigations_and_show_put_the_status_beside_each_link(m6_dir):
+    from conftest import run_cli
+
+    code, out, err = run_cli("mitigations", "AML.T0043.001", "AML.T0031", "--evidence", m6_dir, "--format", "json")
+    assert code == 0, err
+    rows = {(r["technique"], r["id"]): r for r in json.loads(out)}
+    assert rows[("AML.T0043.001", "AML.M0006")]["status"] == ls.IN_PART
+    assert rows[("AML.T0031", "AML.M0006")]["status"] == ls.NOT_MEASURED_HERE
+    assert rows[("AML.T0031", "AML.M0006")]["reason"] == "no such model here"
+    assert rows[("AML.T0043.001", "AML.M0015")]["status"] == ls.UNMEASURED
+    code, out, err = run_cli("mitigations", "AML.T0031", "--evidence", m6_dir, "--format", "csv")
+    assert code == 0 and out.splitlines()[0] == "ID,Name,Evidence,Note"
+    assert "AML.M0006,Use Ensemble Methods,not measured here (no such model here)," in out
+    code, out, err = run_cli("show", "AML.M0006", "--evidence", m6_dir, "--format", "json")
+    assert code == 0, err
+    statuses = {t["id"]: t["status"] for t in json.loads(out)["techniques"]}
+    assert statuses["AML.T0014"] == ls.CONTRADICTED and statuses["AML.T0043.002"] == ls.SUPPORTED
+    code, out, err = run_cli("mitigations", "AML.T0031", "--format", "json")  # no --evidence: no status
+    assert code == 0 and all("status" not in r for r in json.loads(out))
+
+
+@pytest.mark.parametrize("metric", ["auc", "true_positive_rate", "fidelity", "identification_accuracy"])
+def test_effect_on_every_rate_metric_the_writer_knows(metric):
+    """Lower is better for these attacks' measures: a fall of 0.2 is an effect of +0.2."""
+    assert ls.link_status([row(metric=metric, hib=False, diff=-0.2)]).effect == pytest.approx(0.2)

@@ -19,7 +19,7 @@ def load(*sources: str):
     from atlaskb import cache
     from atlaskb.sources import default_sources
 
-    paths = list(sources) or default_sources()
+    paths = [_expand(p) for p in sources] or default_sources()
     key = cache.cache_key(paths) if cache.enabled() else None
     kb = cache.get(key)
     if kb is not None:
@@ -39,3 +39,12 @@ def load(*sources: str):
             gc.enable()
     cache.put(key, kb, paths)
     return kb
+
+
+def _expand(source: str) -> str:
+    """`atlas:5.4.0` is a release downloaded by `atlaskb release get` (`atlaskb.releases`)."""
+    if not source[:6].lower() == "atlas:":
+        return source
+    from atlaskb.releases import expand
+
+    return expand(source)

@@ -63,10 +63,6 @@ STATUS_COLOURS = {SUPPORTED: "#009E73", IN_PART: "#F0E442", NOT_SUPPORTED: "#E69
 BETTER, WORSE, NO_CLEAR = "better", "worse", "no clear difference"
 VERDICTS = (BETTER, WORSE, NO_CLEAR)
 
-# Metrics on a 0..1 scale, whose paired differences can be compared across links.
-RATE_METRICS = ("robust_accuracy", "attack_success_rate", "identification_accuracy", "accuracy", "auc",
-                "true_positive_rate", "fidelity")
-
 
 @dataclass(frozen=True)
 class LinkStatus:
@@ -125,9 +121,11 @@ def link_status(rows: list[dict], not_measured: str | None = None) -> LinkStatus
 def _effect(row: dict) -> float | None:
     """The paired mean difference, positive when the mitigation helps; None for metrics
     not on a 0..1 scale (a count of queries cannot be weighed against a rate)."""
+    from atlaskb.defenses.rows import RATES  # the metrics on a 0..1 scale, where the writer defines them
+
     diff = row.get("difference")
     mean = diff.get("mean") if isinstance(diff, dict) else None
-    if row.get("metric") not in RATE_METRICS or not _finite(mean) or not isinstance(row.get("higher_is_better"), bool):
+    if row.get("metric") not in RATES or not _finite(mean) or not isinstance(row.get("higher_is_better"), bool):
         return None
     return round(float(mean) if row["higher_is_better"] else -float(mean), 6)
 
@@ -179,7 +177,9 @@ def read(kb, directories) -> LinkStatuses:
     unique: dict[str, str] = {}
     for directory in directories:
         if not os.path.isdir(directory):
-            raise SourceError(f"{directory}: no such evidence folder; give the --out folder of "
+            from atlaskb.fsutil import shown
+
+            raise SourceError(f"{shown(directory)}: no such evidence folder; give the --out folder of "
                               "`atlaskb defend run`, the one with results.json")
         unique.setdefault(os.path.realpath(directory), directory)
     return of_evidence(kb, load_evidence(list(unique.values())))

@@ -8,6 +8,7 @@ the site and the defenses share one meaning of "a technique" or "a finding".
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,8 +28,9 @@ MATURITY_ORDER = {"realized": 3, "demonstrated": 2, "feasible": 1}
 
 # An ATLAS-shaped ID: a prefix (AML, or an organisation's own such as ACME), a kind
 # (TA tactic, T technique, M mitigation, CS case study), four digits, and for
-# sub-techniques a three-digit suffix.
-ID_RE = re.compile(r"\b([A-Z][A-Z0-9]{1,9})\.(TA|CS|T|M)(\d{4})(?:\.(\d{3}))?\b")
+# sub-techniques a three-digit suffix. ASCII only: `\d` would also take fullwidth or
+# Arabic-Indic digits, so `AML.T０００１` would be a second, different "AML.T0001".
+ID_RE = re.compile(r"\b([A-Z][A-Z0-9]{1,9})\.(TA|CS|T|M)([0-9]{4})(?:\.([0-9]{3}))?\b")
 _ID_FULL_RE = re.compile(r"^" + ID_RE.pattern[2:-2] + r"$")
 _KIND_TO_TYPE = {"TA": TACTIC, "T": TECHNIQUE, "M": MITIGATION, "CS": CASE_STUDY}
 
@@ -36,6 +38,17 @@ _KIND_TO_TYPE = {"TA": TACTIC, "T": TECHNIQUE, "M": MITIGATION, "CS": CASE_STUDY
 def is_id(text: str) -> bool:
     """True when `text` is exactly one ATLAS-shaped ID (e.g. ``AML.T0043.002``)."""
     return bool(_ID_FULL_RE.match(text))
+
+
+def id_hint(text: str) -> str:
+    """For a message about `text` that is not an ID: ``" (written with non-ASCII
+    characters; the ASCII form is AML.T0001)"`` when Unicode normalisation (NFKC) would
+    make it one, else "". Such IDs are refused rather than silently normalised: the
+    author should see that the page names something other than what it seems to."""
+    if text.isascii() or len(text) > 200:
+        return ""
+    found = find_id(unicodedata.normalize("NFKC", text))
+    return f" (written with non-ASCII characters; the ASCII form is {found})" if found else ""
 
 
 def find_id(text: str) -> str | None:

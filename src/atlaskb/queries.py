@@ -138,19 +138,33 @@ def subtechniques(kb: KnowledgeBase, technique: str) -> list[str]:
     return _in(kb, technique, SUBTECHNIQUE_OF)
 
 
-def tactics_of(kb: KnowledgeBase, technique: str) -> list[str]:
+def tactics_of(kb: KnowledgeBase, technique: str, memo: dict[str, list[str]] | None = None) -> list[str]:
     """The tactics a technique achieves. A sub-technique that states none takes its
     parent's (ATLAS lists tactics on parents only), or the nearest ancestor's that
-    states some. A cycle of sub-technique links (a defect `lint` reports) ends the walk."""
+    states some. A cycle of sub-technique links (a defect `lint` reports) ends the walk.
+
+    Callers asking for every technique pass one `memo` dict: each walk then stops where
+    an earlier one passed, so a vault with a 3,000-deep parent chain costs a linear walk
+    instead of a quadratic one."""
     seen: set[str] = set()
+    walked: list[str] = []
     node: str | None = technique
+    found: list[str] = []
     while node is not None and node not in seen:
+        if memo is not None and node in memo:
+            found = memo[node]
+            break
         seen.add(node)
+        walked.append(node)
         own = _out(kb, node, ACHIEVES)
         if own:
-            return own
+            found = own
+            break
         node = parent(kb, node)
-    return []
+    if memo is not None:
+        for step in walked:
+            memo[step] = found
+    return found
 
 
 def techniques_of_tactic(kb: KnowledgeBase, tactic: str, include_subtechniques: bool = False) -> list[str]:

@@ -32,6 +32,7 @@ COMMANDS = {
     "diff": "atlaskb.cli.diff:diff",
     "site": "atlaskb.cli.site:site",
     "defend": "atlaskb.cli.defend:defend",
+    "release": "atlaskb.cli.release:release",
 }
 
 
@@ -151,6 +152,13 @@ def main(argv: list[str] | None = None) -> None:
     unless ATLASKB_DEBUG is set."""
     from atlaskb.errors import AtlasError
 
+    for stream in (sys.stdout, sys.stderr):
+        # A file name or argument with bytes that are not UTF-8 reaches us as lone
+        # surrogates; echoing one must print U+FFFD/?, not fail with UnicodeEncodeError.
+        try:
+            stream.reconfigure(errors="replace")
+        except (AttributeError, ValueError):
+            pass
     try:
         rv = cli.main(args=argv, prog_name="atlaskb", standalone_mode=False)
     except click.exceptions.Abort:

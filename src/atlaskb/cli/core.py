@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import click
@@ -15,8 +14,10 @@ from atlaskb.errors import SourceError, UsageError
 
 
 def dump_json(data) -> str:
-    """Deterministic, readable JSON for every command's `--format json`."""
-    return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False, default=str)
+    """JSON in the order the exporter built it (see `output.dump_json`)."""
+    from atlaskb.cli.output import dump_json as dump
+
+    return dump(data, sort_keys=False)
 
 
 @click.group()

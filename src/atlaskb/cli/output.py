@@ -63,10 +63,18 @@ def _canonical(data: Any) -> Any:
     return data
 
 
-def dump_json(data: Any) -> str:
-    """Deterministic JSON: sorted keys (KeepOrder's in their order), fixed indent,
-    non-ASCII kept readable."""
-    return json.dumps(_canonical(data), indent=2, ensure_ascii=False, default=str)
+def dump_json(data: Any, sort_keys: bool = True) -> str:
+    """Deterministic JSON: sorted keys (KeepOrder's in their order; none sorted when the
+    caller's order is the contract), fixed indent, non-ASCII kept readable. NaN and
+    Infinity are refused, not written: they are not JSON, and a file holding them cannot
+    be read back by most parsers."""
+    try:
+        return json.dumps(_canonical(data) if sort_keys else data, indent=2, ensure_ascii=False, default=str,
+                          allow_nan=False)
+    except ValueError as e:
+        from atlaskb.errors import AtlasError
+
+        raise AtlasError(f"cannot write JSON: {e} (NaN and Infinity are not JSON); nothing written") from None
 
 
 def counted(n: int, singular: str, plural: str | None = None) -> str:

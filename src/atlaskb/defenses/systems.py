@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from atlaskb.defenses.threat import REJECT  # noqa: F401 - the label `Rejecting` answers
 from atlaskb.engine import train as T
 from atlaskb.engine.backend import Backend
 from atlaskb.engine.network import Network
 
-REJECT = -1  # the label a rejecting system answers when its detector fires
 
 
 class System:
@@ -119,10 +119,11 @@ class InputTransform(System):
     """A preprocessing defense: the inner system answers `transform(x)`.
 
     `transform(x, rng)` may be random (then `randomised=True`, and answers draw from the
-    system's own stream). For gradients, BPDA with the identity (the usual choice for
-    quantisation, denoising and similar transforms that keep x close to itself), or
-    `backward(x, rng)` giving a differentiable stand-in's output, averaged over
-    `eot_samples` draws when the transform is random.
+    system's own stream). For gradients, the transform's own derivative where it offers
+    one (`transform.backward(x, g, rng)`, a vector-Jacobian product; `rng` replays the
+    forward pass's draws), else BPDA with the identity (the usual choice for quantisation,
+    denoising and similar transforms that keep x close to itself); averaged over
+    `eot_samples` draws when the transform is random (EOT).
     """
 
     def __init__(self, inner: System, transform, *, randomised: bool = False,
@@ -131,8 +132,10 @@ class InputTransform(System):
         self.randomised, self.eot_samples = randomised, eot_samples
         self.n_classes = inner.n_classes
         self.losses = inner.losses
+        self.backward = getattr(transform, "backward", None)
         self.differentiable = False
-        self.approximation = ("bpda-identity" + (f" + eot over {eot_samples} draws" if randomised else ""))
+        self.approximation = (("transform's own derivative" if self.backward else "bpda-identity")
+                              + (f" + eot over {eot_samples} draws" if randomised else ""))
         self._rng = np.random.default_rng([seed, 0x7A])
         self.name = name
 
@@ -147,9 +150,13 @@ class InputTransform(System):
 
     def gradient(self, x, y, loss="ce", rng=None):
         n = self.eot_samples if self.randomised else 1
+        rng = rng or self._rng
         g_sum, l_sum = 0.0, 0.0
         for _ in range(n):
-            g, per = self.inner.gradient(self._t(x, rng), y, loss, rng)  # identity backward
+            draw = int(rng.integers(2**63))
+            g, per = self.inner.gradient(self._t(x, np.random.default_rng(draw)), y, loss, rng)
+            if self.backward is not None:
+                g = self.backward(x, g, np.random.default_rng(draw))
             g_sum, l_sum = g_sum + g, l_sum + per
         return g_sum / n, l_sum / n
 

@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+REJECT = -1  # the label a system with a detector answers for an input it rejects
+
 KNOWLEDGE = ("white-box", "scores", "labels", "none")
 NORMS = ("linf", "l2", "none")
 _NORM_WORDS = {"linf": "L-inf norm", "l2": "L2 norm", "none": ""}
@@ -113,18 +115,28 @@ def _logp(scores: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Misclassification(Criterion):
-    """Success: any label but the true one."""
+    """Success: any label but the true one. A rejection (`systems.REJECT`, answered by a
+    system with a detector) is no success: the input was stopped.
 
+    `rejects=True` is for a system whose scores carry the rejection as their last column
+    (`systems.Rejecting`): the margin then counts the rejection with the true class, so a
+    score-based attacker descends towards answers that are wrong and not rejected."""
+
+    rejects: bool = False
     name = "misclassification"
 
     def __call__(self, labels, y):
-        return np.asarray(labels) != np.asarray(y)
+        labels = np.asarray(labels)
+        return (labels != np.asarray(y)) & (labels != REJECT)
 
     def margin(self, scores, y):
         lp = _logp(scores)
         rows = np.arange(len(y))
         true = lp[rows, y].copy()
         lp[rows, y] = -np.inf
+        if self.rejects:
+            true = np.maximum(true, lp[:, -1])
+            lp = lp[:, :-1]
         return true - lp.max(axis=1)
 
 

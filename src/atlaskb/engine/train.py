@@ -198,7 +198,8 @@ def train(backend: Backend, nets, X, y, epochs: int = 20, batch_size: int = 64,
           callback: Callable[[int, int, float], None] | None = None,
           rng: np.random.Generator | None = None,
           batch_hook: Callable[[np.ndarray, np.ndarray, np.random.Generator],
-                               tuple[np.ndarray, np.ndarray]] | None = None):
+                               tuple[np.ndarray, np.ndarray]] | None = None,
+          adversary: Callable | None = None):
     """Train one network or a list of networks with minibatch Adam on softmax cross-entropy.
 
     Returns new `Network`s (the inputs are not modified): one if one was given, else a list.
@@ -223,6 +224,9 @@ def train(backend: Backend, nets, X, y, epochs: int = 20, batch_size: int = 64,
       rewrites batches in flight while the caller's data stays untouched (AML.T0010.001).
       Without a hook, batches are sliced from arrays already on the backend's device.
     - `y` may be an (N, K) array of target probabilities (soft labels) instead of labels.
+    - `adversary(group, xb, yb, gen) -> xb`: replaces each minibatch's inputs (backend
+      arrays) by inputs crafted against the networks' current weights before the update:
+      adversarial training (see `pgd_adversary`).
     Same seed (or generator state), data and backend (and thread count) ⇒ identical weights.
     """
     be = backend
@@ -254,6 +258,8 @@ def train(backend: Backend, nets, X, y, epochs: int = 20, batch_size: int = 64,
         else:
             xh, yh = batch_hook(X_np[idx], y_np[idx], gen)
             xb, ybat = be.asarray(xh), be.asarray(np.asarray(yh).astype(np.int64))
+        if adversary is not None:
+            xb = adversary(group, xb, ybat, gen)
         outs, tape = be.forward(group, xb, wrt=("params",))
         losses, glogits = [], []
         with be.no_grad():  # closed-form logit gradients; keeps torch from holding graphs
@@ -314,6 +320,26 @@ def train(backend: Backend, nets, X, y, epochs: int = 20, batch_size: int = 64,
         net.meta = dict(net.meta, train_loss=[round(v, 8) for v in hist])
         out.append(net)
     return out[0] if single else out
+
+
+def pgd_adversary(backend: Backend, eps: float, steps: int, step_size: float | None = None):
+    """An `adversary` for `train`: L-inf PGD with a uniform random start against the
+    current weights (Madry et al., 2018), cross-entropy of the group's soft vote, step
+    `step_size` (default 2.5 eps / steps), inputs kept in [0, 1]. Training on its output
+    alone is PGD adversarial training."""
+    be = backend
+    alpha = 2.5 * eps / steps if step_size is None else step_size
+
+    def craft(group, xb, yb, gen):
+        x0 = be.to_numpy(xb)
+        lo, hi = np.clip(x0 - eps, 0.0, 1.0), np.clip(x0 + eps, 0.0, 1.0)
+        xa = np.clip(x0 + gen.uniform(-eps, eps, x0.shape), lo, hi).astype(x0.dtype)
+        for _ in range(steps):
+            g = be.to_numpy(input_gradient(be, group, xa, yb))
+            xa = np.clip(xa + alpha * np.sign(g), lo, hi).astype(x0.dtype)
+        return be.asarray(xa)
+
+    return craft
 
 
 # ---- inference ----------------------------------------------------------------------

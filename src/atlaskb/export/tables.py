@@ -20,12 +20,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from typing import Any
 
 from atlaskb import queries
 from atlaskb.export.csvsafe import csv_cell
 from atlaskb.kb import KnowledgeBase
 from atlaskb.model import EDGE_TYPES, MITIGATES, TECHNIQUE, id_sort_key
+from atlaskb.sources.files import printable
 
 CSV_SHAPES = ("nodes", "edges", "mitigates")
 
@@ -56,12 +58,13 @@ def _sorted_edges(kb: KnowledgeBase):
 
 def node_rows(kb: KnowledgeBase) -> list[dict[str, Any]]:
     rows = []
+    memo: dict[str, list[str]] = {}
     for n in sorted(kb.graph.nodes, key=id_sort_key):
         d = kb.graph.nodes[n]
         is_tech = d.get("type") == TECHNIQUE
         rows.append({
             "id": n, "type": d.get("type"), "name": d.get("name", ""), "maturity": d.get("maturity"),
-            "tactics": queries.tactics_of(kb, n) if is_tech else [],
+            "tactics": queries.tactics_of(kb, n, memo) if is_tech else [],
             "parent": queries.parent(kb, n) if is_tech else None,
             "created": d.get("created"), "modified": d.get("modified"),
             "has_page": d.get("has_page", True), "file": d.get("file"), "line": d.get("line"),
@@ -105,11 +108,17 @@ def to_csv(kb: KnowledgeBase, what: str = "nodes") -> str:
 
 
 def _graphml_value(value: Any) -> Any:
+    """A value GraphML can carry and a reader gets back: lists and mappings as JSON text,
+    and no character XML 1.0 forbids (control characters, lone surrogates, U+FFFE/F),
+    which the loaders already replace; this keeps the export readable whatever the graph
+    was given by a library caller."""
     if isinstance(value, (list, tuple, dict, set)):
-        return json.dumps(sorted(value) if isinstance(value, set) else value, sort_keys=True, ensure_ascii=False)
-    if isinstance(value, (bool, int, float, str)):
-        return value
-    return str(value)
+        value = json.dumps(sorted(value) if isinstance(value, set) else value, sort_keys=True, ensure_ascii=False)
+    elif isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    elif not isinstance(value, (bool, int, float, str)):
+        value = str(value)
+    return printable(value) if isinstance(value, str) else value
 
 
 def to_graphml(kb: KnowledgeBase) -> str:

@@ -191,7 +191,10 @@ def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evid
 
         coverage_view = make_coverage_view(model, have=have, profile=profile)
         if statuses_read is not None and not statuses_read.unjudged:
-            claimed_vs_supported = statuses.claimed_vs_supported(model, statuses_read, have=have, profile=profile)
+            from atlaskb.site.coverage import RECOMMENDATIONS
+
+            claimed_vs_supported = statuses.claimed_vs_supported(model, statuses_read, have=have, profile=profile,
+                                                                 recommendations=RECOMMENDATIONS)
     edges, by_pair, plots = evidence_mod.collect(model, evidence)
     result.coverage = coverage_view is not None
     result.evidence_edges = len(edges)

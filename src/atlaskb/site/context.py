@@ -184,22 +184,35 @@ def _fill_edges(model: SiteModel) -> None:
         items.sort(key=lambda s: (id_sort_key(s.case_study.id), *step_key(s)))
     for items in model.steps_in_tactic.values():
         items.sort(key=lambda s: (id_sort_key(s.case_study.id), *step_key(s)))
+    memo: dict = {}
     for technique in model.ids_by_type.get(TECHNIQUE, []):
-        model.tactics_of[technique] = _tactics(model, own_tactics, technique, set())
+        model.tactics_of[technique] = _tactics(model, own_tactics, technique, memo)
     for links in model.techniques_mitigated.values():
         for link in links:
             link.tactics = model.tactics_of.get(link.technique.id, [])
 
 
-def _tactics(model: SiteModel, own: dict, technique: str, seen: set) -> list:
-    """A technique's tactics; a sub-technique that lists none takes its parent's."""
-    if own.get(technique):
-        return own[technique]
-    parent = model.parent.get(technique)
-    if parent is None or parent in seen:
-        return []
-    seen.add(technique)
-    return _tactics(model, own, parent, seen)
+def _tactics(model: SiteModel, own: dict, technique: str, memo: dict) -> list:
+    """A technique's tactics; a sub-technique that lists none takes its nearest
+    ancestor's. A loop, not recursion (a vault can chain 3,000 parents), and memoised
+    along the way so every technique together costs one walk."""
+    seen: set = set()
+    walked: list = []
+    node = technique
+    found: list = []
+    while node is not None and node not in seen:
+        if node in memo:
+            found = memo[node]
+            break
+        if own.get(node):
+            found = own[node]
+            break
+        seen.add(node)
+        walked.append(node)
+        node = model.parent.get(node)
+    for step in walked:
+        memo[step] = found
+    return found
 
 
 def _procedure_text(model: SiteModel) -> dict:

@@ -47,11 +47,14 @@ class ClaimedVsSupported:
     supported_by_tactic: dict = field(default_factory=dict)  # tactic -> techniques covered by supported links
     by_status: list = field(default_factory=list)  # {status, cls, count}
     techniques: list = field(default_factory=list)  # {ref, status, cls, counted, links: [(Ref, status, cls, reason)]}
+    claims_alone: set = field(default_factory=set)  # recommended mitigations that nothing measured supports
 
 
-def claimed_vs_supported(model: SiteModel, evidence, have=None, profile=None) -> ClaimedVsSupported:
+def claimed_vs_supported(model: SiteModel, evidence, have=None, profile=None,
+                         recommendations: int = 5) -> ClaimedVsSupported:
     """Coverage of the deployed set taking ATLAS's word (claimed) and counting only
-    `supported` links, per tactic and in total, with the claimed techniques by status."""
+    `supported` links, per tactic and in total, with the claimed techniques by status,
+    and which of the first `recommendations` picks rest on claims alone."""
     kb = model.kb
     items = list(profile.mitigations) if profile is not None else list(have or [])
     strength = dict(profile.strength) if profile is not None else None
@@ -66,6 +69,8 @@ def claimed_vs_supported(model: SiteModel, evidence, have=None, profile=None) ->
                               claimed_percent=pct(len(claimed["covered"])),
                               supported_percent=pct(len(supported["covered"])))
     view.supported_by_tactic = {tactic: len(entry["covered"]) for tactic, entry in supported["by_tactic"].items()}
+    view.claims_alone = {p["id"] for p in cov.recommend(kb, items, top=recommendations, strength=strength,
+                                                         evidence=evidence) if p["claims_alone"]}
     view.by_status = [{"status": s, "cls": css_class(s), "count": claimed["totals"][s]} for s in linkstatus.STATUSES]
     for t, entry in supported["claimed"].items():
         if t not in model.refs:

@@ -21,12 +21,15 @@ def detect_kind(path: str) -> str:
     if os.path.isdir(path):
         return "vault"
     if not os.path.exists(path):
-        raise SourceError(f"source not found: {path}")
+        from atlaskb.sources.files import display_path
+
+        raise SourceError(f"source not found: {display_path(path)}")
+    from atlaskb.sources.files import display_path, read_regular
+
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(_SNIFF_BYTES).decode("utf-8", errors="replace")
+        head = read_regular(path, _SNIFF_BYTES).decode("utf-8", errors="replace")
     except OSError as e:
-        raise SourceError(f"cannot read source {path}: {e.strerror or e}") from None
+        raise SourceError(f"cannot read source {display_path(path)}: {e.strerror or e}") from None
     stripped = head.lstrip("\ufeff \t\r\n")
     if stripped.startswith("{") and stripped[1:].lstrip(" \t\r\n").startswith(('"', "}")):
         # A JSON object: never a vault page. Whether it is a bundle is read_stix's to say
@@ -56,7 +59,12 @@ def _has_top_level_matrices(path: str) -> bool:
 
 
 def read_source(path: str) -> SourceResult:
-    """Read one source of any supported kind into records and findings."""
+    """Read one source of any supported kind into records and findings. `atlas:5.4.0`
+    names a release downloaded by `atlaskb release get`."""
+    if path[:6].lower() == "atlas:":
+        from atlaskb.releases import expand
+
+        path = expand(path)
     kind = detect_kind(path)
     if kind == "vault":
         from atlaskb.sources.vault import read_vault

@@ -24,16 +24,18 @@ from atlaskb.model import (
     ObjectRecord,
     Ref,
     SourceResult,
+    id_hint,
     is_id,
     type_of_id,
 )
-from atlaskb.sources.files import MAX_DATA_BYTES, YamlProblem, load_data_yaml, read_text
+from atlaskb.sources.files import MAX_DATA_BYTES, YamlProblem, bounded, display_path, load_data_yaml, read_text
 
 
 def _date(value: Any) -> str | None:
     if isinstance(value, (_dt.date, _dt.datetime)):
         return value.isoformat()[:10]
-    return str(value) if value not in (None, "") else None
+    text = _scalar_text(value)
+    return text[:40] if text else None  # kept as written (a finding says why, if it was not a date)
 
 
 def _list(value: Any) -> list[str]:
@@ -56,6 +58,27 @@ def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def _scalar_text(value: Any) -> str | None:
+    """A field meant to hold text: strings as they are, numbers and dates written out,
+    anything else (a list, a mapping) None."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, (int, float, _dt.date)) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _kind(value: Any) -> str:
+    """What a YAML value is, in words for a message."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    return "a mapping" if isinstance(value, dict) else f"a {type(value).__name__}"
+
+
 def looks_like_atlas_yaml(head: str) -> bool:
     """Content sniffing: an ATLAS release has a top-level `matrices:` key."""
     return any(line.startswith("matrices:") for line in head.splitlines())
@@ -63,33 +86,37 @@ def looks_like_atlas_yaml(head: str) -> bool:
 
 def read_atlas_yaml(path: str, display: str | None = None) -> SourceResult:
     """Read an ATLAS.yaml release into records. Unusable entries become findings."""
-    display = display or path
+    display = display or display_path(path)
     result = SourceResult(path=path, kind="atlas-yaml")
     text = read_text(path, display, MAX_DATA_BYTES, result.findings)
     if text is None:
         return result
+    problems: list[YamlProblem] = []
     try:
-        data = load_data_yaml(text)
+        data = load_data_yaml(text, problems)
     except YamlProblem as e:
         result.findings.append(Finding("error", "bad-yaml", display, e.line, str(e)))
         return result
+    for problem in problems:
+        result.findings.append(Finding("warning", "bad-value", display, problem.line, str(problem)))
     if not isinstance(data, dict) or not isinstance(data.get("matrices"), list):
         result.findings.append(Finding("error", "bad-yaml", display, 1, "not an ATLAS release: no `matrices` list"))
         return result
-    result.meta["version"] = str(data.get("version", ""))
-    result.meta["name"] = str(data.get("name", ""))
+    result.meta["version"] = _scalar_text(data.get("version")) or ""
+    result.meta["name"] = _scalar_text(data.get("name")) or ""
     result.meta["text_origin"] = "mitre-atlas"  # MITRE's own words (see atlaskb.sources.stix.TEXT_ORIGIN)
     add = _Adder(result, display)
     for matrix in data["matrices"]:
         if not isinstance(matrix, dict):
+            add.problem(1, "a `matrices` entry is not a mapping; ignored")
             continue
-        for item in matrix.get("tactics") or []:
+        for item in add.listed(matrix, "tactics", "matrix"):
             add.tactic(item)
-        for item in matrix.get("techniques") or []:
+        for item in add.listed(matrix, "techniques", "matrix"):
             add.technique(item)
-        for item in matrix.get("mitigations") or []:
+        for item in add.listed(matrix, "mitigations", "matrix"):
             add.mitigation(item)
-    for item in data.get("case-studies") or []:
+    for item in add.listed(data, "case-studies", "release"):
         add.case_study(item)
     return result
 
@@ -102,6 +129,28 @@ class _Adder:
         self.file = display
         self.order: dict[str, int] = {}
 
+    def problem(self, line: int, message: str, level: str = "error") -> None:
+        self.result.findings.append(Finding(level, "bad-entry", self.file, line, message))
+
+    def listed(self, mapping: dict, key: str, owner: str) -> list:
+        """`mapping[key]` when it is a list; a missing key is an empty list, and any other
+        shape (`tactics: 5`, `mitigations: true`) a finding and an empty list."""
+        value = mapping.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.problem(mapping.get("__line__", 1), f"{owner}'s `{key}` is {_kind(value)}, not a list; ignored")
+            return []
+        return value
+
+    def text(self, item: dict, key: str, record: ObjectRecord) -> str:
+        """A text field, cut to the field limit with a finding."""
+        value, cut = bounded(_text(item.get(key)))
+        if cut:
+            self.problem(record.line, f"{record.id}: `{key}` is longer than {len(value):,} characters; cut there",
+                         level="warning")
+        return value
+
     def _object(self, item: Any, expected: str) -> ObjectRecord | None:
         line = item.get("__line__", 1) if isinstance(item, dict) else 1
         if not isinstance(item, dict) or not isinstance(item.get("id"), str):
@@ -111,13 +160,14 @@ class _Adder:
         obj_type = type_of_id(obj_id)
         if obj_type != expected:
             self.result.findings.append(
-                Finding("error", "bad-entry", self.file, line, f"{obj_id!r} is not a {expected} ID; skipped"))
+                Finding("error", "bad-entry", self.file, line, f"{obj_id[:60]!r} is not a {expected} ID{id_hint(obj_id)}; skipped"))
             return None
-        record = ObjectRecord(id=obj_id, type=expected, name=_text(item.get("name")), file=self.file, line=line)
+        record = ObjectRecord(id=obj_id, type=expected, file=self.file, line=line)
+        record.name = self.text(item, "name", record)
         # The release lists tactics in kill-chain order; keep it for the matrix.
         self.order[expected] = self.order.get(expected, 0) + 1
         record.attrs["order"] = self.order[expected]
-        record.attrs["description"] = _text(item.get("description"))
+        record.attrs["description"] = self.text(item, "description", record)
         for key, attr in (("created_date", "created"), ("modified_date", "modified")):
             if item.get(key) is not None:
                 record.attrs[attr] = _date(item.get(key))
@@ -163,8 +213,9 @@ class _Adder:
         record = self._object(item, TECHNIQUE)
         if record is None:
             return
-        if item.get("maturity"):
-            record.attrs["maturity"] = str(item["maturity"]).strip().lower()
+        maturity = _scalar_text(item.get("maturity"))
+        if maturity:
+            record.attrs["maturity"] = maturity[:40].lower()
         for tactic in _entries(item.get("tactics")):
             self._link(record.id, tactic, ACHIEVES, record.line)
         if item.get("subtechnique-of"):
@@ -188,15 +239,19 @@ class _Adder:
         record = self._object(item, CASE_STUDY)
         if record is None:
             return
-        record.attrs["description"] = _text(item.get("summary"))
+        record.attrs["description"] = self.text(item, "summary", record)
         record.attrs["incident_date"] = _date(item.get("incident-date"))
         for key, attr in (("target", "target"), ("actor", "actor"), ("reporter", "reporter"),
                           ("case-study-type", "case_study_type"), ("incident-date-granularity", "incident_date_granularity")):
             if item.get(key):
-                record.attrs[attr] = _text(item.get(key)) or str(item.get(key))
+                value = _scalar_text(item.get(key))
+                if value is None:
+                    self.problem(record.line, f"{record.id}: `{key}` is not text; ignored", level="warning")
+                else:
+                    record.attrs[attr] = bounded(value)[0]
         refs = [
-            {"title": _text(r.get("title")), "url": _text(r.get("url"))}
-            for r in item.get("references") or [] if isinstance(r, dict)
+            {"title": bounded(_text(r.get("title")))[0], "url": bounded(_text(r.get("url")))[0]}
+            for r in self.listed(item, "references", record.id) if isinstance(r, dict)
         ]
         if refs:
             record.attrs["references"] = refs
@@ -213,8 +268,10 @@ class _Adder:
                 continue
             line = entry.get("__line__", record.line)
             tactic = entry.get("tactic")
-            procedure.append({"step": step, "technique": entry.get("technique"), "tactic": tactic,
-                              "description": _text(entry.get("description"))})
+            technique = entry.get("technique")
+            procedure.append({"step": step, "technique": technique if isinstance(technique, str) else None,
+                              "tactic": tactic if isinstance(tactic, str) else None,
+                              "description": self.text(entry, "description", record)})
             self._link(record.id, entry.get("technique"), USES, line, step=step,
                        tactic_ref=Ref(id=tactic) if isinstance(tactic, str) else None)
         record.attrs["procedure"] = procedure

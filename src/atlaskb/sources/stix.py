@@ -22,6 +22,7 @@ object's or link's attributes, which is what makes export → import round-trip.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -42,7 +43,15 @@ from atlaskb.model import (
     is_id,
     type_of_id,
 )
-from atlaskb.sources.files import MAX_DATA_BYTES, read_text
+from atlaskb.sources.files import (
+    MAX_DATA_BYTES,
+    MAX_FIELD_CHARS,
+    MAX_INT_DIGITS,
+    bounded,
+    display_path,
+    read_text,
+    printable,
+)
 
 ATLAS_SOURCE = "mitre-atlas"
 ATTACK_SOURCE = "mitre-attack"
@@ -89,13 +98,14 @@ def slug(name: str) -> str:
 def read_stix(path: str, display: str | None = None) -> SourceResult:
     """Read a STIX 2.1 bundle into records. Never raises for bad content: a file that is
     not JSON, binary, too large or not a bundle gives an error finding and no records."""
-    display = display or path
+    display = display or display_path(path)
     result = SourceResult(path=path, kind="stix")
     text = read_text(path, display, MAX_DATA_BYTES, result.findings)
     if text is None:
         return result
+    odd = _OddValues(text)
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_int=odd.integer, parse_float=odd.number, parse_constant=odd.constant)
     except json.JSONDecodeError as e:
         result.findings.append(Finding("error", "bad-json", display, e.lineno,
                                        f"invalid JSON: {e.msg} (column {e.colno})"))
@@ -107,9 +117,88 @@ def read_stix(path: str, display: str | None = None) -> SourceResult:
         result.findings.append(Finding("error", "bad-stix", display, 1,
                                        "not a STIX bundle: expected an object with type \"bundle\" and an objects list"))
         return result
+    for line, message in odd.problems:
+        result.findings.append(Finding("warning", "bad-value", display, line, message))
+    escaped = _ESCAPED_UNPRINTABLE.search(text)
+    if escaped and _make_printable(data):
+        result.findings.append(Finding("warning", "control-character", display, text_line(text, escaped.start()),
+                                       "strings hold escaped control characters or lone surrogates (which no "
+                                       "output can carry); each replaced by U+FFFD"))
     lines = object_lines(text, len(data["objects"]))
     _Reader(result, display, data["objects"], lines).read()
     return result
+
+
+# JSON escapes that can make such characters: \u0000-\u009f and surrogates (a valid pair
+# also matches; `_make_printable` then finds nothing to change).
+_ESCAPED_UNPRINTABLE = re.compile(r"\\u(?:00[0-9a-fA-F]|[dD][89a-fA-F]|[fF]{3}[eEfF])")
+
+
+def text_line(text: str, pos: int) -> int:
+    return text.count("\n", 0, pos) + 1
+
+
+class _OddValues:
+    """json hooks for what JSON (or STIX) has no use for: NaN and Infinity (not JSON at
+    all; `export json` could not write them back) become null, integers of more than
+    MAX_INT_DIGITS digits stay their text (Python refuses to convert over 4,300 digits).
+    Each is noted with its line."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.problems: list[tuple[int, str]] = []
+
+    def _line(self, token: str) -> int:
+        pos = self.text.find(token)
+        return text_line(self.text, pos) if pos >= 0 else 1
+
+    def integer(self, digits: str):
+        if len(digits.lstrip("-")) <= MAX_INT_DIGITS:
+            return int(digits)
+        self.problems.append((self._line(digits), f"a {len(digits):,}-digit integer is no usable number; kept as text"))
+        return digits
+
+    def number(self, text: str):
+        value = float(text)
+        if math.isfinite(value):
+            return value
+        self.problems.append((self._line(text), f"{text[:40]} is beyond what a float holds; read as null"))
+        return None
+
+    def constant(self, name: str):
+        self.problems.append((self._line(name), f"{name} is not a JSON number; read as null"))
+        return None
+
+
+def _make_printable(data: Any) -> int:
+    """Apply `printable` to every string of parsed JSON (keys too), in place and without
+    recursion; returns how many strings changed. Tab and line ends are kept."""
+    changed = 0
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            for i, value in enumerate(item):
+                if isinstance(value, str):
+                    clean = printable(value)
+                    changed += clean != value
+                    item[i] = clean
+                else:
+                    stack.append(value)
+        elif isinstance(item, dict):
+            pairs = list(item.items())
+            item.clear()
+            for key, value in pairs:
+                clean_key = printable(key)
+                changed += clean_key != key
+                if isinstance(value, str):
+                    clean = printable(value)
+                    changed += clean != value
+                    value = clean
+                else:
+                    stack.append(value)
+                item[clean_key] = value
+    return changed
 
 
 def object_lines(text: str, count: int) -> list[int]:
@@ -194,24 +283,56 @@ def _is_list_of(value: Any, kind: type) -> bool:
     return isinstance(value, list) and all(isinstance(v, kind) and not isinstance(v, bool) for v in value)
 
 
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= MAX_FIELD_CHARS
+
+
+def _is_plain(value: Any, depth: int = 0) -> bool:
+    """JSON made of text, whole numbers, booleans and small nestings of them: what an
+    attribute atlaskb does not know (another tool's extension) may hold and still be
+    shown, searched and exported back."""
+    if isinstance(value, str):
+        return len(value) <= MAX_FIELD_CHARS
+    if value is None or isinstance(value, (bool, int)):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if depth >= 4 or not isinstance(value, (list, dict)) or len(value) > 1000:
+        return False
+    items = value.values() if isinstance(value, dict) else value
+    keys_ok = all(isinstance(k, str) and len(k) <= 100 for k in value) if isinstance(value, dict) else True
+    return keys_ok and all(_is_plain(v, depth + 1) for v in items)
+
+
 # What each x_atlaskb_* attribute must look like to be accepted: the rest of atlaskb
-# (sorting, the site, the vault writer) relies on these types.
+# (sorting, the site, search, the vault writer) relies on these types. Attributes not
+# listed must be `_is_plain`.
+_TEXT_ATTRS = ("maturity", "created", "modified", "target", "actor", "reporter", "case_study_type",
+               "incident_date", "incident_date_granularity", "shortname", "description", "name")
 _CUSTOM_CHECKS = {
-    "order": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "maturity": lambda v: isinstance(v, str),
-    "category": lambda v: _is_list_of(v, str),
-    "lifecycle": lambda v: _is_list_of(v, str),
-    "created": lambda v: isinstance(v, str),
-    "modified": lambda v: isinstance(v, str),
-    "procedure": lambda v: _is_list_of(v, dict),
-    "references": lambda v: _is_list_of(v, dict),
-    "attack_ref": lambda v: isinstance(v, dict),
+    "order": lambda v: isinstance(v, int) and not isinstance(v, bool) and abs(v) < 10**9,
+    "category": lambda v: _is_list_of(v, str) and _is_plain(v),
+    "lifecycle": lambda v: _is_list_of(v, str) and _is_plain(v),
+    "procedure": lambda v: _is_list_of(v, dict) and _is_plain(v),
+    "references": lambda v: _is_list_of(v, dict) and _is_plain(v),
+    "attack_ref": lambda v: isinstance(v, dict) and _is_plain(v),
     "inferred": lambda v: isinstance(v, bool),
+    "deprecated": lambda v: isinstance(v, bool),
     INHERITED_PHASES: lambda v: isinstance(v, bool),
     UNDATED: lambda v: isinstance(v, bool),
+    **{attr: _is_text for attr in _TEXT_ATTRS},
 }
+# An attribute name from a bundle becomes a key in JSON, GraphML and the site.
+_ATTR_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 # Attributes that describe the record itself and must not be set from a property.
 _RESERVED = {"id", "type", "name", "file", "line", "steps", "step", "tactic_ref", "expected_type", "note"}
+
+
+def _preview(value: Any) -> str:
+    """A short repr of any parsed JSON value (repr of a huge list would be huge)."""
+    if isinstance(value, (list, dict)):
+        return f"a {type(value).__name__} of {len(value)}"
+    return f"{value!r:.60}"
 
 
 def _date(value: Any) -> str | None:
@@ -246,6 +367,13 @@ class _Reader:
         self.result.findings.append(Finding(level, code, self.file, self.where(index),
                                             f"object #{index + 1}: {message}"))
 
+    def text(self, obj: dict, key: str, index: int) -> str:
+        """A text property, cut to the field limit with a finding."""
+        value, cut = bounded(_text(obj.get(key)))
+        if cut:
+            self.find("warning", "too-long", index, f"{obj['id'][:80]}: {key} is longer than {len(value):,} characters; cut there")
+        return value
+
     def custom(self, obj: dict, index: int, allow: tuple[str, ...] = ()) -> dict[str, Any]:
         """The object's x_atlaskb_* properties as attributes, each checked for the type the
         rest of atlaskb relies on; a property of the wrong shape is reported and ignored."""
@@ -254,15 +382,16 @@ class _Reader:
             if not key.startswith(CUSTOM_PREFIX):
                 continue
             attr = key[len(CUSTOM_PREFIX):]
-            check = _CUSTOM_CHECKS.get(attr)
+            check = _CUSTOM_CHECKS.get(attr, _is_plain)
             if attr == "has_page":
                 ok = isinstance(value, bool)
-            elif attr in _RESERVED and attr not in allow:
+            elif (attr in _RESERVED and attr not in allow) or not _ATTR_NAME.fullmatch(attr):
                 ok = False
             else:
-                ok = check(value) if check else True
+                ok = check(value)
             if not ok:
-                self.find("warning", "bad-property", index, f"{obj['id']}: {key} = {value!r:.60} is not usable here; ignored")
+                self.find("warning", "bad-property", index,
+                          f"{obj['id']}: {key[:80]!r} = {_preview(value)} is not usable here; ignored")
                 continue
             found[attr] = value
         return found
@@ -353,7 +482,7 @@ class _Reader:
                       f"{stix_type} {stix_id} carries {object_id}, which is not a {expected} ID; skipped")
             return
         self.atlas[stix_id] = object_id
-        attrs: dict[str, Any] = {"description": _text(obj.get("description"))}
+        attrs: dict[str, Any] = {"description": self.text(obj, "description", index)}
         custom = self.custom(obj, index)
         undated = custom.pop(UNDATED, False) is True
         if custom.pop(INHERITED_PHASES, False) is True:
@@ -373,7 +502,7 @@ class _Reader:
             attrs["deprecated"] = True
         has_page = custom.pop("has_page", True) is not False
         attrs.update(custom)
-        record = ObjectRecord(id=object_id, type=expected, name=_text(obj.get("name")),
+        record = ObjectRecord(id=object_id, type=expected, name=self.text(obj, "name", index),
                               attrs=attrs, file=self.file, line=self.where(index), has_page=has_page)
         self.records[stix_id] = record
         self.result.objects.append(record)
@@ -462,7 +591,7 @@ class _Reader:
             return
         attrs = self.custom(rel, index, allow=("steps",) if link_type == USES else ())
         if link_type == MITIGATES:
-            note = " ".join(_text(rel.get("description")).split())
+            note = " ".join(self.text(rel, "description", index).split())
             if note:
                 attrs["note"] = note
         line = self.where(index)

@@ -29,17 +29,30 @@ from atlaskb.model import (
     Ref,
     SourceResult,
     find_id,
+    id_hint,
     is_id,
     type_of_id,
 )
-from atlaskb.sources.files import MAX_PAGE_BYTES, YamlProblem, load_frontmatter_yaml, read_text
+from atlaskb.sources.files import (
+    MAX_PAGE_BYTES,
+    YamlProblem,
+    bounded,
+    display_path,
+    load_frontmatter_yaml,
+    read_text,
+)
 
 PAGE_SUFFIXES = (".md", ".markdown", ".mdx")
 
-WIKILINK_RE = re.compile(r"\[\[([^\]\|\n]*)(?:\|([^\]\n]*))?\]\]")
-HEADING_RE = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-COUNT_RE = re.compile(r"^(.*?)\s*\((\d+)\)\s*$")
+# Neither part may hold `[`: otherwise every `[[` of a line of 40,000 of them scans to the
+# line's end, which is quadratic. A real link never nests brackets inside itself.
+WIKILINK_RE = re.compile(r"\[\[([^\[\]\|\n]*)(?:\|([^\[\]\n]*))?\]\]")
+# Headings and their `(count)` are split by hand (see `_heading`, `_count`): the regexes
+# that did it (`(.*?)\s*#*\s*$`) backtracked cubically on `### a`, many spaces, `x`.
+MAX_COUNT_DIGITS = 6
 META_RE = re.compile(r"^[-*]\s+\*\*(.+?):?\*\*:?\s*(.*)$")
+# A list item: a bullet (`-`, `*`, `+`) or a number (`1.`, `2)`) and then a space or a tab.
+LIST_ITEM_RE = re.compile(r"(?:[-*+]|[0-9]{1,9}[.)])[ \t]")
 BOLD_FIELD_RE = re.compile(r"^\s*[-*]?\s*\*\*(Technique|Tactic|Parent Technique):?\*\*:?\s*(.*)$", re.I)
 STEP_RE = re.compile(r"^Step\s+(\d+)\s*[:.\-—–]?\s*(.*)$", re.I)
 NOTE_SEP_RE = re.compile(r"^\s*(?:—|–|-{1,2}|:)\s*")
@@ -92,6 +105,27 @@ SECTION_TARGET_TYPE = {
 DESCRIPTION_SECTIONS = {"summary", "description"}
 
 
+def _heading(stripped: str) -> tuple[int, str] | None:
+    """An ATX heading as (level, text), or None: 1-6 `#`, whitespace, the text; a closing
+    run of `#` and surrounding whitespace are not part of the text. Linear in the line."""
+    level = len(stripped) - len(stripped.lstrip("#"))
+    if not 1 <= level <= 6 or len(stripped) == level or not stripped[level].isspace():
+        return None
+    return level, stripped[level:].strip().rstrip("#").rstrip()
+
+
+def _count(text: str) -> tuple[str, str | None]:
+    """`Techniques (12)` -> ("Techniques", "12"); no trailing `(digits)` -> (text, None)."""
+    text = text.rstrip()
+    if not text.endswith(")"):
+        return text, None
+    start = text.rfind("(")
+    digits = text[start + 1:-1] if start >= 0 else ""
+    if not (digits.isascii() and digits.isdigit()):
+        return text, None
+    return text[:start].rstrip(), digits
+
+
 def _section_name(heading: str) -> str:
     """Normalise a section heading: `Attack Procedure` and `Procedure` are one section."""
     name = heading.strip().lower()
@@ -120,6 +154,7 @@ class _Page:
     attrs: dict = field(default_factory=dict)
     links: list[LinkRecord] = field(default_factory=list)
     sections: list[_Section] = field(default_factory=list)
+    heading: str = ""  # the first H1's text, for messages
 
 
 def parse_label(label: str | None) -> Ref:
@@ -163,11 +198,14 @@ def parse_page(text: str, file: str, rel: str) -> tuple[ObjectRecord | None, lis
             body_start = 1
         else:
             body_start = end + 1
+            problems: list[YamlProblem] = []
             try:
-                loaded = load_frontmatter_yaml("\n".join(lines[1:end]))
+                loaded = load_frontmatter_yaml("\n".join(lines[1:end]), problems)
             except YamlProblem as e:
                 findings.append(Finding("error", "bad-frontmatter", file, e.line + 1, f"{e}; using the page body only"))
                 loaded = {}
+            for problem in problems:
+                findings.append(Finding("warning", "bad-value", file, problem.line + 1, str(problem)))
             if loaded is None:
                 loaded = {}
             if not isinstance(loaded, dict):
@@ -182,7 +220,8 @@ def parse_page(text: str, file: str, rel: str) -> tuple[ObjectRecord | None, lis
         parent = os.path.basename(os.path.dirname(rel))
         if not has_frontmatter and stem == parent:
             return None, [], findings  # a folder's index page: not an object
-        findings.append(Finding("warning", "no-id", file, 1, "page has no ATLAS ID in its title, heading or metadata; skipped"))
+        findings.append(Finding("warning", "no-id", file, 1, "page has no ATLAS ID in its title, heading or metadata"
+                                f"{id_hint(page.heading)}; skipped"))
         return None, [], findings
     if page.obj_type is None:
         findings.append(Finding("error", "unknown-type", file, page.id_line, f"cannot tell the type of {page.obj_id}; skipped"))
@@ -202,7 +241,7 @@ def parse_page(text: str, file: str, rel: str) -> tuple[ObjectRecord | None, lis
             findings.append(Finding("warning", "missing-metadata", file, page.id_line, f"{page.obj_id} has no {key} date"))
 
     record = ObjectRecord(
-        id=page.obj_id, type=page.obj_type, name=page.name, attrs=page.attrs,
+        id=page.obj_id, type=page.obj_type, name=bounded(page.name)[0], attrs=page.attrs,
         file=file, line=page.id_line, has_page=True, page_path=normalise_link_path(rel),
     )
     me = Ref(id=page.obj_id)
@@ -217,6 +256,7 @@ def parse_page(text: str, file: str, rel: str) -> tuple[ObjectRecord | None, lis
 def _apply_frontmatter(page: _Page, fm: dict) -> None:
     title = fm.get("title")
     if isinstance(title, str):
+        page.heading = title[:200]
         ref = parse_label(title)
         if ref.id:
             page.obj_id, page.name, page.id_line = ref.id, ref.name or "", 2
@@ -248,12 +288,12 @@ def _parse_body(page: _Page, lines: list[str], start: int) -> None:
             if in_description:
                 description.append(raw)
             continue
-        heading = HEADING_RE.match(stripped) if stripped.startswith("#") else None
+        heading = _heading(stripped) if stripped.startswith("#") else None
         if heading:
-            level = len(heading.group(1))
-            text = heading.group(2)
+            level, text = heading
             if level == 1 and not saw_h1:
                 saw_h1 = True
+                page.heading = text[:200]
                 ref = parse_label(text)
                 if ref.id and page.obj_id is None:
                     page.obj_id, page.id_line = ref.id, lineno
@@ -263,8 +303,11 @@ def _parse_body(page: _Page, lines: list[str], start: int) -> None:
                 continue
             if level == 2:
                 in_description = False
-                m = COUNT_RE.match(text)
-                name, count = (m.group(1), int(m.group(2))) if m else (text, None)
+                name, digits = _count(text)
+                count = int(digits) if digits and len(digits) <= MAX_COUNT_DIGITS else None
+                if digits and count is None:
+                    page.findings.append(Finding("warning", "bad-count", page.file, lineno,
+                                                 f"heading's count has {len(digits):,} digits; ignored"))
                 section = _Section(_section_name(name), lineno, count)
                 page.sections.append(section)
                 step, step_tactic = None, None
@@ -302,7 +345,11 @@ def _parse_body(page: _Page, lines: list[str], start: int) -> None:
                         attrs={"step": step, "tactic_ref": step_tactic}, file=page.file, line=lineno,
                         declared_by=CASE_STUDY,
                     ))
-    page.attrs["description"] = "\n".join(description).strip()
+    text, cut = bounded("\n".join(description).strip())
+    if cut:
+        page.findings.append(Finding("warning", "too-long", page.file, page.id_line,
+                                     f"description is longer than {len(text):,} characters; cut there"))
+    page.attrs["description"] = text
     if page.obj_type is None and page.obj_id:
         page.obj_type = type_of_id(page.obj_id)
 
@@ -342,8 +389,9 @@ def _parse_section_line(page: _Page, section: _Section, stripped: str, lineno: i
         if m:
             _apply_meta(page, m.group(1).strip().lower(), m.group(2).strip(), lineno)
         return
-    if stripped[:2] in ("- ", "* ", "+ ") and WIKILINK_RE.search(stripped):
-        _add_section_links(page, section, stripped[2:], lineno)
+    item = LIST_ITEM_RE.match(stripped)
+    if item and WIKILINK_RE.search(stripped):
+        _add_section_links(page, section, stripped[item.end():], lineno)
 
 
 def _apply_meta(page: _Page, key: str, value: str, lineno: int) -> None:
@@ -359,7 +407,7 @@ def _apply_meta(page: _Page, key: str, value: str, lineno: int) -> None:
     if attr is None:
         return
     if attr == "attack_ref":
-        m = re.search(r"\[([^\]]+)\]\(([^)]+)\)", value)
+        m = re.search(r"\[([^\[\]]+)\]\(([^()]+)\)", value)
         page.attrs[attr] = {"id": m.group(1), "url": m.group(2)} if m else {"id": value, "url": ""}
     elif attr in LIST_META:
         page.attrs[attr] = [v.strip() for v in value.split(",") if v.strip()]
@@ -445,7 +493,7 @@ def _add_section_links(page: _Page, section: _Section, text: str, lineno: int) -
 
 def read_page(path: str, display: str | None = None, rel: str | None = None) -> SourceResult:
     """Read one page file (any extension) as a one-page source."""
-    display = display or path
+    display = display or display_path(path)
     result = SourceResult(path=path, kind="page", meta={"text_origin": "vault"})
     text = read_text(path, display, MAX_PAGE_BYTES, result.findings)
     if text is None:
@@ -502,17 +550,20 @@ def iter_vault_files(root: str, findings: list[Finding]) -> list[tuple[str, str]
         for d in list(dirnames):
             full = os.path.join(dirpath, d)
             if os.path.islink(full) and not _inside(os.path.realpath(full), root_real):
-                rel = os.path.relpath(full, root)
+                rel = display_path(os.path.relpath(full, root))
                 findings.append(Finding("error", "symlink-escape", rel, 1, "symbolic link leads outside the vault; not followed"))
                 dirnames.remove(d)
         for name in sorted(filenames):
             if not name.lower().endswith(PAGE_SUFFIXES) or name.startswith("."):
                 continue
             full = os.path.join(dirpath, name)
-            rel = os.path.relpath(full, root)
+            rel = display_path(os.path.relpath(full, root))
             if os.path.islink(full) and not _inside(os.path.realpath(full), root_real):
                 findings.append(Finding("error", "symlink-escape", rel, 1, "symbolic link leads outside the vault; not followed"))
                 continue
+            if "\ufffd" in rel and "\ufffd" not in os.path.relpath(full, root):
+                findings.append(Finding("warning", "file-name", rel, 1,
+                                        "file name is not valid UTF-8; shown (and linked) with U+FFFD in its place"))
             found.append((full, rel.replace(os.sep, "/")))
     return found
 
