@@ -87,6 +87,7 @@ class EdgeEvidence:
     rows: list
     figures: list = field(default_factory=list)
     setup: str = ""  # backend, device, data set, clean accuracy, seeds
+    quick: bool = False  # measured with --quick: indicative only
 
 
 def _number(value, digits: int = 3) -> str:
@@ -190,8 +191,6 @@ def _setup(meta: dict) -> str:
     if isinstance(clean, dict) and clean:
         parts.append("clean accuracy " + ", ".join(f"{k} {_number(v)}" for k, v in sorted(clean.items())))
     prov = meta.get("provenance") if isinstance(meta.get("provenance"), dict) else {}
-    if prov.get("quick"):
-        parts.insert(0, "quick run: indicative")
     seeds = prov.get("seeds")
     if isinstance(seeds, list) and seeds:
         parts.append(f"{len(seeds)} seeds" if len(seeds) != 1 else "1 seed, so no 95% intervals")
@@ -331,6 +330,7 @@ def collect(model: SiteModel, evidence) -> tuple[list[EdgeEvidence], dict, dict]
             for row in item.rows:  # an SVG beside its served PNG is the same figure: no note
                 row.not_served = [n for n in row.not_served if os.path.splitext(n)[0] not in figures]
             item.setup = _setup(meta)
+            item.quick = bool(isinstance(meta, dict) and (meta.get("provenance") or {}).get("quick"))
             edges.append(item)
             by_pair[(link.mitigation.id, link.technique.id)] = item
     return edges, by_pair, plots
