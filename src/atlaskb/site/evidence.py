@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
 
+from atlaskb.evidence import attack_label
 from atlaskb.site.context import SiteModel
 
 IMAGE_TYPES = {".svg", ".png", ".jpg", ".jpeg", ".gif", ".webp"}
@@ -356,7 +357,7 @@ def _row(result: dict, evidence_dir: str | None, plots: dict, figures: dict,
     higher = result.get("higher_is_better")
     ci = result.get("ci95") if isinstance(result.get("ci95"), dict) else {}
     row = EvidenceRow(
-        attack=str(result.get("attack") or ""), metric=METRIC_LABELS.get(metric, metric),
+        attack=attack_label(str(result.get("attack") or "")), metric=METRIC_LABELS.get(metric, metric),
         baseline=_number(result.get("baseline"), digits), defended=_number(result.get("defended"), digits),
         change=change, verdict=verdict, ci95=_interval(result.get("ci95"), digits, single),
         params=_params(result.get("params")), params_full=_params_full(result.get("params")),
