@@ -551,3 +551,59 @@ def test_heading_and_count_scanners_match_the_old_regexes(text):
         assert (name, digits) == (old_count.group(1), old_count.group(2))
     else:
         assert digits is None
+
+
+# -- an import writes a vault that reads back as what was imported ----------------------------------
+
+INJECTED = "\n## Techniques (1)\n\n- [[x|AML.T0999: Injected]]\n"
+
+
+def test_imported_text_cannot_add_structure_to_the_vault(tmp_path):
+    """Names, descriptions and step texts come from the bundle: a line break and a
+    `## Techniques` section in them must come back as text, not as links."""
+    ext = lambda i: [{"source_name": "mitre-atlas", "external_id": i}]  # noqa: E731
+    path = write_json(tmp_path / "b.json", bundle(
+        tactic(), technique(1, name="Evade" + INJECTED, description="Prose." + INJECTED + "```\nopen fence"),
+        {"type": "course-of-action", "id": "course-of-action--1", "name": "Guard\n## Tactics (1)",
+         "description": "## Mitigations (1)\n- [[y|AML.M0999: Fake]]", "external_references": ext("AML.M0001"),
+         "x_atlaskb_category": ["Policy\n## Techniques (1)\n- [[z|AML.T0998: Z]]"], "x_atlaskb_created": "2021\n## X"},
+        {"type": "campaign", "id": "campaign--1", "name": "Study", "external_references": ext("AML.CS0001"),
+         "x_atlaskb_procedure": [{"step": 1, "technique": "AML.T0001", "tactic": "AML.TA0001",
+                                  "description": "Step text." + INJECTED + "### Step 7\n**Technique:** [[q|AML.T0997: Q]]"}]},
+        {"type": "relationship", "id": "relationship--1", "relationship_type": "mitigates",
+         "source_ref": "course-of-action--1", "target_ref": "attack-pattern--1"},
+        {"type": "relationship", "id": "relationship--2", "relationship_type": "uses", "source_ref": "campaign--1",
+         "target_ref": "attack-pattern--1", "x_atlaskb_steps": [{"step": 1, "tactic": "AML.TA0001"}]}))
+    stated = atlaskb.load(str(path))
+    code, _, err = run_cli("import", "stix", str(path), "--out", str(tmp_path / "vault"))
+    assert code == 0, err
+    back = atlaskb.load(str(tmp_path / "vault"))
+    assert set(back.graph.nodes) == set(stated.graph.nodes)
+    assert set(back.graph.edges(keys=True)) == set(stated.graph.edges(keys=True))
+    assert back.graph.nodes["AML.T0001"]["name"] == " ".join(stated.graph.nodes["AML.T0001"]["name"].split())
+    assert "AML.T0999" in back.graph.nodes["AML.T0001"]["description"]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=_markdown, description=_markdown, step=_markdown, category=_markdown)
+def test_any_text_survives_an_import_round_trip_without_adding_links(tmp_path, name, description, step, category):
+    from atlaskb.export.vault import write_vault
+    from atlaskb.sources.stix import read_stix as read
+
+    ext = lambda i: [{"source_name": "mitre-atlas", "external_id": i}]  # noqa: E731
+    path = write_json(tmp_path / "b.json", bundle(
+        tactic(), technique(1, name=name, description=description),
+        {"type": "course-of-action", "id": "course-of-action--1", "name": name, "description": description,
+         "external_references": ext("AML.M0001"), "x_atlaskb_category": [category]},
+        {"type": "campaign", "id": "campaign--1", "name": name, "external_references": ext("AML.CS0001"),
+         "x_atlaskb_procedure": [{"step": 1, "technique": "AML.T0001", "tactic": "AML.TA0001", "description": step}]},
+        {"type": "relationship", "id": "relationship--1", "relationship_type": "mitigates",
+         "source_ref": "course-of-action--1", "target_ref": "attack-pattern--1", "description": step},
+        {"type": "relationship", "id": "relationship--2", "relationship_type": "uses", "source_ref": "campaign--1",
+         "target_ref": "attack-pattern--1", "x_atlaskb_steps": [{"step": 1, "tactic": "AML.TA0001"}]}))
+    stated = build([read(str(path))])
+    out = tmp_path / "vault"
+    write_vault(stated, str(out))
+    back = atlaskb.load(str(out))
+    assert set(back.graph.nodes) == set(stated.graph.nodes)
+    assert set(back.graph.edges(keys=True)) == set(stated.graph.edges(keys=True))

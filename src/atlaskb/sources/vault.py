@@ -44,9 +44,10 @@ from atlaskb.sources.files import (
 
 PAGE_SUFFIXES = (".md", ".markdown", ".mdx")
 
-# Neither part may hold `[`: otherwise every `[[` of a line of 40,000 of them scans to the
-# line's end, which is quadratic. A real link never nests brackets inside itself.
-WIKILINK_RE = re.compile(r"\[\[([^\[\]\|\n]*)(?:\|([^\[\]\n]*))?\]\]")
+# Neither part may hold `[[` (the path no `[` at all): otherwise every `[[` of a line of
+# 40,000 of them scans to the line's end, which is quadratic. A label may hold a lone `[`
+# (a name such as `Foo [beta]`).
+WIKILINK_RE = re.compile(r"\[\[([^\[\]\|\n]*)(?:\|((?:[^\[\]\n]|\[(?!\[))*))?\]\]")
 # Headings and their `(count)` are split by hand (see `_heading`, `_count`): the regexes
 # that did it (`(.*?)\s*#*\s*$`) backtracked cubically on `### a`, many spaces, `x`.
 MAX_COUNT_DIGITS = 6
