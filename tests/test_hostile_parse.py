@@ -607,3 +607,14 @@ def test_any_text_survives_an_import_round_trip_without_adding_links(tmp_path, n
     back = atlaskb.load(str(out))
     assert set(back.graph.nodes) == set(stated.graph.nodes)
     assert set(back.graph.edges(keys=True)) == set(stated.graph.edges(keys=True))
+
+
+def test_a_source_folder_whose_name_is_not_utf8(tmp_path):
+    try:
+        root = os.path.join(os.fsencode(tmp_path), b"vault\xff")
+        os.makedirs(os.path.join(root, b"m"))
+    except OSError:
+        pytest.skip("this file system refuses such names")
+    with open(os.path.join(root, b"m", b"good.md"), "w", encoding="utf-8") as fh:
+        fh.write(GOOD_PAGE)
+    outputs_read_back(os.fsdecode(root), tmp_path=tmp_path)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from atlaskb.kbaccess import GraphAccess
+from atlaskb.sources.files import display_path
 
 from atlaskb.model import (
     EDGE_TYPES,
@@ -96,7 +97,8 @@ class _Builder:
     # -- objects -----------------------------------------------------------------------
     def add_objects(self, result: SourceResult) -> None:
         index = len(self.kb.sources)
-        self.kb.sources.append({"path": result.path, "kind": result.kind, **result.meta})
+        # Shown (the site names its sources), never opened again: printable whatever its bytes.
+        self.kb.sources.append({"path": display_path(result.path), "kind": result.kind, **result.meta})
         self.kb.findings.extend(result.findings)
         for rec in result.objects:
             self._add_object(rec, index)

@@ -585,7 +585,7 @@ def read_vault(root: str) -> SourceResult:
         if record is not None:
             result.objects.append(record)
             result.links.extend(links)
-    result.meta["root"] = os.path.abspath(root)
+    result.meta["root"] = display_path(os.path.abspath(root))
     result.meta.update(read_release_file(root, result.findings))
     result.meta["text_origin"] = "vault"  # the vault's own words (see atlaskb.sources.stix.TEXT_ORIGIN)
     return result
