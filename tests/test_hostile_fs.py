@@ -72,6 +72,7 @@ def tiny_kb(tmp_path_factory):
     ("export", "json", "--out", ""),
     ("export", "csv", "--out", ""),
     ("export", "graphml", "--out", ""),
+    ("export", "navigator", "--case-study", "all", "--out", ""),
 ])
 def test_empty_out_is_refused_and_the_current_folder_is_untouched(args, tmp_path, release, stix_bundle,
                                                                   monkeypatch):
@@ -662,3 +663,100 @@ def test_fuzz_cache_files_are_a_miss_or_a_graph(tmp_path_factory, monkeypatch, d
     assert cache.get(key) is None or cache.get(key).graph is not None
     assert cache.load_lite([str(src)]) is None or True
     assert "AML.T0001" in atlaskb.load(str(src))
+
+
+# -- nothing served runs a script (Chromium) ------------------------------------------------------
+
+@pytest.mark.browser
+def test_no_script_from_an_evidence_folder_runs_in_chromium(tmp_path, bundled_kb):
+    from test_site_browser import CHROMIUM, CHROMIUM_ARGS
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    ev = _evidence(tmp_path / "ev", ["plots/AML.T0043.002.svg", "plots/fake.png", "plots/real.png"])
+    (ev / "plots").mkdir()
+    (ev / "plots" / "AML.T0043.002.svg").write_text(SCRIPT_SVG, encoding="utf-8")
+    (ev / "plots" / "fake.png").write_text("<html><script>alert(7)</script></html>", encoding="utf-8")
+    _png(ev / "plots" / "real.png", text_chunk="<script>alert(8)</script>")
+    site = tmp_path / "site"
+    build_site(bundled_kb, str(site), evidence_dir=str(ev))
+    pages = [site / "techniques" / "AML.T0043.002.html", site / "mitigations" / "AML.M0006.html",
+             site / "evidence" / "index.html"]
+    pages += sorted(p for p in (site / "evidence" / "files").rglob("*") if p.is_file())
+    assert any(p.suffix == ".png" for p in pages)  # the real plot is served, and opened below
+    with sync_api.sync_playwright() as p:
+        try:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        except Exception as e:  # noqa: BLE001 - a browser that cannot start is an environment gap
+            pytest.skip(f"Chromium could not be started: {e}")
+        try:
+            page = browser.new_page()
+            dialogs: list[str] = []
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.goto((ev / "plots" / "AML.T0043.002.svg").as_uri())  # the original would run:
+            page.wait_for_timeout(200)
+            assert dialogs, "the check cannot see a script run"  # so this test can fail
+            dialogs.clear()
+            for path in pages:
+                page.goto(path.as_uri())
+                page.wait_for_timeout(100)
+            assert dialogs == []
+        finally:
+            browser.close()
+
+
+def test_an_edit_made_while_the_site_builds_stops_the_swap(tmp_path, tiny_kb, monkeypatch):
+    """The folder is checked again at the swap; a same-size edit with its mtime put back
+    during the build is still seen (the inode's ctime moves, and then the hash decides)."""
+    from atlaskb.site import build as build_mod
+
+    site = tmp_path / "site"
+    build_site(tiny_kb, str(site))
+    page = site / "index.html"
+    real = build_mod._render_all
+    edited = {}
+
+    def render_and_edit(*args, **kwargs):
+        real(*args, **kwargs)
+        st = page.stat()
+        edited["bytes"] = page.read_bytes().replace(b"<", b"(", 1)
+        page.write_bytes(edited["bytes"])
+        os.utime(page, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+    monkeypatch.setattr(build_mod, "_render_all", render_and_edit)
+    with pytest.raises(UsageError, match="index.html was changed after atlaskb wrote it"):
+        build_site(tiny_kb, str(site))
+    assert page.read_bytes() == edited["bytes"] and (site / fsutil.MANIFEST).is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+def test_sigkill_at_random_moments_never_loses_the_users_files(tmp_path, release):
+    """Kill `site build` at spread-out moments of a rebuild (render, manifest, carrying the
+    user's entries, the swap); after each kill the output is either the old or the new
+    site, and the next run leaves the user's CNAME and .git/ in place and nothing beside."""
+    import random
+
+    out = tmp_path / "out" / "site"
+    args = [sys.executable, "-m", "atlaskb", "--source", release, "site", "build", "--out", str(out)]
+    assert subprocess.run(args, capture_output=True, timeout=120).returncode == 0
+    (out / "CNAME").write_text("atlas.example.org\n", encoding="utf-8")
+    (out / ".git").mkdir()
+    (out / ".git" / "HEAD").write_text("ref: refs/heads/gh-pages\n", encoding="utf-8")
+    start = time.monotonic()
+    assert subprocess.run(args, capture_output=True, timeout=120).returncode == 0
+    full = time.monotonic() - start
+    rng = random.Random(8)
+    killed = 0
+    for _ in range(6):
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.3, 1.0) * full)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        killed += proc.returncode == -signal.SIGKILL
+        assert subprocess.run(args, capture_output=True, timeout=120).returncode == 0
+        assert (out / "CNAME").read_text(encoding="utf-8") == "atlas.example.org\n"
+        assert (out / ".git" / "HEAD").read_text(encoding="utf-8") == "ref: refs/heads/gh-pages\n"
+        assert sorted(p.name for p in out.parent.iterdir()) == ["site"]
+        assert fsutil.read_manifest(str(out)) is not None
+    assert killed, "no run was killed before it finished"

@@ -29,11 +29,12 @@ Rules, each for a reason:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
 import zlib
+
+from atlaskb.fsutil import file_sha256
 
 FORMAT = 2
 _PREFIX = "kb-"
@@ -52,18 +53,6 @@ def enabled() -> bool:
 def cache_dir() -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "atlaskb")
-
-
-def _digest(path: str) -> str:
-    """SHA-256 of a file: whole for a page (one read is what makes this cheap), in blocks
-    past a few megabytes."""
-    with open(path, "rb") as fh:
-        if os.fstat(fh.fileno()).st_size <= 1 << 23:
-            return hashlib.sha256(fh.read()).hexdigest()
-        h = hashlib.sha256()
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _tree_stamp(root: str, content: bool = True) -> list:
@@ -90,7 +79,7 @@ def _tree_stamp(root: str, content: bool = True) -> list:
                     walk(entry.path, rel + "/")
                     continue
                 st = entry.stat()
-                digest = [_digest(entry.path)] if content and _hashable(entry, root_real) else []
+                digest = [file_sha256(entry.path)] if content and _hashable(entry, root_real) else []
             except OSError:
                 out.append([rel, -1, -1])
                 continue
@@ -116,7 +105,7 @@ def _stamp(path: str, content: bool = True) -> list:
         return ["dir", _tree_stamp(path, content)]
     st = os.stat(path)
     regular = stat.S_ISREG(st.st_mode)
-    return ["file", st.st_mtime_ns, st.st_size, *([_digest(path)] if content and regular else [])]
+    return ["file", st.st_mtime_ns, st.st_size, *([file_sha256(path)] if content and regular else [])]
 
 
 def _parts(paths: list[str]) -> dict:

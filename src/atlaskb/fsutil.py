@@ -33,9 +33,7 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
-import socket
-import tempfile
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -79,9 +77,13 @@ def check_out_path(out: str | None, what: str = "--out") -> str:
 
 # -- manifests --------------------------------------------------------------------------------
 
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
+def file_sha256(path: str) -> str:
+    """SHA-256 of a file: whole in one read for a page (what makes hashing hundreds of
+    small files cheap), in blocks past a few megabytes."""
     with open(path, "rb") as fh:
+        if os.fstat(fh.fileno()).st_size <= 1 << 23:
+            return hashlib.sha256(fh.read()).hexdigest()
+        h = hashlib.sha256()
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
@@ -102,7 +104,7 @@ def _files_under(root: str) -> list[str]:
 
 def write_manifest(root: str, kind: str) -> None:
     """The last file of an output: who wrote it, and a hash of every file it holds."""
-    files = {p: _sha256(os.path.join(root, p)) for p in _files_under(root)}
+    files = {p: file_sha256(os.path.join(root, p)) for p in _files_under(root)}
     doc = {"written_by": "atlaskb", "kind": kind, "format": _FORMAT, "files": files}
     atomic_write(os.path.join(root, MANIFEST), json.dumps(doc, indent=1, sort_keys=True) + "\n")
 
@@ -132,11 +134,16 @@ class Plan:
     target: str
     exists: bool = False
     keep: list = field(default_factory=list)
+    # rel -> (size, mtime_ns, ctime_ns, inode) of each file whose hash was checked: the
+    # check at the swap re-hashes only files whose stat changed since (userland cannot
+    # set ctime, so an edit in between always shows).
+    verified: dict = field(default_factory=dict)
 
 
-def plan_replace(out: str, kind: str, label: str) -> Plan:
+def plan_replace(out: str, kind: str, label: str, verified: dict | None = None) -> Plan:
     """Check that `out` may be replaced by a new output of `kind` (see the module's rule);
-    UsageError naming the first thing that stops it. Touches nothing."""
+    UsageError naming the first thing that stops it. Touches nothing. `verified` is an
+    earlier plan's record of checked files, to skip hashing them again."""
     target = check_out_path(out)
     name = shown(out)
     if os.path.islink(target):
@@ -164,15 +171,19 @@ def plan_replace(out: str, kind: str, label: str) -> Plan:
         raise _usage(f"{refuse}: it holds {OWNER}, which atlaskb did not write; move it out of the way")
     ours_top = {p.split("/", 1)[0] for p in listed} | {MANIFEST, OWNER}
     keep = [e for e in entries if e not in ours_top]
-    problem = _changed_or_foreign(target, listed, {e for e in entries if e in ours_top and e not in (MANIFEST, OWNER)})
+    plan = Plan(target, exists=True, keep=keep)
+    tops = {e for e in entries if e in ours_top and e not in (MANIFEST, OWNER)}
+    problem = _changed_or_foreign(target, listed, tops, verified or {}, plan.verified)
     if problem:
         raise _usage(f"{refuse}: {problem}; move it out of the way or choose another --out "
                      "(atlaskb never deletes files it did not write)")
-    return Plan(target, exists=True, keep=keep)
+    return plan
 
 
-def _changed_or_foreign(target: str, listed: dict, tops: set) -> str | None:
-    """The first path under `tops` that is not, byte for byte, a file the manifest lists."""
+def _changed_or_foreign(target: str, listed: dict, tops: set, known: dict, record: dict) -> str | None:
+    """The first path under `tops` that is not, byte for byte, a file the manifest lists.
+    A file whose stat matches `known` was hashed before; every checked file goes into
+    `record`."""
     dirs = {p.rsplit("/", 1)[0] for p in listed if "/" in p}
     dirs |= {d.rsplit("/", i)[0] for d in list(dirs) for i in range(1, d.count("/") + 1)}
     stack = sorted(tops, reverse=True)
@@ -180,11 +191,14 @@ def _changed_or_foreign(target: str, listed: dict, tops: set) -> str | None:
         rel = stack.pop()
         full = os.path.join(target, rel)
         if rel in listed:
-            if os.path.islink(full) or not os.path.isfile(full):
-                return f"{shown(rel)} is no longer the file atlaskb wrote"
             try:
-                if _sha256(full) != listed[rel]:
+                st = os.lstat(full)
+                if not stat.S_ISREG(st.st_mode):
+                    return f"{shown(rel)} is no longer the file atlaskb wrote"
+                stamp = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+                if known.get(rel) != stamp and file_sha256(full) != listed[rel]:
                     return f"{shown(rel)} was changed after atlaskb wrote it"
+                record[rel] = stamp
             except OSError as e:
                 return f"{shown(rel)} cannot be read ({e.strerror or e})"
         elif rel in dirs and os.path.isdir(full) and not os.path.islink(full):
@@ -209,6 +223,8 @@ def _process_start(pid: int) -> str | None:
 
 
 def _owner_doc(target: str, carried: list) -> dict:
+    import socket
+
     return {"written_by": "atlaskb", "pid": os.getpid(), "start": _process_start(os.getpid()),
             "host": socket.gethostname(), "target": os.path.basename(target), "carried": carried}
 
@@ -232,6 +248,8 @@ def _stale_owner(folder: str, target: str) -> dict | None:
             and doc.get("target") == os.path.basename(target) and isinstance(doc.get("carried"), list)
             and all(isinstance(c, str) and c and "/" not in c and c not in (".", "..") for c in doc["carried"])):
         return None
+    import socket
+
     if doc.get("host") != socket.gethostname() or os.name != "posix":
         return None  # cannot tell whether its process lives
     pid = doc["pid"]
@@ -277,6 +295,8 @@ def clean_leftovers(target: str) -> list[str]:
 
 def _settle(folder: str, target: str, kind: str, carried: list) -> bool:
     """Put back what a dead run's temporary folder holds of the user's, then remove it."""
+    import shutil
+
     try:
         if kind == "old":
             previous = os.path.join(folder, _PREVIOUS)
@@ -328,6 +348,9 @@ def output_dir(out: str, kind: str, label: str) -> Iterator[str]:
 
     On an exception the temporary folder is removed and `out` is untouched.
     """
+    import shutil
+    import tempfile
+
     plan = plan_replace(out, kind, label)
     target = plan.target
     parent = os.path.dirname(target)
@@ -338,7 +361,7 @@ def output_dir(out: str, kind: str, label: str) -> Iterator[str]:
         _write_owner(tmp, target)
         yield tmp
         write_manifest(tmp, kind)
-        plan = plan_replace(out, kind, label)
+        plan = plan_replace(out, kind, label, plan.verified)
         clash = [e for e in plan.keep if os.path.lexists(os.path.join(tmp, e))]
         if clash:
             raise _usage(f"refusing to replace {shown(out)}: it holds {shown(clash[0])}, which atlaskb did not "
@@ -351,6 +374,8 @@ def output_dir(out: str, kind: str, label: str) -> Iterator[str]:
 
 
 def _swap(tmp: str, plan: Plan) -> None:
+    import shutil
+    import tempfile
     target = plan.target
     if plan.keep:
         _write_owner(tmp, target, plan.keep)  # journal first: a kill mid-move can put them back
@@ -385,6 +410,8 @@ def write_output_file(out: str, data: str | bytes) -> None:
 
 def atomic_write(path: str, data: str | bytes) -> None:
     """Write a file through a temporary file in the same folder and rename it into place."""
+    import tempfile
+
     path = os.path.abspath(path)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=os.path.dirname(path))
