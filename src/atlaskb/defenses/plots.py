@@ -73,7 +73,7 @@ def figure(technique: str, name: str, rows: list[dict]):
         ax.set_ylabel(r["metric"].replace("_", " "))
         ax.set_ylim(0, 1.2)
         ax.legend(fontsize=7, frameon=False, loc="upper center", ncol=2)
-    fig.suptitle(f"{technique} {name}: single model vs ensemble ({_spread(rows)})", fontsize=9)
+    fig.suptitle(f"{technique} {name}: baseline vs defended ({_spread(rows)})", fontsize=9)
     fig.tight_layout()
     return fig
 
