@@ -104,10 +104,14 @@ def test_search_index_is_a_script_whose_urls_resolve(site):
     data = json.loads(text.split("window.ATLASKB_SEARCH = ", 1)[1].rstrip().rstrip(";"))
     rows = data["rows"]
     assert len(rows) == 278
-    for object_id, _type, _name, url, _text in rows:
+    for object_id, _type, _name, url, _text, _also in rows:
         assert (site / url).is_file(), (object_id, url)
+    from atlaskb.textmatch import RULES
+
+    assert data["stemming"] == RULES  # the page applies atlaskb search's word-form rule
     by_id = {r[0]: r for r in rows}
     assert by_id["AML.M0006"][2] == "Use Ensemble Methods"
+    assert by_id["AML.T0051.000"][2] == "Direct" and by_id["AML.T0051.000"][5] == "LLM Prompt Injection"
 
 
 def test_matrix_columns_follow_the_kill_chain(site, pages, bundled_kb):
@@ -470,7 +474,7 @@ def test_evidence_reads_for_a_threat_modeler(tmp_path):
         assert ">better<" in html  # the query count, whose intervals are apart
         assert ">worse<" not in html
         assert "defended</strong>: with the mitigation in place" in html
-        assert "simba_<wbr>score_<wbr>based" in html
+        assert "SimBA score based" in html  # the attack key, readable
     assert page.count(">better<") == 1 and page.count(">no clear difference<") == 1
     assert "eps=0.2" in page and "eps=0.200" not in page
 
