@@ -7,17 +7,10 @@ import os
 import click
 
 from atlaskb.cli import pass_app
-from atlaskb.cli.output import counted
+from atlaskb.cli.output import counted, dump_json
 from atlaskb.cli.paths import OutPath, SafePath
 from atlaskb.cli.linkstatus import evidence_option, read_evidence
 from atlaskb.errors import SourceError, UsageError
-
-
-def dump_json(data) -> str:
-    """JSON in the order the exporter built it (see `output.dump_json`)."""
-    from atlaskb.cli.output import dump_json as dump
-
-    return dump(data, sort_keys=False)
 
 
 @click.group()
@@ -32,7 +25,7 @@ def export_json(app, out):
     """The whole graph: {"nodes": [...], "edges": [...]}."""
     from atlaskb.export.graph_json import to_json_data
 
-    _write(out, dump_json(to_json_data(_exportable(app))) + "\n")
+    _write(out, dump_json(to_json_data(_exportable(app)), sort_keys=False) + "\n")
 
 
 def _exportable(app):
@@ -107,7 +100,7 @@ def export_navigator(app, score, have, profile_path, evidence_dirs, case_study, 
         evidence = read_evidence(kb, evidence_dirs)
     elif evidence_dirs:
         raise UsageError("--evidence goes with --score evidence")
-    _write(out, dump_json(layer(kb, score, have_ids, strength, evidence=evidence, navigator=navigator)) + "\n")
+    _write(out, dump_json(layer(kb, score, have_ids, strength, evidence=evidence, navigator=navigator), sort_keys=False) + "\n")
 
 
 def _export_case_studies(kb, case_study: str, navigator: str, out: str | None) -> None:
@@ -118,7 +111,7 @@ def _export_case_studies(kb, case_study: str, navigator: str, out: str | None) -
 
     if case_study.strip().lower() != "all":
         found = queries.resolve(kb, case_study, CASE_STUDY)
-        _write(out, dump_json(case_study_layer(kb, found, navigator)) + "\n")
+        _write(out, dump_json(case_study_layer(kb, found, navigator), sort_keys=False) + "\n")
         return
     if not out:
         raise UsageError("--case-study all writes one file per case study: give --out FOLDER")
@@ -277,7 +270,7 @@ def lint(app, fmt):
     findings = run_lint(kb)
     fmt = app.fmt(fmt, "text")
     if fmt == "json":
-        click.echo(dump_json([f.as_dict() for f in findings]))
+        click.echo(dump_json([f.as_dict() for f in findings], sort_keys=False))
     else:
         for f in findings:
             click.echo(str(f))
