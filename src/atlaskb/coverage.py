@@ -191,6 +191,35 @@ def _profile_from_node(path: str, root) -> Profile:
 
 # -- coverage --------------------------------------------------------------------------------
 
+def percent(ratio: float) -> str:
+    """A coverage ratio as people read it: `0.4167` -> `42%`."""
+    return f"{ratio * 100:.0f}%"
+
+
+def mitigation_ids(kb, names) -> list[str]:
+    """Mitigations as a user names them (an ID in any case, with or without `AML.`, or a
+    name) -> their IDs, in the order given, each once. An unknown one raises NotFound,
+    with suggestions."""
+    ids: list[str] = []
+    for name in names:
+        mid = q.resolve(kb, name, MITIGATION)
+        if mid not in ids:
+            ids.append(mid)
+    return ids
+
+
+def by_mitigation_id(kb, mapping: dict) -> dict:
+    """{mitigation as the user named it: value} -> {its ID: value}, as a profile's notes
+    and strengths are shown. Names that match nothing are dropped: `compute` reports them."""
+    out = {}
+    for name, value in mapping.items():
+        try:
+            out[q.resolve(kb, name, MITIGATION)] = value
+        except NotFound:
+            continue
+    return out
+
+
 def _resolve_have(kb, have, strength) -> tuple[list[str], dict[str, float]]:
     """Resolve IDs or names of mitigations; the strengths re-keyed by resolved ID."""
     resolved: list[str] = []

@@ -13,6 +13,7 @@ from atlaskb.cli.linkstatus import evidence_option, read_evidence, status_text
 from atlaskb.cli.paths import SafePath
 from atlaskb.cli.output import KeepOrder, Table, emit, format_option
 from atlaskb.cli.query import query_kb
+from atlaskb.coverage import by_mitigation_id, percent
 
 have_option = click.option(
     "--have", "have", multiple=True, metavar="M1,M2,...",
@@ -24,13 +25,16 @@ profile_option = click.option(
 )
 
 
+def have_items(have) -> list[str]:
+    """--have values, comma-separated or repeated, as a list of mitigations as written."""
+    return [x.strip() for chunk in have for x in chunk.split(",") if x.strip()]
+
+
 def deployed(have: tuple[str, ...], profile_path: str | None) -> tuple[list[str], dict, dict]:
     """The mitigations in place from --have and/or --profile: (ids, notes, strengths)."""
     if not have and not profile_path:
         raise click.UsageError("say what is deployed: --have M1,M2,... or --profile FILE (`--have ''` for none)")
-    items: list[str] = []
-    for chunk in have:
-        items += [x.strip() for x in chunk.split(",") if x.strip()]
+    items = have_items(have)
     notes: dict[str, str] = {}
     strength: dict[str, float] = {}
     if profile_path:
@@ -40,26 +44,6 @@ def deployed(have: tuple[str, ...], profile_path: str | None) -> tuple[list[str]
         items += profile.mitigations
         notes, strength = profile.notes, profile.strength
     return items, notes, strength
-
-
-def _by_id(kb, mapping: dict) -> dict:
-    """{mitigation as written: value} -> {resolved ID: value} (unresolvable keys dropped:
-    `compute` has already reported them)."""
-    from atlaskb import queries as q
-    from atlaskb.errors import NotFound
-    from atlaskb.model import MITIGATION
-
-    out = {}
-    for key, value in mapping.items():
-        try:
-            out[q.resolve(kb, key, MITIGATION)] = value
-        except NotFound:
-            continue
-    return out
-
-
-def _pct(ratio: float) -> str:
-    return f"{ratio * 100:.0f}%"
 
 
 require_option = click.option(
@@ -102,18 +86,18 @@ def coverage(app, have, profile_path, evidence_dirs, require, gap_count, fmt):
     fmt = app.fmt(fmt)
     # The profile keys notes and strengths as it names the mitigation (an ID, a short ID,
     # a name): key them by the resolved ID, as `compute` did, for the table.
-    notes, strength = _by_id(kb, notes), _by_id(kb, strength)
+    notes, strength = by_mitigation_id(kb, notes), by_mitigation_id(kb, strength)
     names = {m: kb.graph.nodes[m].get("name", "") for m in result["have"]}
     have_rows = [{"id": m, "name": names[m], "strength": strength.get(m, 1.0), "note": notes.get(m, "")}
                  for m in result["have"]]
     tactic_rows = [{"id": t, "name": e["name"], "covered": len(e["covered"]),
-                    "total": len(e["covered"]) + len(e["uncovered"]), "ratio": _pct(e["ratio"])}
+                    "total": len(e["covered"]) + len(e["uncovered"]), "ratio": percent(e["ratio"])}
                    for t, e in result["by_tactic"].items()]
     gaps = result["gaps"] if fmt == "csv" else result["gaps"][:gap_count]
     gaps = [{**g, "name": q.full_name(kb, g["id"])} for g in gaps]
     totals = result["totals"]
     by = f" by {require} links" if evidence is not None and require != "claimed" else ""
-    summary = f"{totals['covered']} of {totals['techniques']} techniques covered{by} ({_pct(totals['ratio'])})"
+    summary = f"{totals['covered']} of {totals['techniques']} techniques covered{by} ({percent(totals['ratio'])})"
     if by:
         summary += f"; {totals['claimed']} claimed"
     tables = [

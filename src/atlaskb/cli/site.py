@@ -27,13 +27,15 @@ def site():
 @pass_app
 def build(app, out, have, profile_path, evidence_dir):
     """Write the site to OUT; open OUT/index.html in a browser (no server needed)."""
+    from atlaskb.cli.coverage import have_items
+    from atlaskb.coverage import mitigation_ids
     from atlaskb.fsutil import shown
     from atlaskb.site import build_site
 
     if have and profile_path:
         raise UsageError("give either --have or --profile, not both")
     kb = app.kb
-    have_ids = _resolve_have(kb, have) if have else None
+    have_ids = mitigation_ids(kb, have_items(have)) if have else None
     profile = _load_profile(profile_path) if profile_path else None
     try:
         result = build_site(kb, out, have=have_ids, profile=profile, evidence_dir=list(evidence_dir) or None)
@@ -54,22 +56,6 @@ def build(app, out, have, profile_path, evidence_dir):
     click.echo(f"Site written to {shown(out.rstrip('/'))}/index.html ({result.pages} pages, {result.seconds:.2f} s{suffix})")
     for warning in result.warnings:
         click.echo(f"atlaskb: warning: {warning}", err=True)
-
-
-def _resolve_have(kb, values) -> list[str]:
-    """IDs (any case), bare numbers such as M0006, or names, each resolved to one
-    mitigation; an unknown one stops the build with suggestions."""
-    from atlaskb import queries
-
-    ids = []
-    raws = [part.strip() for value in values for part in value.split(",") if part.strip()]
-    for raw in raws:
-        upper = raw.upper()
-        candidate = upper if upper in kb else f"AML.{upper}" if f"AML.{upper}" in kb else raw
-        found = queries.resolve(kb, candidate, "mitigation")
-        if found not in ids:
-            ids.append(found)
-    return ids
 
 
 def _load_profile(path: str):

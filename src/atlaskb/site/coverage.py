@@ -23,8 +23,6 @@ import math
 from dataclasses import dataclass, field
 
 from atlaskb import coverage as cov
-from atlaskb import queries
-from atlaskb.errors import NotFound
 from atlaskb.model import TECHNIQUE
 from atlaskb.site.context import SiteModel
 
@@ -69,10 +67,6 @@ class CoverageView:
     strength: dict = field(default_factory=dict)  # resolved ID -> strength, where given
 
 
-def _pct(ratio: float) -> str:
-    return f"{ratio * 100:.0f}%"
-
-
 def _number(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
@@ -88,16 +82,7 @@ def coverage_view(model: SiteModel, have=None, profile=None) -> CoverageView:
     picks = cov.recommend(kb, items, top=RECOMMENDATIONS, strength=strength)
     ref = model.refs.__getitem__
 
-    resolved_notes, resolved_strength = {}, {}
-    for item in items:
-        try:
-            mid = queries.resolve(kb, item, "mitigation")
-        except NotFound:
-            continue
-        if item in notes:
-            resolved_notes[mid] = notes[item]
-        if strength and item in strength:
-            resolved_strength[mid] = strength[item]
+    resolved_notes, resolved_strength = cov.by_mitigation_id(kb, notes), cov.by_mitigation_id(kb, strength or {})
 
     covered = set(result["covered"])
     levels = result.get("level", {})
@@ -109,7 +94,7 @@ def coverage_view(model: SiteModel, have=None, profile=None) -> CoverageView:
     total = len(result["covered"]) + len(result["uncovered"])
     view = CoverageView(
         have=list(result.get("have", [])), total=total, covered_count=len(result["covered"]),
-        percent=_pct(len(result["covered"]) / total) if total else "0%", cells=cells,
+        percent=cov.percent(len(result["covered"]) / total) if total else "0%", cells=cells,
         has_strength=bool(resolved_strength), has_notes=bool(resolved_notes),
         subs_covered=subs_covered, strength=resolved_strength,
     )
@@ -125,7 +110,7 @@ def coverage_view(model: SiteModel, have=None, profile=None) -> CoverageView:
         ratio = float(entry.get("ratio") or 0.0)
         view.by_tactic[tactic] = (len(entry["covered"]), len(entry["covered"]) + len(entry["uncovered"]))
         view.tactic_rows.append({"ref": ref(tactic), "covered": len(entry["covered"]),
-                                 "uncovered": len(entry["uncovered"]), "percent": _pct(ratio),
+                                 "uncovered": len(entry["uncovered"]), "percent": cov.percent(ratio),
                                  "width": f"{ratio * 100:.1f}"})
     for gap in result["gaps"]:
         view.gaps.append({"rank": len(view.gaps) + 1, "ref": ref(gap["id"]),
