@@ -79,6 +79,19 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
 
+def warn_load_problems(findings, label: str | None = None) -> None:
+    """One line on stderr when loading met errors: how many, and how to see them. `label`
+    names which sources, for commands that load more than one set (`diff`)."""
+    errors = sum(1 for f in findings if f.level == "error")
+    if not errors:
+        return
+    if label is None:
+        click.echo(f"atlaskb: {errors} problem(s) while loading; run `atlaskb lint` for details", err=True)
+    else:
+        click.echo(f"atlaskb: {errors} problem(s) while loading the {label} source(s); "
+                   "run `atlaskb --source ... lint` for details", err=True)
+
+
 class AppContext:
     """What every command shares: the sources asked for and the loaded knowledge base."""
 
@@ -95,13 +108,7 @@ class AppContext:
             from atlaskb import load
 
             self._kb = load(*self.sources)
-            errors = [f for f in self._kb.findings if f.level == "error"]
-            if errors:
-                click.echo(
-                    f"atlaskb: {len(errors)} problem(s) while loading; "
-                    "run `atlaskb lint` for details",
-                    err=True,
-                )
+            warn_load_problems(self._kb.findings)
         return self._kb
 
     def fmt(self, local: str | None, default: str = "table") -> str:

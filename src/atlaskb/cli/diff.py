@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from atlaskb.cli import pass_app
+from atlaskb.cli import pass_app, warn_load_problems
 from atlaskb.cli.output import Table, emit, format_option
 
 _DESCRIPTION_WIDTH = 60
@@ -14,10 +14,7 @@ def _load(paths: tuple[str, ...], label: str):
     import atlaskb
 
     kb = atlaskb.load(*paths)
-    errors = [f for f in kb.findings if f.level == "error"]
-    if errors:
-        click.echo(f"atlaskb: {len(errors)} problem(s) while loading the {label} source(s); "
-                   f"run `atlaskb --source ... lint` for details", err=True)
+    warn_load_problems(kb.findings, label)
     return kb
 
 

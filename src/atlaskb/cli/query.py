@@ -16,7 +16,7 @@ import sys
 import click
 
 from atlaskb import queries as q
-from atlaskb.cli import pass_app
+from atlaskb.cli import pass_app, warn_load_problems
 from atlaskb.cli.linkstatus import evidence_option, read_evidence, status_text
 from atlaskb.cli.output import Table, cell, counted, emit, format_option
 from atlaskb.errors import AtlasError, NotFound
@@ -40,10 +40,7 @@ def query_kb(app):
 
         lite = load_lite(app.sources)
         if lite is not None:
-            errors = [f for f in lite.findings if f.level == "error"]
-            if errors:  # the same notice AppContext.kb gives after a full load
-                click.echo(f"atlaskb: {len(errors)} problem(s) while loading; run `atlaskb lint` for details",
-                           err=True)
+            warn_load_problems(lite.findings)  # as AppContext.kb does after a full load
             return lite
     return app.kb
 
