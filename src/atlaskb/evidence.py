@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 
 from atlaskb.errors import SourceError
 from atlaskb.model import MITIGATES, Finding
@@ -48,6 +49,22 @@ _MAX_NUMBER = 2 ** 1023  # past this an int has no float, and every reader conve
 
 def results_path(directory: str) -> str:
     return os.path.join(directory, RESULTS_FILE)
+
+
+def rounded(value, digits: int):
+    """`value` with every float rounded to `digits` decimals, all the way down (tuples
+    become lists, numpy scalars Python numbers): results.json keeps 6, readable listings 3,
+    so figures carry no spurious precision."""
+    if isinstance(value, float):
+        return round(value, digits)
+    if isinstance(value, dict):
+        return {k: rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [rounded(v, digits) for v in value]
+    np = sys.modules.get("numpy")  # a numpy scalar implies numpy is loaded; never import it here
+    if np is not None and isinstance(value, np.generic):
+        return rounded(value.item(), digits)
+    return value
 
 
 def load_results(directory: str) -> dict:

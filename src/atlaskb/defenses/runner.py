@@ -23,6 +23,7 @@ from atlaskb.defenses import get_mitigation, plots, results, rows as rows_mod, s
 from atlaskb.defenses.config import BaseConfig, default_seeds
 from atlaskb.defenses.data import get_dataset
 from atlaskb.errors import AtlasError, UsageError
+from atlaskb.evidence import rounded
 from atlaskb.fsutil import plan_replace, shown
 
 # What the evidence folder's manifest calls it (`fsutil`): a folder is replaced by a new
@@ -33,19 +34,6 @@ LABEL = "atlaskb defend run"
 
 class UnknownTechnique(AtlasError):
     exit_code = 1
-
-
-def _round(v):
-    """Floats to 6 decimals, recursively: readable files without spurious precision."""
-    if isinstance(v, float):
-        return round(v, 6)
-    if isinstance(v, dict):
-        return {k: _round(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_round(x) for x in v]
-    if isinstance(v, np.generic):
-        return _round(v.item())
-    return v
 
 
 def select_techniques(mod, requested) -> list[str]:
@@ -223,7 +211,7 @@ def run(mitigation: str, techniques=(), *, backend: str = "numpy", device: str =
                                                                               f"plots/{r['technique']}.svg"]}
                     for r in rows],
     }
-    doc = _round(doc)
+    doc = rounded(doc, 6)  # results.json: readable, no spurious precision
     _check_measured(doc, ds.name)
     doc["provenance"]["timings"] = {"total_s": round(time.perf_counter() - t_start, 3),
                                     "per_technique_s": {t: round(v, 3) for t, v in timings.items()},
@@ -271,7 +259,7 @@ def write(doc: dict, rows: list[dict], chosen: list[str], out: str, names: dict 
             os.makedirs(pdir)
             for t in chosen:
                 sub = [r for r in rows if r["technique"] == t]
-                fig = plots.figure(t, names.get(t, ""), _round(sub))
+                fig = plots.figure(t, names.get(t, ""), rounded(sub, 6))
                 plots.write(fig, pdir, t)
             atomic_write(os.path.join(tmp, "results.json"), results.dumps(doc))
     except OSError as e:

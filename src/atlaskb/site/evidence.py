@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
 
-from atlaskb.evidence import attack_label
+from atlaskb.evidence import attack_label, rounded
 from atlaskb.site.context import SiteModel
 
 IMAGE_TYPES = {".svg", ".png", ".jpg", ".jpeg", ".gif", ".webp"}
@@ -163,22 +163,10 @@ def _also(params, digits: int, single_seed: bool) -> list:
     return out
 
 
-def _rounded(value):
-    """Floats to 3 decimals, as in the table, all the way down: the listing is for
-    reading (per-seed values, intervals), and results.json keeps the full precision."""
-    if isinstance(value, float):
-        return round(value, 3)
-    if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_rounded(v) for v in value]
-    return value
-
-
 def _params_full(value) -> str:
     if not isinstance(value, dict) or not any(isinstance(v, (dict, list, tuple)) for v in value.values()):
         return ""
-    return json.dumps(_rounded(value), indent=1, sort_keys=True, default=str)
+    return json.dumps(rounded(value, 3), indent=1, sort_keys=True, default=str)
 
 
 def _setup(meta: dict) -> str:
