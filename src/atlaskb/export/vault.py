@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 
+from atlaskb import queries
 from atlaskb.fsutil import output_dir, plan_replace
 from atlaskb.kb import KnowledgeBase, slugify
 from atlaskb.sources.vault import BOLD_FIELD_RE, LIST_ITEM_RE, RELEASE_FILE, _heading, _is_fence
@@ -96,15 +97,15 @@ class _Layout:
 
         for t in kb.nodes_of_type(TACTIC):
             claim(f"tactics/{self.slug(t)}", t)
-        subs = [t for t in kb.nodes_of_type(TECHNIQUE) if self.parent(t)]
+        subs = [t for t in kb.nodes_of_type(TECHNIQUE) if queries.parent(kb, t)]
         for t in kb.nodes_of_type(TECHNIQUE):
             if t in subs:
                 continue
-            tactics = self.tactics(t)
+            tactics = queries.tactics_of(kb, t)
             folder = os.path.basename(self.paths[tactics[0]]) if tactics else "no-tactic"
             claim(f"techniques/{folder}/{self.slug(t)}", t)
         for t in subs:
-            parent = self.parent(t)
+            parent = queries.parent(kb, t)
             base = self.paths.get(parent, f"techniques/no-tactic/{slugify(parent)}")
             claim(f"{base}/{self.slug(parent)}-{self.slug(t)}", t)
         for m in kb.nodes_of_type(MITIGATION):
@@ -114,15 +115,6 @@ class _Layout:
 
     def slug(self, object_id: str) -> str:
         return slugify(self.kb.graph.nodes[object_id].get("name") or object_id) or slugify(object_id)
-
-    def parent(self, t: str) -> str | None:
-        for _, p, k in self.kb.graph.out_edges(t, keys=True):
-            if k == SUBTECHNIQUE_OF:
-                return p
-        return None
-
-    def tactics(self, t: str) -> list[str]:
-        return sorted((p for _, p, k in self.kb.graph.out_edges(t, keys=True) if k == ACHIEVES), key=id_sort_key)
 
     def link(self, object_id: str, label: str) -> str:
         # A label holding `[[` or `]]` would end the link early or start another one.
@@ -254,7 +246,7 @@ class _PageWriter:
         if node.get("maturity"):
             out.append(f"- **Maturity:** {_inline(node['maturity'])}")
         out += self._attack(node)
-        parent = self.layout.parent(object_id)
+        parent = queries.parent(self.kb, object_id)
         if parent:
             out += ["", f"**Parent Technique:** {parent} — {_inline(self.g.nodes[parent].get('name', ''))}"]
         out += self._section("Tactics", [

@@ -99,13 +99,11 @@ class SiteModel:
         return not self.own_tactics.get(technique) and bool(self.tactics_of.get(technique))
 
     def matrix_columns(self) -> list[dict]:
-        """Tactics in kill-chain order, each with its top-level techniques and their
-        sub-techniques (the same rule as `queries.techniques_of_tactic`)."""
+        """Tactics in kill-chain order, each with its top-level techniques
+        (`queries.techniques_of_tactic`) and their sub-techniques."""
         columns = []
         for tactic in self.tactic_order:
-            achieving = [r.id for r in self.techniques_of.get(tactic, [])]
-            members = set(achieving)
-            tops = [t for t in achieving if self.parent.get(t) not in members]
+            tops = queries.techniques_of_tactic(self.kb, tactic)
             columns.append({"tactic": self.refs[tactic], "techniques": [
                 {"ref": self.refs[t], "subs": self.subtechniques.get(t, [])} for t in tops]})
         return columns
@@ -185,24 +183,10 @@ def _fill_edges(model: SiteModel) -> None:
     for items in model.steps_in_tactic.values():
         items.sort(key=lambda s: (id_sort_key(s.case_study.id), *step_key(s)))
     for technique in model.ids_by_type.get(TECHNIQUE, []):
-        model.tactics_of[technique] = _tactics(model, own_tactics, technique)
+        model.tactics_of[technique] = [refs[t] for t in queries.tactics_of(model.kb, technique)]
     for links in model.techniques_mitigated.values():
         for link in links:
             link.tactics = model.tactics_of.get(link.technique.id, [])
-
-
-def _tactics(model: SiteModel, own: dict, technique: str) -> list:
-    """A technique's tactics; a sub-technique that lists none takes its nearest
-    ancestor's, as `queries.tactics_of` does (a loop, not recursion: a vault can chain
-    3,000 parents; and no further up than that function goes)."""
-    seen: set = set()
-    node = technique
-    while node is not None and node not in seen and len(seen) <= queries.MAX_PARENT_DEPTH:
-        if own.get(node):
-            return own[node]
-        seen.add(node)
-        node = model.parent.get(node)
-    return []
 
 
 def _procedure_text(model: SiteModel) -> dict:
