@@ -30,6 +30,7 @@ from atlaskb.kbaccess import GraphAccess
 from atlaskb.sources.files import display_path
 
 from atlaskb.model import (
+    EDGE_ENDS,
     EDGE_TYPES,
     SUBTECHNIQUE_OF,
     TECHNIQUE,
@@ -43,15 +44,6 @@ from atlaskb.model import (
     parent_of_id,
     type_of_id,
 )
-
-# Which end types each edge type joins; a link whose resolved ends disagree is reported.
-EDGE_ENDS = {
-    "mitigates": ("mitigation", "technique"),
-    "subtechnique-of": ("technique", "technique"),
-    "achieves": ("technique", "tactic"),
-    "uses": ("case-study", "technique"),
-}
-
 
 def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")

@@ -11,14 +11,11 @@ from __future__ import annotations
 import networkx as nx
 
 from atlaskb.kb import KnowledgeBase
-from atlaskb.model import ACHIEVES, MITIGATES, SUBTECHNIQUE_OF, USES, Finding
+from atlaskb.model import EDGE_ENDS, SUBTECHNIQUE_OF, Finding
 
-# For each edge type stated on vault pages: the page types that can state it.
-_SIDES = {
-    MITIGATES: ("mitigation", "technique"),
-    ACHIEVES: ("technique", "tactic"),
-    USES: ("case-study", "technique"),
-}
+# For each edge type stated on vault pages: the page types that can state it (both ends,
+# when they differ; a sub-technique link joins two techniques, so no side is missing).
+_SIDES = {edge_type: ends for edge_type, ends in EDGE_ENDS.items() if ends[0] != ends[1]}
 
 
 def lint(kb: KnowledgeBase) -> list[Finding]:

@@ -23,6 +23,15 @@ SUBTECHNIQUE_OF = "subtechnique-of"  # sub-technique -> parent technique
 ACHIEVES = "achieves"  # technique -> tactic
 USES = "uses"  # case study -> technique, attrs: step, tactic
 EDGE_TYPES = (MITIGATES, SUBTECHNIQUE_OF, ACHIEVES, USES)
+# The object types each edge type joins, (source, target): the builder rejects a link
+# whose ends disagree, lint checks pages on both sides, a vault section's links point at
+# the type on the other side.
+EDGE_ENDS = {
+    MITIGATES: (MITIGATION, TECHNIQUE),
+    SUBTECHNIQUE_OF: (TECHNIQUE, TECHNIQUE),
+    ACHIEVES: (TECHNIQUE, TACTIC),
+    USES: (CASE_STUDY, TECHNIQUE),
+}
 
 MATURITY_ORDER = {"realized": 3, "demonstrated": 2, "feasible": 1}
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from atlaskb.model import (
     ACHIEVES,
     CASE_STUDY,
+    EDGE_ENDS,
     MITIGATES,
     MATURITY_ORDER,
     MITIGATION,
@@ -93,13 +94,10 @@ SECTIONS = {
     (TACTIC, "techniques"): (ACHIEVES, "in"),
     (CASE_STUDY, "techniques"): (USES, "out"),
 }
+# The type a section's links point at: the other end of its edge (`model.EDGE_ENDS`).
 SECTION_TARGET_TYPE = {
-    "techniques": TECHNIQUE,
-    "mitigations": MITIGATION,
-    "tactics": TACTIC,
-    "case studies": CASE_STUDY,
-    "sub-techniques": TECHNIQUE,
-    "subtechniques": TECHNIQUE,
+    name: EDGE_ENDS[edge_type][1 if direction == "out" else 0]
+    for (_, name), (edge_type, direction) in SECTIONS.items()
 }
 
 
