@@ -31,7 +31,6 @@ from atlaskb.sources.files import display_path
 
 from atlaskb.model import (
     EDGE_ENDS,
-    EDGE_TYPES,
     SUBTECHNIQUE_OF,
     TECHNIQUE,
     USES,
@@ -271,6 +270,3 @@ class _Builder:
             self.graph.add_edge(node, parent, key=SUBTECHNIQUE_OF, type=SUBTECHNIQUE_OF,
                                 file=data.get("file", ""), line=data.get("line", 0), inferred=True)
 
-
-def edge_types() -> tuple[str, ...]:
-    return EDGE_TYPES

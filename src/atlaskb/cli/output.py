@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -42,7 +42,6 @@ class Table:
     title: str | None = None
     # Free text printed under the table (a summary line); table format only.
     caption: str | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
 
 
 class KeepOrder(dict):

@@ -59,10 +59,8 @@ def build(app, out, have, profile_path, evidence_dir):
 
 
 def _load_profile(path: str):
-    try:
-        from atlaskb.coverage import load_profile
-    except ImportError as e:
-        raise AtlasError(f"coverage profiles are not available in this installation ({e})") from e
+    from atlaskb.coverage import load_profile
+
     try:
         return load_profile(path)
     except AtlasError:

@@ -75,10 +75,8 @@ def read_source(path: str) -> SourceResult:
 
         return read_atlas_yaml(path)
     if kind == "stix":
-        try:
-            from atlaskb.sources.stix import read_stix
-        except ImportError:
-            raise SourceError(f"{path}: STIX bundles are not supported by this build") from None
+        from atlaskb.sources.stix import read_stix
+
         return read_stix(path)
     from atlaskb.sources.vault import read_page
 
