@@ -111,7 +111,14 @@ def test_worker_processes_give_the_same_results(tmp_path, reference):
 
 def test_ray_executor_gives_the_same_results(tmp_path, reference):
     pytest.importorskip("ray")
-    report = sweep_mod.sweep(out=str(tmp_path / "s"), executor="ray", workers=2, **ARGS)
+    from atlaskb.errors import AtlasError
+
+    try:
+        report = sweep_mod.sweep(out=str(tmp_path / "s"), executor="ray", workers=2, **ARGS)
+    except AtlasError as e:
+        if "cannot start or reach Ray" not in str(e):
+            raise
+        pytest.skip(f"Ray could not start on this machine: {e}")  # an overloaded host, not our code
     assert report.computed == 4
     assert _results(tmp_path / "s") == reference
 
