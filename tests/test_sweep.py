@@ -168,3 +168,22 @@ def test_cli_says_what_was_computed_and_reused(tmp_path, cli):
     assert "quick run: indicative" in out
     code, out, err = cli(*args)
     assert code == 0 and "0 cells computed, 2 reused" in out
+
+
+def test_a_sweep_folder_is_evidence_for_every_reader(tmp_path, cli):
+    from atlaskb.evidence import load_evidence
+    from atlaskb.errors import SourceError
+
+    out = tmp_path / "s"
+    sweep_mod.sweep(out=str(out), **{**ARGS, "seeds": 1})
+    ev = load_evidence(str(out))
+    assert ("AML.M0006", "AML.T0043.003") in ev
+    code, stdout, err = cli("coverage", "--have", "AML.M0006", "--evidence", str(out), "--format", "json")
+    assert code == 0, err
+    covered = {c["id"]: c["status"] for c in json.loads(stdout)["covered"]}
+    assert covered["AML.T0043.003"] != "unmeasured"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / sweep_mod.MARKER).write_text("{}")
+    with pytest.raises(SourceError, match="no results yet"):
+        load_evidence(str(empty))

@@ -34,10 +34,10 @@ import numpy as np
 from atlaskb.defenses import runner, stats
 from atlaskb.defenses.threat import ThreatModel
 from atlaskb.errors import AtlasError, UsageError
+from atlaskb.evidence import SWEEP_MARKER as MARKER  # what makes a folder a sweep folder
 from atlaskb.fsutil import atomic_write, check_out_path, shown
 
 CELL_FORMAT = 1
-MARKER = ".atlaskb-sweep.json"   # what makes a folder a sweep folder atlaskb may add to
 CLEAN = "clean-accuracy"         # the per-seed clean accuracies, stored as a cell of their own
 MAX_CELL_BYTES = 64 * 1024 * 1024
 EXECUTORS = ("local", "ray")
