@@ -789,3 +789,28 @@ def test_a_site_from_before_the_manifest_is_refused_with_a_hint(tmp_path, tiny_k
     with pytest.raises(UsageError, match="older than the manifest: if so, delete it"):
         build_site(tiny_kb, str(site))
     assert (site / "index.html").read_text(encoding="utf-8") == "old"
+
+
+def test_removing_an_old_output_never_follows_a_link_out(tmp_path):
+    """A stale `.old-` folder whose listed folder became a link: the files behind the
+    link are not ours to remove."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "style.css").write_text("precious", encoding="utf-8")
+    target = tmp_path / "site"
+    target.mkdir()
+    old = tmp_path / ".site.old-x"
+    previous = old / "previous"
+    previous.mkdir(parents=True)
+    (previous / "index.html").write_text("ours", encoding="utf-8")
+    (previous / fsutil.MANIFEST).write_text(json.dumps(
+        {"written_by": "atlaskb", "kind": "site", "format": 1,
+         "files": {"index.html": "x", "static/style.css": "y"}}), encoding="utf-8")
+    os.symlink(elsewhere, previous / "static")
+    (old / fsutil.OWNER).write_text(json.dumps(
+        {"written_by": "atlaskb", "pid": dead_pid(), "start": None, "host": os.uname().nodename,
+         "target": "site", "carried": []}), encoding="utf-8")
+    fsutil.clean_leftovers(str(target))
+    assert (elsewhere / "style.css").read_text(encoding="utf-8") == "precious"
+    assert not (previous / "index.html").exists()
+    assert (previous / "static").is_symlink()  # not ours: left for a person, with its folder

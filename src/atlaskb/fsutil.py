@@ -324,8 +324,11 @@ def _remove_listed(folder: str) -> bool:
     True when nothing else was there."""
     manifest = read_manifest(folder)
     for rel in (manifest or {}).get("files", {}):
-        path = os.path.join(folder, *rel.split("/"))
-        if ".." not in rel.split("/") and (os.path.isfile(path) or os.path.islink(path)):
+        parts = [p for p in rel.split("/") if p]
+        if ".." in parts or not parts or _linked_folder_on_the_way(folder, parts[:-1]):
+            continue  # never remove through a link: the file would be somewhere else
+        path = os.path.join(folder, *parts)
+        if os.path.isfile(path) or os.path.islink(path):
             with contextlib.suppress(OSError):
                 os.remove(path)
     for name in (MANIFEST, OWNER):
@@ -337,6 +340,19 @@ def _remove_listed(folder: str) -> bool:
         with contextlib.suppress(OSError):
             os.rmdir(sub)
     return not os.path.lexists(folder)
+
+
+def _linked_folder_on_the_way(folder: str, parts: list) -> bool:
+    """Whether any of the folders `parts` below `folder` is a symbolic link (or not a folder)."""
+    path = folder
+    for part in parts:
+        path = os.path.join(path, part)
+        try:
+            if not stat.S_ISDIR(os.lstat(path).st_mode):
+                return True
+        except OSError:
+            return True
+    return False
 
 
 # -- writing ----------------------------------------------------------------------------------
