@@ -99,3 +99,50 @@ def test_gaps_and_recommendations_name_sub_techniques_with_their_parent():
     assert "External Harms: User Harm" in table
     code, table, _ = run_cli("recommend", "--have", "AML.M0015", "--top", "1")
     assert "Exfiltration via AI Inference API: Invert AI Model" in table
+
+
+# -- matrix ---------------------------------------------------------------------------------
+
+def test_matrix_fits_80_to_120_columns_without_chopping_words(bundled_kb):
+    from atlaskb import queries
+
+    for width in (80, 100, 120):
+        code, out, err = run_cli("matrix", "--sub", "--width", str(width))
+        assert code == 0, err
+        assert max(len(line) for line in out.splitlines()) <= width
+        for t in bundled_kb.nodes_of_type("technique"):
+            name = bundled_kb.graph.nodes[t]["name"]
+            assert f"{t}  {name}" in out, (width, t)  # whole names, never cut into pieces
+    headers = [line for line in out.splitlines() if line and not line.startswith(" ")]
+    assert [h.split("(")[1].split(")")[0] for h in headers] == queries.tactics(bundled_kb)
+
+
+def test_matrix_piped_is_one_entry_a_line():
+    code, out, _ = run_cli("matrix")  # not a terminal
+    lines = out.splitlines()
+    assert "  AML.T0000  Search Open Technical Databases" in lines
+    assert max(len(line) for line in lines) < 100
+    code, out, _ = run_cli("matrix", "--format", "csv")
+    assert out.splitlines()[0] == "Tactic,Tactic name,ID,Name,Parent"
+
+
+# -- show ------------------------------------------------------------------------------------
+
+def test_show_keeps_where_it_was_read_for_provenance():
+    code, out, _ = run_cli("show", "AML.T0043.002", "--format", "json")
+    obj = json.loads(out)
+    assert not {"file", "line", "has_page"} & set(obj)
+    code, table, _ = run_cli("show", "AML.T0043.002")
+    assert "has_page" not in table and ".md" not in table
+    code, out, _ = run_cli("show", "AML.T0043.002", "--provenance", "--format", "json")
+    obj = json.loads(out)
+    assert obj["file"].endswith(".md") and obj["line"] >= 1 and obj["has_page"] is True
+
+
+def test_attack_names_read_as_words():
+    from atlaskb.evidence import attack_label
+
+    assert attack_label("pgd_linf_adaptive") == "PGD L∞ adaptive"
+    assert attack_label("simba_logprob_margin") == "SimBA log-prob margin"
+    assert attack_label("boundary_label_only") == "Boundary label only"
+    assert attack_label("Already readable") == "Already readable" and attack_label("") == ""

@@ -18,8 +18,9 @@ from atlaskb.defenses.threat import TargetedMisclassification, ThreatModel
 from atlaskb.engine import get_backend
 from atlaskb.engine import train as T
 
-TINY = replace(m0006.QUICK, epochs=3, n_test=30, pgd_steps=3, query_budget=30,
-               transfer_eps=(0.1, 0.2), shadow_per_family=2, targets_per_family=1, probes=6,
+TINY = replace(m0006.QUICK, epochs=3, n_test=30, apgd_steps=3, apgd_restarts=1, eps_curve=(0.1, 0.5),
+               select_steps=2, query_budget=30, shadow_per_family=2, shadow_ensembles_per_family=1,
+               targets_per_family=1, probes=6, fingerprint_train=60,
                fingerprint_epochs=2)
 
 

@@ -14,7 +14,7 @@ from atlaskb.defenses import check_module, data, list_mitigations, models, regis
 from atlaskb.defenses.attacks import AccessDenied
 from atlaskb.defenses.attacks.blind import Edit, Transfer
 from atlaskb.defenses.attacks.gradient import APGD, PGD, checkpoints
-from atlaskb.defenses.attacks.query import Boundary, HopSkipJump, SimBA
+from atlaskb.defenses.attacks.query import Boundary, HopSkipJump, RayS, SimBA
 from atlaskb.defenses.systems import Ensemble, InputTransform, Model, PostProcessed, Rejecting
 from atlaskb.defenses.threat import Misclassification, TargetedMisclassification, ThreatModel
 from atlaskb.engine import get_backend
@@ -71,13 +71,14 @@ def _attacks(pool, surrogate):
         "apgd": (APGD(steps=20, restarts=2), ThreatModel("white-box", "linf", eps, adaptive=True)),
         "simba": (SimBA(), ThreatModel("scores", "linf", eps, 60)),
         "boundary": (Boundary(pool), ThreatModel("labels", "l2", 2.0, 60)),
+        "rays": (RayS(), ThreatModel("labels", "linf", 0.15, 60)),
         "hopskipjump": (HopSkipJump(pool), ThreatModel("labels", "linf", 0.2, 200)),
         "transfer": (Transfer(surrogate, PGD(steps=10)), ThreatModel("none", "linf", eps)),
     }
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("name", ["pgd", "apgd", "simba", "boundary", "hopskipjump", "transfer"])
+@pytest.mark.parametrize("name", ["pgd", "apgd", "simba", "boundary", "rays", "hopskipjump", "transfer"])
 def test_every_attack_stays_inside_its_threat_model(nets, backend, name):
     be = _backend(backend)
     (n0, n1), x, y, pool = nets
@@ -248,7 +249,7 @@ def test_aggregate_adds_difference_verdict_and_threat_model():
 def small_doc():
     cfg = __import__("dataclasses").replace(
         __import__("atlaskb.defenses.mitigations.m0006", fromlist=["QUICK"]).QUICK,
-        epochs=3, n_test=30, pgd_steps=3, query_budget=30, transfer_eps=(0.1,))
+        epochs=3, n_test=30, apgd_steps=3, eps_curve=(0.1,), select_steps=2)
     return runner.run("AML.M0006", ["AML.T0043.000", "AML.T0043.003"], backend="numpy", seeds=2,
                       config=cfg, progress=False, names={})
 
@@ -331,3 +332,22 @@ def test_edit_attack_needs_no_access(nets):
     m = Model(get_backend("numpy"), n0)
     out = Edit(lambda z, r: 1 - z, "invert")(m, x, y, ThreatModel("none", "none"), np.random.default_rng(0))
     assert out.success.mean() > 0.5 and (out.queries == 1).all()
+
+
+def test_quick_evidence_is_labelled_on_the_site_and_the_graph_is_untouched(tmp_path, small_doc):
+    import copy
+
+    import atlaskb
+    from atlaskb.defenses import runner as R
+    from atlaskb.site import build_site
+
+    doc = json.loads(json.dumps(small_doc))
+    doc["provenance"]["quick"] = True
+    ev = tmp_path / "ev"
+    R.write(doc, [], [], str(ev), names={})
+    kb = atlaskb.load()
+    before = copy.deepcopy([(u, v, k, dict(d)) for u, v, k, d in kb.graph.edges(keys=True, data=True)])
+    build_site(kb, str(tmp_path / "site"), evidence_dir=str(ev))
+    html = (tmp_path / "site" / "evidence" / "index.html").read_text(encoding="utf-8")
+    assert "quick run: indicative" in html
+    assert [(u, v, k, dict(d)) for u, v, k, d in kb.graph.edges(keys=True, data=True)] == before

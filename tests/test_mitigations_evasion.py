@@ -21,6 +21,13 @@ from atlaskb.engine import get_backend
 IMG = (1, 8, 8)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """BLAS pinned as in `defend run`: small models on a shared machine."""
+    with runner.pinned_threads("numpy"):
+        yield
+
+
 def _numeric_vjp(f, x, g, seed):
     num, h = np.zeros_like(x), 1e-6
     for j in range(x.shape[1]):
@@ -80,7 +87,7 @@ def _tiny(cfg):
                    eps_curve=(0.1,))
 
 
-MODULES = ["m0003", "m0010"]
+MODULES = ["m0003", "m0010", "m0015"]
 
 
 @pytest.fixture(scope="module", params=MODULES)
@@ -88,7 +95,7 @@ def defended_ctx(request):
     import importlib
 
     mod = importlib.import_module(f"atlaskb.defenses.mitigations.{request.param}")
-    cfg = replace(_tiny(mod.QUICK), epochs=20, **({"eot_samples": 2} if hasattr(mod.QUICK, "eot_samples") else {}))
+    cfg = replace(_tiny(mod.QUICK), epochs=20, apgd_steps=20, restarts=2, **({"eot_samples": 2} if hasattr(mod.QUICK, "eot_samples") else {}))
     return mod, SeedContext(get_backend("numpy"), data.digits(), cfg, 0)
 
 
@@ -178,3 +185,58 @@ def test_adversarial_training_raises_robust_accuracy(backend):
             out = PGD(steps=10)(m, xt, yt, ThreatModel("white-box", "linf", 0.1), np.random.default_rng(0))
             acc[name] = (m.predict(out.x_adv) == yt).mean()
     assert acc["pgd-at"] >= acc["normal"] + 0.15, acc
+
+
+@pytest.fixture(scope="module")
+def small_net():
+    from atlaskb.defenses import models
+    from atlaskb.engine import train as T
+
+    be = get_backend("numpy")
+    ds = data.digits()
+    r = np.random.default_rng(0)
+    net = T.train(be, models.mlp(64, (32,), 10, "relu", r), ds.x[:600], ds.y[:600], epochs=10, rng=r)
+    return be, ds, net
+
+
+def _fd(fn, x, h=1e-3):
+    num = np.zeros_like(x)
+    for j in range(x.shape[1]):
+        e = np.zeros_like(x)
+        e[:, j] = h
+        num[:, j] = (fn((x + e).astype(np.float32)) - fn((x - e).astype(np.float32))) / (2 * h)
+    return num
+
+
+def test_detector_scores_have_the_gradients_they_claim(small_net):
+    from atlaskb.defenses import detectors as D
+
+    be, ds, net = small_net
+    x = np.random.default_rng(1).random((3, 64)) * 0.8 + 0.1
+    maha = D.Mahalanobis(be, net, ds.x[:600], ds.y[:600], 10)
+    s, g = maha.value_and_grad(x.astype(np.float32))
+    num = _fd(maha.value, x)
+    assert np.abs(g - num).max() <= 0.01 * np.abs(num).max()
+    lin = lambda z, r=None: (0.7 * z).astype(z.dtype)  # a smooth squeezer with a derivative
+    lin.backward = lambda z, g, r=None: 0.7 * g
+    sq = D.SqueezeDisagreement(be, net, {"scale": lin})
+    s, g = sq.value_and_grad(x.astype(np.float32))
+    num = _fd(sq.value, x)
+    assert np.abs(g - num).max() <= 0.02 * np.abs(num).max()
+
+
+def test_a_calibrated_detector_rejects_about_its_false_positive_rate(small_net):
+    from atlaskb.defenses import detectors as D
+
+    be, ds, net = small_net
+    det = D.ScoreDetector(D.Mahalanobis(be, net, ds.x[:600], ds.y[:600], 10), "m").calibrate(ds.x[600:1000], 0.05)
+    held_out = det.scores(ds.x[1000:])[:, 1] > 0.5
+    assert 0.0 < held_out.mean() < 0.15
+    noise = np.random.default_rng(0).random((50, 64)).astype(np.float32)
+    assert (det.scores(noise)[:, 1] > 0.5).mean() > 0.9  # uniform noise is nothing like a digit
+    with pytest.raises(ValueError, match="false-positive"):
+        D.threshold_at_fpr(np.ones(5), 1.5)
+    with pytest.raises(ValueError, match="validation"):
+        D.threshold_at_fpr(np.ones(0), 0.05)
+    with pytest.raises(RuntimeError, match="calibrate"):
+        D.ScoreDetector(D.Mahalanobis(be, net, ds.x[:600], ds.y[:600], 10), "m").scores(ds.x[:3])

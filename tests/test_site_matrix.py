@@ -148,6 +148,9 @@ def test_pick_with_the_keyboard_recolour_and_round_trip_the_url(page, sites):
     page.wait_for_selector("#cov-panel:not([hidden])")
     assert cells_by_state(page) == cells_by_state(page) and set(cells_by_state(page)["partial"]) == only_m15
     assert page.locator('#cov-list li[data-mitigation="AML.M0015"] .cov-strength input').input_value() == "0.5"
+    page.get_by_role("button", name="Remove AML.M0006").click()  # the picked list removes too
+    assert page.evaluate("location.hash") == "#have=AML.M0015:0.5"
+    assert page.locator("#cov-picked button").all_inner_texts() == ["AML.M0015 (0.5) ×"]
     page.locator("#cov-clear").click()
     assert cells_by_state(page).keys() == {"none"}
     assert page.evaluate("location.hash") == "#have="

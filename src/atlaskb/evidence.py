@@ -24,6 +24,21 @@ METRICS = ("robust_accuracy", "attack_success_rate", "identification_accuracy", 
            "auc", "true_positive_rate", "fidelity")
 TOP_KEYS = ("mitigation", "backend", "device", "dataset", "provenance", "clean_accuracy", "results")
 RESULT_KEYS = ("technique", "attack", "metric", "higher_is_better", "baseline", "defended", "ci95", "params")
+# How attack names (snake_case keys in results.json) read in tables and on the site.
+_ATTACK_WORDS = {"pgd": "PGD", "linf": "L∞", "l2": "L2", "simba": "SimBA", "logprob": "log-prob",
+                 "nonadaptive": "non-adaptive", "ai": "AI", "llm": "LLM", "api": "API", "rag": "RAG"}
+
+
+def attack_label(name: str) -> str:
+    """`pgd_linf_adaptive` → "PGD L∞ adaptive": the key, readable (a key that is not
+    snake_case is returned as it is)."""
+    if not name or " " in name or "_" not in name and name.lower() not in _ATTACK_WORDS:
+        return name
+    words = [_ATTACK_WORDS.get(w.lower(), w) for w in name.split("_") if w]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
+
+
 _MAX_BYTES = 20 * 1024 * 1024
 # A results file we write nests 6 deep (results -> params -> extra -> ... -> interval); a
 # deeper one is not ours, and the readers (site, `show`) walk it recursively.

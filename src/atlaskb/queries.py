@@ -3,6 +3,12 @@
 Each takes the KnowledgeBase first and returns plain data (IDs, dicts), in ATLAS ID
 order, so the CLI, the site and tests all get the same answers. Costs are per call on
 the graph's adjacency: O(degree) unless stated.
+
+An object is named by its ID in any case (``aml.t0043``, ``T0043``); a tactic also by
+its shortname (``ai-attack-staging``) or name. An ID that names nothing, or an object
+of another kind than the question is about, raises `atlaskb.errors.NotFound` with a
+message that says which ("AML.M0003 is a mitigation, not a technique"), never an empty
+answer that looks like "none".
 """
 
 from __future__ import annotations
@@ -14,8 +20,10 @@ from atlaskb.model import (
     ACHIEVES,
     MATURITY_ORDER,
     MITIGATES,
+    MITIGATION,
     SUBTECHNIQUE_OF,
     TACTIC,
+    TECHNIQUE,
     USES,
     id_sort_key,
     is_id,
@@ -127,15 +135,51 @@ def full_name(kb: KnowledgeBase, object_id: str) -> str:
     return f"{parent_name}: {name}" if parent_name and name else name
 
 
+# -- checking what a question is about ----------------------------------------------------
+
+def checked(kb: KnowledgeBase, object_id: str, obj_type: str | None = None) -> str:
+    """The canonical ID of `object_id` (any case, `AML.` optional), checked to exist and
+    to be of `obj_type`. Raises NotFound otherwise ("did you mean", or "X is a
+    mitigation, not a technique")."""
+    if object_id in kb.graph:
+        found: str | None = object_id
+    elif isinstance(object_id, str):
+        q = object_id.strip()
+        found = next((c for c in (q.upper(), f"AML.{q.upper()}") if c in kb.graph), None)
+    else:
+        found = None
+    if found is None:
+        candidates = kb.nodes_of_type(obj_type) if obj_type else sorted(kb.graph.nodes, key=id_sort_key)
+        raise NotFound(str(object_id), suggest(kb, str(object_id), candidates))
+    actual = kb.graph.nodes[found].get("type")
+    if obj_type is not None and actual != obj_type:
+        raise NotFound(str(object_id), actual_type=actual, wanted_type=obj_type, object_id=found)
+    return found
+
+
+def tactic_id(kb: KnowledgeBase, tactic: str) -> str:
+    """A tactic from its ID (any case), its shortname (``ai-attack-staging``, as STIX
+    kill-chain phases and Navigator layers name it) or its name."""
+    if tactic in kb.graph and kb.graph.nodes[tactic].get("type") == TACTIC:
+        return tactic
+    key = str(tactic).strip().lower()
+    for t in kb.nodes_of_type(TACTIC):
+        d = kb.graph.nodes[t]
+        name = (d.get("name") or "").lower()
+        if key in (t.lower(), name, (d.get("shortname") or "").lower(), "-".join(name.split())):
+            return t
+    return checked(kb, tactic, TACTIC)
+
+
 # -- structure ---------------------------------------------------------------------------
 
 def parent(kb: KnowledgeBase, technique: str) -> str | None:
-    found = _out(kb, technique, SUBTECHNIQUE_OF)
+    found = _out(kb, checked(kb, technique, TECHNIQUE), SUBTECHNIQUE_OF)
     return found[0] if found else None
 
 
 def subtechniques(kb: KnowledgeBase, technique: str) -> list[str]:
-    return _in(kb, technique, SUBTECHNIQUE_OF)
+    return _in(kb, checked(kb, technique, TECHNIQUE), SUBTECHNIQUE_OF)
 
 
 def tactics_of(kb: KnowledgeBase, technique: str, memo: dict[str, list[str]] | None = None) -> list[str]:
@@ -148,7 +192,7 @@ def tactics_of(kb: KnowledgeBase, technique: str, memo: dict[str, list[str]] | N
     instead of a quadratic one."""
     seen: set[str] = set()
     walked: list[str] = []
-    node: str | None = technique
+    node: str | None = checked(kb, technique, TECHNIQUE)
     found: list[str] = []
     while node is not None and node not in seen:
         if memo is not None and node in memo:
@@ -168,8 +212,9 @@ def tactics_of(kb: KnowledgeBase, technique: str, memo: dict[str, list[str]] | N
 
 
 def techniques_of_tactic(kb: KnowledgeBase, tactic: str, include_subtechniques: bool = False) -> list[str]:
-    """Top-level techniques that achieve `tactic` (and optionally their sub-techniques)."""
-    achieving = _in(kb, tactic, ACHIEVES)
+    """Top-level techniques that achieve `tactic` (ID, shortname or name), and optionally
+    their sub-techniques."""
+    achieving = _in(kb, tactic_id(kb, tactic), ACHIEVES)
     tops = [t for t in achieving if parent(kb, t) not in achieving]
     if not include_subtechniques:
         return tops
@@ -194,6 +239,7 @@ def mitigations_for(kb: KnowledgeBase, technique: str, rollup: bool = False) -> 
     With `rollup`, mitigations stated for its parent or its sub-techniques are included
     too, with ``via`` naming the technique they were stated for (None when direct).
     """
+    technique = checked(kb, technique, TECHNIQUE)
     rows: dict[str, dict] = {}
     related = [technique]
     if rollup:
@@ -210,6 +256,7 @@ def mitigations_for(kb: KnowledgeBase, technique: str, rollup: bool = False) -> 
 
 def techniques_for(kb: KnowledgeBase, mitigation: str) -> list[dict]:
     """Techniques `mitigation` addresses, each ``{"id", "name", "note", "tactics"}``."""
+    mitigation = checked(kb, mitigation, MITIGATION)
     out = []
     for _, t, k, d in kb.graph.out_edges(mitigation, keys=True, data=True):
         if k == MITIGATES:
@@ -220,6 +267,7 @@ def techniques_for(kb: KnowledgeBase, mitigation: str) -> list[dict]:
 
 def case_studies_for(kb: KnowledgeBase, technique: str) -> list[dict]:
     """Case studies using `technique`, with the procedure steps that use it."""
+    technique = checked(kb, technique, TECHNIQUE)
     out = []
     for cs, _, k, d in kb.graph.in_edges(technique, keys=True, data=True):
         if k == USES:
@@ -228,20 +276,22 @@ def case_studies_for(kb: KnowledgeBase, technique: str) -> list[dict]:
 
 
 def case_study_count(kb: KnowledgeBase, technique: str) -> int:
+    technique = checked(kb, technique, TECHNIQUE)
     return sum(1 for _, _, k in kb.graph.in_edges(technique, keys=True) if k == USES)
 
 
 def maturity_rank(kb: KnowledgeBase, technique: str) -> int:
     """realized 3 > demonstrated 2 > feasible 1 > unknown 0."""
-    return MATURITY_ORDER.get(kb.graph.nodes[technique].get("maturity") or "", 0)
+    return MATURITY_ORDER.get(kb.graph.nodes[checked(kb, technique, TECHNIQUE)].get("maturity") or "", 0)
 
 
 def mitigation_count(kb: KnowledgeBase, technique: str) -> int:
+    technique = checked(kb, technique, TECHNIQUE)
     return sum(1 for _, _, k in kb.graph.in_edges(technique, keys=True) if k == MITIGATES)
 
 
 __all__ = [
-    "resolve", "suggest", "search", "full_name", "parent", "subtechniques", "tactics_of", "techniques_of_tactic",
+    "resolve", "suggest", "search", "full_name", "checked", "tactic_id", "parent", "subtechniques", "tactics_of", "techniques_of_tactic",
     "tactics", "mitigations_for", "techniques_for", "case_studies_for", "case_study_count",
     "maturity_rank", "mitigation_count",
 ]
@@ -252,6 +302,7 @@ __all__ = [
 def neighbours(kb: KnowledgeBase, node: str) -> list[str]:
     """Objects linked to `node` by any edge, either direction, in ATLAS ID order."""
     g = kb.graph
+    node = checked(kb, node)
     return sorted(set(g.successors(node)) | set(g.predecessors(node)), key=id_sort_key)
 
 

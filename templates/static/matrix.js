@@ -238,11 +238,31 @@
       var input = strength.querySelector("input");
       if (on && document.activeElement !== input) input.value = String(sel.get(id));
     });
+    picked(sel);
     var byRadios = panel.querySelectorAll("input[name=cov-by]");
     Array.from(byRadios).forEach(function (r) { r.checked = r.value === state.by; r.disabled = !result && r.value === "evidence"; });
     document.getElementById("cov-dl-profile").disabled = !sel.size;
     document.getElementById("cov-dl-layer").disabled = !sel.size;
     writeHash();
+  }
+
+  /* The picked mitigations as buttons that remove them (the list above may be filtered
+     or scrolled away from them). */
+  function picked(sel) {
+    var ul = document.getElementById("cov-picked");
+    var had = ul.contains(document.activeElement);
+    ul.textContent = "";
+    orderedIds(sel).forEach(function (id) {
+      var li = el("li"), s = sel.get(id);
+      var b = el("button", id + (s === 1 ? "" : " (" + s + ")") + " ×");
+      b.type = "button";
+      b.title = mitigations[mitIndex.get(id)].name;
+      b.setAttribute("aria-label", "Remove " + id + " " + mitigations[mitIndex.get(id)].name);
+      b.addEventListener("click", function () { state.selection.delete(id); apply(); });
+      li.appendChild(b);
+      ul.appendChild(li);
+    });
+    if (had) (ul.querySelector("button") || document.getElementById("cov-filter")).focus();
   }
 
   function pctText(ratio) {  // Python's f"{ratio * 100:.0f}%": halves go to the even neighbour

@@ -153,12 +153,16 @@ def tactic_order(kb) -> dict[str, int]:
 # -- show --------------------------------------------------------------------------------
 
 _HIDDEN_FIELDS = {"type", "name", "description", "procedure", "order"}
+# Where an object was read from, not what it is: shown with --provenance only.
+PROVENANCE_FIELDS = ("file", "line", "has_page")
 
 
-def describe(kb, object_id: str) -> dict:
-    """One object with its attributes and all its relationships, as plain data."""
+def describe(kb, object_id: str, provenance: bool = False) -> dict:
+    """One object with its attributes and all its relationships, as plain data (with
+    `provenance`, also where it was read: file, line, has_page)."""
     node = kb.graph.nodes[object_id]
-    out = {"id": object_id, **{k: v for k, v in node.items() if k != "order"}}
+    out = {"id": object_id, **{k: v for k, v in node.items()
+                               if k != "order" and (provenance or k not in PROVENANCE_FIELDS)}}
     obj_type = node.get("type")
     if obj_type == TECHNIQUE:
         parent = q.parent(kb, object_id)
@@ -187,6 +191,8 @@ def add_evidence(kb, obj: dict, evidence, statuses=None) -> list[dict]:
     """Attach measured figures (`evidence`: (mitigation, technique) -> rows) and, with
     `statuses` (an `atlaskb.linkstatus.LinkStatuses`), each link's evidence status to the
     object's mitigation/technique entries; returns the flat evidence rows for the table."""
+    from atlaskb.evidence import attack_label  # only with --evidence
+
     rows = []
     obj_type = obj.get("type")
     entries = obj.get("mitigations") if obj_type == TECHNIQUE else obj.get("techniques") if obj_type == MITIGATION else None
@@ -202,7 +208,8 @@ def add_evidence(kb, obj: dict, evidence, statuses=None) -> list[dict]:
             continue
         entry["evidence"] = rows_here
         for r in rows_here:
-            rows.append({"mitigation": m, "technique": t, "attack": r.get("attack"), "metric": r.get("metric"),
+            rows.append({"mitigation": m, "technique": t, "attack": attack_label(str(r.get("attack") or "")),
+                         "metric": r.get("metric"),
                          "baseline": r.get("baseline"), "defended": r.get("defended"), "ci95": r.get("ci95"),
                          "baseline_ci": _interval(r.get("ci95"), "baseline"),
                          "defended_ci": _interval(r.get("ci95"), "defended"),
@@ -290,12 +297,15 @@ def _steps_text(steps: list[dict]) -> str:
 @click.argument("objects", nargs=-1, metavar="ID|NAME...", shell_complete=complete_ids(None))
 @stdin_option
 @evidence_option
+@click.option("--provenance", is_flag=True,
+              help="Also say where the object was read: file, line, and whether it has a page of its own.")
 @format_option
 @pass_app
-def show(app, objects, use_stdin, evidence_dirs, fmt):
+def show(app, objects, use_stdin, evidence_dirs, provenance, fmt):
     """One object (ID, name or partial name) with its relationships.
 
-    JSON: an object for one query, an array for several (or with `-`/--stdin). With
+    JSON: an object for one query, an array for several (or with `-`/--stdin); where
+    it was read (file, line, has_page) only with --provenance. With
     --evidence, each mitigation of a technique (each technique of a mitigation) has the
     link's `status` and `reason`, and `evidence`: the measured rows.
     """
@@ -306,7 +316,7 @@ def show(app, objects, use_stdin, evidence_dirs, fmt):
     ids, errors = resolve_many(kb, queries, None)
     objs, tables = [], []
     for object_id in ids:
-        obj = describe(kb, object_id)
+        obj = describe(kb, object_id, provenance)
         rows = add_evidence(kb, obj, statuses.rows, statuses) if statuses is not None else None
         objs.append(obj)
         tables.extend(show_tables(obj, rows, title or "Measured evidence"))
@@ -418,32 +428,75 @@ def tactics(app, fmt):
 
 @click.command()
 @click.option("--sub", "with_subs", is_flag=True, help="Include sub-techniques under their parents.")
-@click.option("--ids", "ids_only", is_flag=True, help="Cells show IDs only (narrower).")
+@click.option("--ids", "ids_only", is_flag=True, help="Techniques by ID only (narrower).")
+@click.option("--width", type=click.IntRange(min=40), default=None,
+              help="Lay the blocks out for this many columns (default: the terminal's width).")
 @format_option
 @pass_app
-def matrix(app, with_subs, ids_only, fmt):
-    """The tactic × technique matrix: one column per tactic, in kill-chain order.
+def matrix(app, with_subs, ids_only, width, fmt):
+    """The tactic × technique matrix, in kill-chain order: one block per tactic, its
+    techniques in as many columns as the width allows (one a line when piped, so that
+    `grep` sees whole entries).
 
     JSON: an array of tactics, each {id, name, techniques: [{id, name, parent}]}.
+    CSV: one row per (tactic, technique).
     """
     kb = query_kb(app)
-    columns, data = [], []
+    data = []
     for t in q.tactics(kb):
         techs = q.techniques_of_tactic(kb, t, include_subtechniques=with_subs)
         entries = [{**ref(kb, x), "parent": q.parent(kb, x)} for x in techs]
         data.append({**ref(kb, t), "techniques": entries})
-        columns.append((t, name_of(kb, t) or t))
-    height = max((len(c["techniques"]) for c in data), default=0)
-    rows = []
-    for i in range(height):
-        row = {}
-        for col in data:
-            if i < len(col["techniques"]):
-                e = col["techniques"][i]
-                indent = "  " if e["parent"] else ""
-                row[col["id"]] = indent + (e["id"] if ids_only else (e["name"] or e["id"]))
-        rows.append(row)
-    emit(data, Table(columns, rows), app.fmt(fmt), app.no_color)
+    fmt = app.fmt(fmt)
+    if fmt == "table":
+        from atlaskb.cli.output import _is_tty
+
+        columns = width or (_terminal_width() if _is_tty() else None)
+        click.echo(matrix_text(data, columns, ids_only), nl=False)
+        return
+    rows = [{"tactic": col["id"], "tactic_name": col["name"], "id": e["id"], "name": e["name"], "parent": e["parent"]}
+            for col in data for e in col["techniques"]]
+    emit(data, Table([("tactic", "Tactic"), ("tactic_name", "Tactic name"), ("id", "ID"), ("name", "Name"),
+                      ("parent", "Parent")], rows), fmt, app.no_color)
+
+
+def _terminal_width() -> int:
+    import shutil
+
+    return max(40, min(shutil.get_terminal_size((100, 24)).columns, 240))
+
+
+def matrix_text(data: list[dict], width: int | None, ids_only: bool = False) -> str:
+    """The matrix as text blocks, one per tactic. With a `width`, a block's entries fill
+    as many columns (top to bottom, then left to right) as fit, and no line is longer;
+    an entry is cut (with …) only when one alone would not fit. Without one, one entry a
+    line. Sub-techniques are indented under their parent."""
+    out: list[str] = []
+    for col in data:
+        count = len(col["techniques"])
+        out.append(f"{col['name'] or col['id']} ({col['id']}): {counted(count, 'technique')}")
+        labels = [("  " if e["parent"] else "") + (e["id"] if ids_only else f"{e['id']}  {e['name'] or ''}".rstrip())
+                  for e in col["techniques"]]
+        out.extend(_columns(labels, width))
+        out.append("")
+    return "\n".join(out)
+
+
+def _columns(labels: list[str], width: int | None, indent: int = 2, gap: int = 3) -> list[str]:
+    if not labels:
+        return []
+    if width is None:
+        return [" " * indent + label for label in labels]
+    room = width - indent
+    cell = min(max(len(label) for label in labels), room)
+    per_line = max(1, (room + gap) // (cell + gap))
+    height = -(-len(labels) // per_line)
+    fitted = [label if len(label) <= cell else label[: cell - 1] + "…" for label in labels]
+    lines = []
+    for r in range(height):
+        parts = [fitted[c * height + r] for c in range(per_line) if c * height + r < len(fitted)]
+        lines.append(" " * indent + (" " * gap).join(p.ljust(cell) for p in parts).rstrip())
+    return lines
 
 
 # -- search / case studies / path -------------------------------------------------------------

@@ -20,7 +20,7 @@ from atlaskb.engine.network import Network
 def train_members(backend: Backend, x: np.ndarray, y: np.ndarray, n_classes: int,
                   image: tuple[int, int, int], cfg, rng: np.random.Generator,
                   extra: dict | None = None, augment: dict | None = None,
-                  specs: list[dict] | None = None) -> list[Network]:
+                  specs: list[dict] | None = None, regulariser=None) -> list[Network]:
     """Train the members: each on its own bootstrap sample of (x, y) by default, or, with
     `cfg.diversity > 0`, jointly (see `_train_jointly`).
 
@@ -32,8 +32,9 @@ def train_members(backend: Backend, x: np.ndarray, y: np.ndarray, n_classes: int
     # One stream per member, drawn first: member i's initial weights (and, when trained on
     # its own, its bootstrap sample and batch order) come from stream i.
     streams = [np.random.default_rng(rng.integers(2**63)) for _ in specs]
-    if cfg.diversity > 0:
-        return _train_jointly(backend, x, y, n_classes, image, cfg, rng, streams, extra, augment, specs)
+    if getattr(cfg, "diversity", 0) > 0 or regulariser is not None:
+        return _train_jointly(backend, x, y, n_classes, image, cfg, rng, streams, extra, augment, specs,
+                              regulariser)
     nets = []
     for i, (spec, r) in enumerate(zip(specs, streams)):
         idx = r.integers(0, len(y), len(y)) if cfg.bootstrap else np.arange(len(y))
@@ -64,7 +65,7 @@ def _same_for_all(per_member: dict | None, n: int, what: str):
     return vals[0]
 
 
-def _train_jointly(backend, x, y, n_classes, image, cfg, rng, streams, extra, augment, specs):
+def _train_jointly(backend, x, y, n_classes, image, cfg, rng, streams, extra, augment, specs, regulariser=None):
     """Negative-correlation training (engine.train with `diversity`): all members see the
     same minibatches of the whole of (x, y) and are rewarded for disagreeing with the mean
     prediction, so diversity comes from the loss instead of from bootstrap samples (the
@@ -77,8 +78,8 @@ def _train_jointly(backend, x, y, n_classes, image, cfg, rng, streams, extra, au
         x, y = np.concatenate([x, add[0]]), np.concatenate([y, add[1]])
     nets = [models.build(spec, x.shape[1], n_classes, image, r) for spec, r in zip(specs, streams)]
     return T.train(backend, nets, x, y, epochs=cfg.epochs, batch_size=cfg.batch, lr=cfg.lr,
-                   diversity=cfg.diversity, rng=np.random.default_rng(rng.integers(2**63)),
-                   batch_hook=hook)
+                   diversity=getattr(cfg, "diversity", 0.0), regulariser=regulariser,
+                   rng=np.random.default_rng(rng.integers(2**63)), batch_hook=hook)
 
 
 def train_baseline(backend: Backend, x: np.ndarray, y: np.ndarray, n_classes: int,

@@ -57,12 +57,13 @@ def median_filter(image, size: int = 2):
         window, and is summed back onto the source pixels."""
         order = np.argsort(_windows(x), axis=2, kind="stable")
         mids = [k // 2] if k % 2 else [k // 2 - 1, k // 2]
-        gi = np.asarray(g, np.float64).reshape(len(x), c, h * w)
-        out = np.zeros((len(x), c, h * w))
-        n_i, c_i, p_i = np.meshgrid(np.arange(len(x)), np.arange(c), np.arange(h * w), indexing="ij")
+        gi = np.asarray(g, np.float64).reshape(len(x), c, h * w) / len(mids)
+        base = (np.arange(len(x) * c) * (h * w))[:, None]  # each (input, channel) image's offset
+        p_i = np.arange(h * w)[None, None, :]
+        out = np.zeros(len(x) * c * h * w)
         for m in mids:
-            taken = src[order[:, :, m, :], p_i]  # source pixel of the chosen element
-            np.add.at(out, (n_i, c_i, taken), gi / len(mids))
+            taken = src[order[:, :, m, :], p_i].reshape(len(x) * c, h * w)  # source pixel chosen
+            out += np.bincount((taken + base).ravel(), weights=gi.ravel(), minlength=out.size)
         return out.reshape(len(x), c * h * w)
 
     smooth.backward = backward

@@ -194,6 +194,7 @@ def _diversity_grads(be: Backend, outs: list, lam: float, batch: int) -> list:
 def train(backend: Backend, nets, X, y, epochs: int = 20, batch_size: int = 64,
           lr: float = 1e-3, seed: int = 0, *, weight_decay: float = 0.0,
           subsets: Sequence | None = None, diversity: float = 0.0,
+          regulariser: Callable | None = None,
           callback: Callable[[int, int, float], None] | None = None,
           rng: np.random.Generator | None = None,
           batch_hook: Callable[[np.ndarray, np.ndarray, np.random.Generator],
@@ -208,6 +209,10 @@ def train(backend: Backend, nets, X, y, epochs: int = 20, batch_size: int = 64,
       trains on `X[subsets[i]]` when `subsets` is given (training partitions).
     - `diversity > 0`: all networks train jointly on the same minibatches (`default_rng(seed)`)
       with a negative-correlation term −λ·mean_m ||p_m − p̄||² that rewards disagreement.
+    - `regulariser(backend, member_logits, y) -> [d/dlogits_m]`: a joint term on the members'
+      outputs (the gradient of its batch-mean value w.r.t. each member's logits), added to
+      the cross-entropy gradients; like `diversity`, it trains all networks jointly on shared
+      minibatches. Ensemble-diversity training methods (ADP, say) plug in here.
     - `weight_decay` adds an L2 term on weight matrices (not biases).
     - `callback(epoch, net_index, mean_loss)` after each epoch (net_index −1 in joint mode).
     - `rng`: a generator to draw the minibatch order from instead of `seed` (networks in
@@ -239,7 +244,8 @@ def train(backend: Backend, nets, X, y, epochs: int = 20, batch_size: int = 64,
         raise ValueError(f"X must be (N, features) with one label per row; got {X_np.shape}, {y_np.shape}")
     if subsets is not None and len(subsets) != len(nets):
         raise ValueError("subsets needs one index array per network")
-    if diversity > 0 and subsets is not None:
+    joint = diversity > 0 or regulariser is not None
+    if joint and subsets is not None:
         raise ValueError("diversity training uses shared minibatches; it cannot take subsets")
     if batch_hook is None:
         Xb, yb = be.asarray(X_np), be.asarray(y_np)
@@ -264,6 +270,9 @@ def train(backend: Backend, nets, X, y, epochs: int = 20, batch_size: int = 64,
             if diversity > 0:
                 extra = _diversity_grads(be, outs, diversity, int(ybat.shape[0]))
                 glogits = [g + e for g, e in zip(glogits, extra)]
+            if regulariser is not None:
+                extra = regulariser(be, outs, ybat)
+                glogits = [g + e for g, e in zip(glogits, extra)]
         _, grads = be.backward(tape, glogits)
         if weight_decay:
             for b, gb in zip(group, grads):
@@ -273,7 +282,7 @@ def train(backend: Backend, nets, X, y, epochs: int = 20, batch_size: int = 64,
         be.adam_step(flat_params(group), flat_grads(grads), state, lr)
         return losses
 
-    if diversity > 0:
+    if joint:
         gen = rng if rng is not None else np.random.default_rng(seed)
         state: dict = {}
         n = len(y_np)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
 
+from atlaskb.evidence import attack_label
 from atlaskb.site.context import SiteModel
 
 IMAGE_TYPES = {".svg", ".png", ".jpg", ".jpeg", ".gif", ".webp"}
@@ -87,6 +88,7 @@ class EdgeEvidence:
     rows: list
     figures: list = field(default_factory=list)
     setup: str = ""  # backend, device, data set, clean accuracy, seeds
+    quick: bool = False  # measured with --quick: indicative only
 
 
 def _number(value, digits: int = 3) -> str:
@@ -190,8 +192,6 @@ def _setup(meta: dict) -> str:
     if isinstance(clean, dict) and clean:
         parts.append("clean accuracy " + ", ".join(f"{k} {_number(v)}" for k, v in sorted(clean.items())))
     prov = meta.get("provenance") if isinstance(meta.get("provenance"), dict) else {}
-    if prov.get("quick"):
-        parts.insert(0, "quick run: indicative")
     seeds = prov.get("seeds")
     if isinstance(seeds, list) and seeds:
         parts.append(f"{len(seeds)} seeds" if len(seeds) != 1 else "1 seed, so no 95% intervals")
@@ -331,6 +331,7 @@ def collect(model: SiteModel, evidence) -> tuple[list[EdgeEvidence], dict, dict]
             for row in item.rows:  # an SVG beside its served PNG is the same figure: no note
                 row.not_served = [n for n in row.not_served if os.path.splitext(n)[0] not in figures]
             item.setup = _setup(meta)
+            item.quick = bool(isinstance(meta, dict) and (meta.get("provenance") or {}).get("quick"))
             edges.append(item)
             by_pair[(link.mitigation.id, link.technique.id)] = item
     return edges, by_pair, plots
@@ -356,7 +357,7 @@ def _row(result: dict, evidence_dir: str | None, plots: dict, figures: dict,
     higher = result.get("higher_is_better")
     ci = result.get("ci95") if isinstance(result.get("ci95"), dict) else {}
     row = EvidenceRow(
-        attack=str(result.get("attack") or ""), metric=METRIC_LABELS.get(metric, metric),
+        attack=attack_label(str(result.get("attack") or "")), metric=METRIC_LABELS.get(metric, metric),
         baseline=_number(result.get("baseline"), digits), defended=_number(result.get("defended"), digits),
         change=change, verdict=verdict, ci95=_interval(result.get("ci95"), digits, single),
         params=_params(result.get("params")), params_full=_params_full(result.get("params")),

@@ -88,8 +88,8 @@ class APGD(_Multi):
     """APGD-style attack: step size starts at 2 eps and is halved at a checkpoint for an
     input whose loss rose in fewer than rho of the steps since the last checkpoint, or that
     made no progress at unchanged step size; a halving restarts from the input's best
-    point. Momentum 0.75. The best-loss point of each run is kept, and any iterate that
-    fools the system is kept at once."""
+    point. Momentum 0.75. Success is checked at every checkpoint and on the best-loss
+    point at the end; the first point found that fools the system is kept."""
 
     name = "apgd"
 
@@ -122,10 +122,11 @@ class APGD(_Multi):
             x_new = np.clip(xk + a * (z - xk) + (1 - a) * (xk - x_prev), lo, hi)
             g_new, f_new = access.gradient(x_new.astype(x.dtype), labels, loss, rng)
             f_new, g_new = sign * f_new, sign * g_new
-            ok = criterion(access.predict(x_new.astype(x.dtype)), y)
-            first = ok & ~won
-            x_win[first] = x_new[first]
-            won |= ok
+            if k + 1 in marks or k + 1 == self.steps:  # success checks at checkpoints only
+                ok = criterion(access.predict(x_new.astype(x.dtype)), y)
+                first = ok & ~won
+                x_win[first] = x_new[first]
+                won |= ok
             rises += f_new > f_cur
             improved = f_new > f_best
             x_best[improved], f_best[improved] = x_new[improved], f_new[improved]
@@ -143,5 +144,11 @@ class APGD(_Multi):
                     g[halve], f_cur[halve] = sign * gh, sign * fh
                 last_mark, rises = k + 1, np.zeros(n)
                 eta_at_mark, fbest_at_mark = eta.copy(), f_best.copy()
+        rest = ~won
+        if rest.any():  # the best-loss point may fool the system where the last iterate did not
+            ok = criterion(access.predict(x_best[rest].astype(x.dtype)), y[rest])
+            idx = np.flatnonzero(rest)[ok]
+            x_win[idx] = x_best[idx]
+            won[idx] = True
         out = np.where(won[:, None], x_win, x_best).astype(x.dtype)
         return out, won

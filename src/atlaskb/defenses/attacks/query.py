@@ -160,6 +160,90 @@ class Boundary(Attack):
         return xa, np.minimum(used, budget)
 
 
+class RayS(Attack):
+    """Label-only L-inf attack after RayS (Chen and Gu, KDD 2020), from its description:
+    search over sign directions d in {-1, +1}^D for the one whose decision boundary is
+    nearest, where the boundary radius along d is the smallest r with x + r d (clipped to
+    [0, 1]) misclassified. Directions are refined hierarchically: at stage s the features
+    split into 2^s blocks and each block's sign is flipped in turn; a flip is kept when the
+    flipped direction is already adversarial at the current best radius (one query), after
+    which a binary search (to `tolerance` x eps) finds its radius. Success: a radius <= eps,
+    i.e. a misclassified input inside the eps ball. All inputs run in lockstep so queries
+    are batched; each is charged per input and never beyond the budget."""
+
+    knowledge = ("labels", "scores", "white-box")
+    name = "rays"
+
+    def __init__(self, tolerance: float = 0.05):
+        self.tolerance = tolerance
+
+    def run(self, access, x, y, tm, rng, criterion):
+        if tm.norm != "linf":
+            raise ValueError("RayS works in the linf ball")
+        budget, eps = tm.queries, tm.eps
+        n, dim = x.shape
+        x64 = x.astype(np.float64)
+        queries = np.zeros(n, np.int64)
+        if n == 0 or budget < 1:
+            return x.copy(), queries
+
+        def adv(idx, dirs, r):
+            queries[idx] += 1
+            cand = np.clip(x64[idx] + r[:, None] * dirs, 0.0, 1.0).astype(x.dtype)
+            return criterion(access.predict(cand), y[idx])
+
+        d = np.ones((n, dim))
+        r_best = np.full(n, np.inf)
+        done = np.zeros(n, bool)
+
+        def search(idx, dirs, hi):
+            """Binary search the boundary radius in (0, hi] along dirs (adversarial at hi)."""
+            lo = np.zeros(len(idx))
+            hi = hi.copy()
+            while True:
+                act = np.flatnonzero((hi - lo > self.tolerance * eps) & (hi > eps) & (queries[idx] < budget))
+                if len(act) == 0:
+                    return hi
+                mid = (lo[act] + hi[act]) / 2
+                ok = adv(idx[act], dirs[act], mid)
+                hi[act[ok]] = mid[ok]
+                lo[act[~ok]] = mid[~ok]
+
+        # the starting direction: all +1, adversarial at radius 1 (the whole box) or not
+        idx = np.arange(n)
+        ok = adv(idx, d, np.ones(n))
+        r_best[ok] = search(idx[ok], d[ok], np.ones(int(ok.sum())))
+        done |= r_best <= eps
+        stage = 0
+        while True:
+            blocks = 2 ** stage
+            if blocks > dim:
+                stage, blocks = 0, 1  # every single-feature flip tried: start over, coarse again
+            edges = np.linspace(0, dim, blocks + 1).astype(int)
+            for b in range(blocks):
+                live = np.flatnonzero(~done & (queries < budget))
+                if len(live) == 0:
+                    return self._result(x, x64, d, r_best, eps), np.minimum(queries, budget)
+                trial = d[live].copy()
+                trial[:, edges[b]:edges[b + 1]] *= -1
+                probe = np.where(np.isfinite(r_best[live]), r_best[live], 1.0)
+                ok = adv(live, trial, probe)
+                better = live[ok]
+                if len(better):
+                    r_new = search(better, trial[ok], probe[ok])
+                    d[better] = trial[ok]
+                    r_best[better] = np.minimum(r_best[better], r_new)
+                    done[better] = r_best[better] <= eps
+            stage += 1
+
+    @staticmethod
+    def _result(x, x64, d, r_best, eps):
+        won = r_best <= eps
+        out = x.copy()
+        out[won] = np.clip(x64[won] + r_best[won, None] * d[won], 0.0, 1.0).astype(x.dtype)
+        return out
+
+
 class HopSkipJump(Attack):
     """Label-only, L-inf, after HopSkipJump (Chen, Jordan and Wainwright, 2020).
 

@@ -78,7 +78,7 @@ class Config(BaseConfig):
     pgd_steps: int = 20
     shadow_per_family: int = 12
     targets_per_family: int = 6
-    probes: int = 24
+    probes: int = 60
     fingerprint_epochs: int = 30
     ontology_orders: int = 30
 
@@ -186,8 +186,12 @@ def _api(ctx, adaptive=True):
 
 
 def _attacked(ctx):
-    k = min(ctx.cfg.attacked_points, len(ctx.y_test))
-    return ctx.x_test[:k], ctx.y_test[:k], ctx.test_ids[:k]
+    """A random subset of the test points (the same for every arm) for the query attacks."""
+    def compute():
+        k = min(ctx.cfg.attacked_points, len(ctx.y_test))
+        i = np.sort(ctx.rng("attacked-points").choice(len(ctx.y_test), k, replace=False))
+        return ctx.x_test[i], ctx.y_test[i], ctx.test_ids[i]
+    return ctx.cached("m0002:attacked-points", compute)
 
 
 def _run(ctx, name: str, arm: str, system_, attack, tm):
@@ -367,8 +371,9 @@ def inversion(ctx):
                                 "judge": "RBF SVM trained on the attacker's split (independent of the target)",
                                 "measures": "share of reconstructions the judge labels as the intended class",
                                 "chance": 1.0 / ctx.n_classes},
-                        caveat="Reconstructions start from noise; a success means the class is recognisable, "
-                               "not that a training image was recovered."))
+                        caveat="The query budget is per reconstruction; reconstructions start from noise, so a "
+                               "success means the class is recognisable, not that a training image was "
+                               "recovered."))
     return rows
 
 
@@ -429,11 +434,16 @@ def _extraction_rows(ctx, active: bool, name: str, headline_metric: str):
         rows.append(row(_tag(f"{name} fidelity", arm), "fidelity", _fidelity(ctx, cb), _fidelity(ctx, cd),
                         _extract_tm(ctx), params={**p, "measures": "agreement of the copy's labels with the "
                                                                    "victim's on the test points"},
-                        extra=extra, headline=headline_metric == "fidelity" and arm == "label_only"))
+                        extra=extra, headline=headline_metric == "fidelity" and arm == "label_only",
+                        caveat=_BUDGET_IS_TOTAL))
         rows.append(row(_tag(f"{name} accuracy", arm), "accuracy", _copy_acc(ctx, cb), _copy_acc(ctx, cd),
                         _extract_tm(ctx), hib=False, params={**p, "measures": "test accuracy of the attacker's "
-                                                                              "copy (lower is better for the defender)"}))
+                                                                              "copy (lower is better for the defender)"},
+                        caveat=_BUDGET_IS_TOTAL))
     return rows
+
+
+_BUDGET_IS_TOTAL = "The query budget is the total the attacker spends building its copy, not a budget per input."
 
 
 def extract(ctx):
@@ -486,13 +496,23 @@ def _fingerprint_models(ctx):
     return ctx.cached("m0002:fingerprint-models", compute)
 
 
+def _with_top_label(s: np.ndarray) -> np.ndarray:
+    return np.hstack([s, label_only(s)])
+
+
+def _probe_view(ctx, net, arm):
+    """What the fingerprinting attacker records from one model behind the API: the answer and
+    its top label (the label is in every answer; log-probabilities of tiny classes are noisy
+    across random inits, and an attacker with scores loses nothing by also reading labels)."""
+    return PostProcessed(serve(ctx.cfg, Model(ctx.backend, net), arm), _with_top_label, name="answer+label")
+
+
 def fingerprint_hits(ctx, arm):
     def compute():
         fams, probes, shadows, victims = _fingerprint_models(ctx)
-        be = ctx.backend
-        feats = np.array([fp.features(serve(ctx.cfg, Model(be, n), arm), probes) for _, n in shadows])
+        feats = np.array([fp.features(_probe_view(ctx, n, arm), probes) for _, n in shadows])
         finger = fp.Fingerprinter(probes, fams).fit(feats, np.array([fi for fi, _ in shadows]))
-        return np.array([finger.identify(serve(ctx.cfg, Model(be, n), arm)) == fam for fam, n in victims])
+        return np.array([finger.identify(_probe_view(ctx, n, arm)) == fam for fam, n in victims])
     return ctx.cached(f"m0002:fingerprint:{arm}", compute)
 
 
@@ -506,6 +526,7 @@ def family(ctx):
                 S.rate(fingerprint_hits(ctx, arm), ids), tm, hib=False, headline=arm == "label_only",
                 params={**_arm_params(ctx, arm), "families": fams, "shadow_models_per_family": cfg.shadow_per_family,
                         "probes": cfg.probes, "victims": int(len(hb)), "chance": 1.0 / len(fams),
+                        "features": "log of each answer and of its top label on every probe",
                         "adaptation": "the fingerprint classifier is retrained on the shadow models' answers "
                                       "obfuscated the same way"},
                 caveat="Few victim models per seed, so the interval is wide.")
