@@ -104,10 +104,14 @@ def test_search_index_is_a_script_whose_urls_resolve(site):
     data = json.loads(text.split("window.ATLASKB_SEARCH = ", 1)[1].rstrip().rstrip(";"))
     rows = data["rows"]
     assert len(rows) == 278
-    for object_id, _type, _name, url, _text in rows:
+    for object_id, _type, _name, url, _text, _also in rows:
         assert (site / url).is_file(), (object_id, url)
+    from atlaskb.textmatch import RULES
+
+    assert data["stemming"] == RULES  # the page applies atlaskb search's word-form rule
     by_id = {r[0]: r for r in rows}
     assert by_id["AML.M0006"][2] == "Use Ensemble Methods"
+    assert by_id["AML.T0051.000"][2] == "Direct" and by_id["AML.T0051.000"][5] == "LLM Prompt Injection"
 
 
 def test_matrix_columns_follow_the_kill_chain(site, pages, bundled_kb):

@@ -97,6 +97,19 @@ def test_search_with_the_keyboard(page, site):
     assert page.problems == []
 
 
+def test_search_page_matches_word_forms_and_parent_names_as_the_cli_does(page, site):
+    """The page applies atlaskb.textmatch's rule (carried in the index), so it finds what
+    `atlaskb search` finds for these queries."""
+    for query, wanted in (("poisoning", {"AML.T0020", "AML.T0018.000"}),
+                          ("prompt injection", {"AML.T0051.000", "AML.T0051.001", "AML.T0051.002"})):
+        page.goto((site / "search.html").as_uri() + "?q=" + query.replace(" ", "+"))
+        page.locator("#search-results a").first.wait_for()
+        found = set(page.evaluate(
+            "Array.from(document.querySelectorAll('#search-results .r-id')).map(e => e.textContent)"))
+        assert wanted <= found, (query, sorted(found)[:20])
+    assert page.problems == []
+
+
 def test_no_console_errors_on_every_kind_of_page(page, site):
     for rel in ("index.html", "tactics/index.html", "tactics/AML.TA0001.html", "techniques/AML.T0043.002.html",
                 "mitigations/AML.M0006.html", "case-studies/AML.CS0000.html", "search.html?q=poison",

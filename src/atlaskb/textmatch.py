@@ -1,6 +1,7 @@
 """Matching a user's search words against object text, forgiving word forms.
 
-One home for the rule, so `atlaskb search` and the site's search index agree: a query
+One home for the rule, so `atlaskb search` and the site's search index agree (the
+index carries `RULES`, and the page's script applies them with the same steps): a query
 word matches a text when it occurs in it as typed (so IDs and partial words still
 work), or when its stem begins the stem of one of the text's words, so that
 "poisoning" finds "Poison Training Data" and "injections" finds "Prompt Injection".
@@ -24,6 +25,10 @@ _SUFFIXES = (
 )
 _KEEP_S = ("ss", "us", "is")  # class, status, analysis: not plurals
 _MIN_STEM = 3
+_UNDOUBLE = ("ing", "ings", "ed")  # running → run, dropped → drop
+# The rule as data, for the site's search script (templates/static/search.js).
+RULES = {"suffixes": [list(pair) for pair in _SUFFIXES], "keep": list(_KEEP_S), "min": _MIN_STEM,
+         "undouble": list(_UNDOUBLE)}
 
 
 def words(text: str) -> list[str]:
@@ -39,8 +44,8 @@ def stem(word: str) -> str:
     for suffix, replacement in _SUFFIXES:
         if w.endswith(suffix) and len(w) - len(suffix) + len(replacement) >= _MIN_STEM:
             base = w[: len(w) - len(suffix)] + replacement
-            if suffix in ("ing", "ings", "ed") and len(base) > _MIN_STEM and base[-1] == base[-2]:
-                base = base[:-1]  # running → run, dropped → drop
+            if suffix in _UNDOUBLE and len(base) > _MIN_STEM and base[-1] == base[-2]:
+                base = base[:-1]
             return base
     return w
 

@@ -1,6 +1,8 @@
 /* Offline search over the prebuilt index (search-index.js sets window.ATLASKB_SEARCH).
-   Every query word must appear in an object's ID, name or text; results rank exact ID,
-   then ID prefix, then name, then text matches. Results are built with textContent only,
+   Every query word must appear in an object's ID, name (a sub-technique's with its
+   parent's) or text, as typed or in another form: atlaskb.textmatch's rule, which the
+   index carries as `stemming` ("poisoning" finds "Poison Training Data", as
+   `atlaskb search` does). Results rank exact ID, then ID prefix, then name, then text. Results are built with textContent only,
    so names from an untrusted vault cannot inject markup. Keys: ↑/↓ move through results (Enter follows the focused link),
    Escape returns to the box. The query is kept in the URL (?q=) so results can be linked. */
 (function () {
@@ -16,9 +18,44 @@
     return;
   }
   var LIMIT = 100;
+  var rules = data.stemming || { suffixes: [], keep: [], min: 3, undouble: [] };
+
+  function endsWith(w, s) { return w.length >= s.length && w.slice(w.length - s.length) === s; }
+
+  // atlaskb.textmatch.stem, step for step, from the rules the index carries.
+  function stem(word) {
+    var w = word.toLowerCase();
+    for (var k = 0; k < rules.keep.length; k++) if (endsWith(w, rules.keep[k])) return w;
+    for (var i = 0; i < rules.suffixes.length; i++) {
+      var suffix = rules.suffixes[i][0], repl = rules.suffixes[i][1];
+      if (endsWith(w, suffix) && w.length - suffix.length + repl.length >= rules.min) {
+        var base = w.slice(0, w.length - suffix.length) + repl;
+        if (rules.undouble.indexOf(suffix) !== -1 && base.length > rules.min &&
+            base[base.length - 1] === base[base.length - 2]) base = base.slice(0, -1);
+        return base;
+      }
+    }
+    return w;
+  }
+
+  function stems(text) {
+    var out = {}, ws = text.toLowerCase().match(/[a-z0-9]+/g) || [];
+    for (var i = 0; i < ws.length; i++) out[stem(ws[i])] = true;
+    return Object.keys(out);
+  }
+
+  function formHit(keys, root) {
+    if (!root) return false;
+    for (var i = 0; i < keys.length; i++) if (keys[i].indexOf(root) === 0) return true;
+    return false;
+  }
+
   var rows = data.rows.map(function (r) {
+    var also = r[5] || "";
+    var fullName = also ? also + ": " + r[2] : r[2];
     return { id: r[0], type: r[1], name: r[2], url: r[3], text: r[4],
-             lid: r[0].toLowerCase(), lname: r[2].toLowerCase(), ltext: r[4].toLowerCase() };
+             lid: r[0].toLowerCase(), lname: fullName.toLowerCase(), ltext: r[4].toLowerCase(),
+             nameKeys: stems(fullName), textKeys: stems(r[4]) };
   });
   var active = -1;
 
@@ -29,10 +66,11 @@
   function rank(row, ws, q) {
     var all = true, inName = true, inId = true;
     for (var i = 0; i < ws.length; i++) {
-      var w = ws[i];
+      var w = ws[i], root = stem(w);
       var idHit = row.lid.indexOf(w) !== -1;
-      var nameHit = row.lname.indexOf(w) !== -1;
-      if (!idHit && !nameHit && row.ltext.indexOf(w) === -1) { all = false; break; }
+      var nameHit = row.lname.indexOf(w) !== -1 || formHit(row.nameKeys, root);
+      var textHit = row.ltext.indexOf(w) !== -1 || formHit(row.textKeys, root);
+      if (!idHit && !nameHit && !textHit) { all = false; break; }
       if (!idHit) inId = false;
       if (!nameHit && !idHit) inName = false;
     }

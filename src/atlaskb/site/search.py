@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+from atlaskb import textmatch
 from atlaskb.site.context import SiteModel
 from atlaskb.site.markdown import plain_text
 from atlaskb.site.urls import TYPE_LABELS
@@ -22,7 +23,8 @@ TYPE_ORDER = ["tactic", "technique", "mitigation", "case-study"]
 
 
 def index_entries(model: SiteModel) -> list[list[str]]:
-    """One row per object: [id, type label, name, url, text]."""
+    """One row per object: [id, type label, name, url, text, also]; `also` is the
+    parent's name for a sub-technique (so "prompt injection" finds "Direct"), else ""."""
     rows = []
     order = TYPE_ORDER + sorted(t for t in model.ids_by_type if t not in TYPE_ORDER and t is not None)
     if None in model.ids_by_type:
@@ -31,13 +33,17 @@ def index_entries(model: SiteModel) -> list[list[str]]:
         for object_id in model.ids_by_type.get(obj_type, []):
             ref = model.refs[object_id]
             text = plain_text(model.description_html.get(object_id, ""))[:TEXT_LIMIT]
-            rows.append([object_id, TYPE_LABELS.get(obj_type or "", "Object"), ref.name, ref.url, text])
+            parent = model.refs.get(model.parent.get(object_id)) if model.parent.get(object_id) else None
+            also = parent.name if parent is not None and parent.name else ""
+            rows.append([object_id, TYPE_LABELS.get(obj_type or "", "Object"), ref.name, ref.url, text, also])
     return rows
 
 
 def index_script(model: SiteModel) -> str:
-    return data_script("ATLASKB_SEARCH", {"fields": ["id", "type", "name", "url", "text"],
-                                          "rows": index_entries(model)}, "atlaskb search index")
+    # `stemming`: atlaskb.textmatch's word-form rule, which search.js applies as `search` does.
+    return data_script("ATLASKB_SEARCH", {"fields": ["id", "type", "name", "url", "text", "also"],
+                                          "rows": index_entries(model), "stemming": textmatch.RULES},
+                       "atlaskb search index")
 
 
 def data_script(name: str, data, what: str) -> str:
