@@ -145,4 +145,5 @@ def test_attack_names_read_as_words():
     assert attack_label("pgd_linf_adaptive") == "PGD L∞ adaptive"
     assert attack_label("simba_logprob_margin") == "SimBA log-prob margin"
     assert attack_label("boundary_label_only") == "Boundary label only"
+    assert attack_label("apgd_linf_adaptive_median_filter") == "APGD L∞ adaptive median filter"
     assert attack_label("Already readable") == "Already readable" and attack_label("") == ""

@@ -65,8 +65,9 @@ def layer(kb: KnowledgeBase, score: str = "case-studies", have: list[str] | None
         raise ValueError(f"unknown score {score!r}; expected one of {', '.join(SCORES)}")
     scorer = SCORERS[score](kb, have or [], strength=strength, evidence=evidence)
     techniques = []
+    order = {t: i for i, t in enumerate(queries.tactics(kb))}
     for t in kb.nodes_of_type(TECHNIQUE):
-        for tactic in _entry_tactics(kb, t, scorer):
+        for tactic in _entry_tactics(kb, t, scorer, order):
             entry: dict[str, Any] = {"techniqueID": t}
             if tactic is not None:
                 entry["tactic"] = tactic_shortname(kb, tactic)
@@ -179,14 +180,15 @@ def _metadata(kb: KnowledgeBase) -> list[dict[str, str]]:
     return meta
 
 
-def _entry_tactics(kb: KnowledgeBase, technique: str, scorer) -> list[str | None]:
+def _entry_tactics(kb: KnowledgeBase, technique: str, scorer, order: dict[str, int]) -> list[str | None]:
     """[None] for a sub-technique (one entry, no tactic); else its tactics in matrix
-    order plus any tactic a case-study step used it under; [None] when it has none."""
+    order (`order`: tactic -> position, computed once per layer, since listing the tactics
+    walks every node) plus any tactic a case-study step used it under; [None] when it has
+    none."""
     if queries.parent(kb, technique):
         return [None]
     tactics = queries.tactics_of(kb, technique)
     extra = [t for t in scorer.step_tactics(technique) if t not in tactics]
-    order = {t: i for i, t in enumerate(queries.tactics(kb))}
     found: list[str | None] = sorted(tactics + extra, key=lambda t: order.get(t, len(order)))
     if not found or scorer.has_untacticked_steps(technique):
         found.append(None)  # steps that name no tactic still count, on an entry of their own
