@@ -25,7 +25,7 @@ METRICS = ("robust_accuracy", "attack_success_rate", "identification_accuracy", 
 TOP_KEYS = ("mitigation", "backend", "device", "dataset", "provenance", "clean_accuracy", "results")
 RESULT_KEYS = ("technique", "attack", "metric", "higher_is_better", "baseline", "defended", "ci95", "params")
 # How attack names (snake_case keys in results.json) read in tables and on the site.
-_ATTACK_WORDS = {"pgd": "PGD", "apgd": "APGD", "linf": "L∞", "l2": "L2", "simba": "SimBA", "logprob": "log-prob",
+_ATTACK_WORDS = {"pgd": "PGD", "apgd": "APGD", "rays": "RayS", "linf": "L∞", "l2": "L2", "simba": "SimBA", "logprob": "log-prob",
                  "nonadaptive": "non-adaptive", "ai": "AI", "llm": "LLM", "api": "API", "rag": "RAG"}
 
 

@@ -508,7 +508,9 @@ def _columns(labels: list[str], width: int | None, indent: int = 2, gap: int = 3
 @format_option
 @pass_app
 def search(app, text, obj_type, fmt):
-    """Objects whose ID, name or description contain every word of TEXT.
+    """Objects whose ID, name or description hold every word of TEXT, as typed or in
+    another form (poisoning finds Poison Training Data); a sub-technique's name counts
+    with its parent's (prompt injection finds LLM Prompt Injection: Direct).
 
     Ranked: ID matches, then name matches, then description matches. Exit 1 when
     nothing matches. JSON: an array of {id, name, type}.
@@ -520,7 +522,8 @@ def search(app, text, obj_type, fmt):
     rows = [{"id": n, "name": name_of(kb, n), "type": kb.graph.nodes[n].get("type")} for n in found]
     if not rows:
         raise AtlasError(f"nothing matches {' '.join(text)!r}")
-    emit(rows, Table([("id", "ID"), ("type", "Type"), ("name", "Name")], rows,
+    named = [{**r, "name": q.full_name(kb, r["id"])} for r in rows]  # "Direct" alone says nothing
+    emit(rows, Table([("id", "ID"), ("type", "Type"), ("name", "Name")], named,
                      caption=counted(len(rows), "match", "matches")), app.fmt(fmt), app.no_color)
 
 

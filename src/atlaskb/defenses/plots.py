@@ -35,27 +35,30 @@ def figure(technique: str, name: str, rows: list[dict]):
     """Bars (baseline vs defended, 95% interval) per metric; a curve panel when a row
     carries a series (transfer robust accuracy over epsilon)."""
     plt = _setup()
+    series = [r for r in rows if r.get("series")]
+    bars = [r for r in rows if "curve_point" not in (r.get("params") or {})]  # those are on the curve
     metrics = []
-    for r in rows:
+    for r in bars:
         if r["metric"] not in metrics:
             metrics.append(r["metric"])
-    series = [r for r in rows if r.get("series")]
     n = len(metrics) + len(series)
-    fig, axes = plt.subplots(1, n, figsize=(max(4.2 * n, 5.0), 3.6), squeeze=False)
+    widths = [max(4.2, 0.55 * sum(r["metric"] == m for r in bars) + 1.5) for m in metrics] + [4.2] * len(series)
+    fig, axes = plt.subplots(1, n, figsize=(max(sum(widths), 5.0), 3.9), squeeze=False,
+                             gridspec_kw={"width_ratios": widths})
     for ax, metric in zip(axes[0], metrics):
-        sub = [r for r in rows if r["metric"] == metric]
+        sub = [r for r in bars if r["metric"] == metric]
         xs = np.arange(len(sub))
         for off, side in ((-0.2, "baseline"), (0.2, "defended")):
             for x, r in zip(xs, sub):
                 ax.bar(x + off, r[side], width=0.38, color=COLORS[side],
                        yerr=_err(r[side], r["ci95"][side]), capsize=3,
                        label=side if x == 0 else None)
-                ax.annotate(f"{r[side]:.3g}" if metric == "queries" else f"{r[side]:.2f}",
-                            (x + off, 0), xytext=(0, 3), textcoords="offset points",
-                            ha="center", va="bottom", fontsize=7, color="black")
+                if len(sub) <= 6:  # more bars than that: the numbers would overlap
+                    ax.annotate(f"{r[side]:.3g}" if metric == "queries" else f"{r[side]:.2f}",
+                                (x + off, 0), xytext=(0, 3), textcoords="offset points",
+                                ha="center", va="bottom", fontsize=7, color="black")
         ax.set_xticks(xs)
-        ax.set_xticklabels([r["attack"].replace("_", " ") for r in sub], rotation=20, ha="right",
-                           fontsize=7)
+        ax.set_xticklabels([_label(r) for r in sub], rotation=25, ha="right", fontsize=7)
         ax.set_ylabel(metric.replace("_", " ") + ("  (higher is better)" if sub[0]["higher_is_better"]
                                                   else "  (lower is better)"), fontsize=8)
         if metric != "queries":
@@ -73,9 +76,20 @@ def figure(technique: str, name: str, rows: list[dict]):
         ax.set_ylabel(r["metric"].replace("_", " "))
         ax.set_ylim(0, 1.2)
         ax.legend(fontsize=7, frameon=False, loc="upper center", ncol=2)
-    fig.suptitle(f"{technique} {name}: single model vs ensemble ({_spread(rows)})", fontsize=9)
+    fig.suptitle(f"{technique} {name}: baseline vs defended ({_spread(rows)})", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def _label(r: dict) -> str:
+    """A bar's name: the attack, and what tells rows of one attack apart (k, baseline)."""
+    p = r.get("params") or {}
+    extra = []
+    if "k" in p:
+        extra.append(f"k={p['k']}")
+    if isinstance(p.get("baseline"), str) and len(p["baseline"]) <= 24 and p["baseline"] != "strongest":
+        extra.append("vs " + p["baseline"].replace("_", " "))
+    return r["attack"].replace("_", " ") + (f" ({', '.join(extra)})" if extra else "")
 
 
 def _spread(rows: list[dict]) -> str:

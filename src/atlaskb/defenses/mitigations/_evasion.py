@@ -305,3 +305,31 @@ def worst_case_rows(ctx, systems: dict, criterion=Misclassification()):
                                               "attacked input counts as stopped)", "defended": name},
                           extra={"clean_accuracy_baseline": cb, "clean_accuracy_defended": ca})],
     }
+
+
+def experiments(defended, *, white_box, backdoor, black_box=None, transfer=None,
+                criterion=Misclassification()) -> dict:
+    """A mitigation's EXPERIMENTS for the eight evasion techniques, given its `defended(ctx)`
+    (name -> System) and the experiments it words itself; the rest are the shared rows."""
+    def worst(technique):
+        def experiment(ctx):
+            return worst_case_rows(ctx, defended(ctx), criterion)[technique]
+        experiment.__name__ = "worst_case_" + technique.replace(".", "_")
+        return experiment
+
+    def shared(fn, name, *args):
+        def experiment(ctx):
+            return fn(ctx, defended(ctx), *args)
+        experiment.__name__ = name
+        return experiment
+
+    return {
+        "AML.T0015": worst("AML.T0015"),
+        "AML.T0031": worst("AML.T0031"),
+        "AML.T0043": worst("AML.T0043"),
+        "AML.T0043.000": white_box,
+        "AML.T0043.001": black_box or shared(black_box_rows, "black_box", criterion),
+        "AML.T0043.002": transfer or shared(transfer_rows, "transfer"),
+        "AML.T0043.003": shared(manual_rows, "manual_modification"),
+        "AML.T0043.004": backdoor,
+    }

@@ -133,10 +133,6 @@ def white_box(ctx):
     return rows
 
 
-def black_box(ctx):
-    return E.black_box_rows(ctx, defended(ctx))
-
-
 def adv_surrogate(ctx):
     """The attacker hardens its own surrogate the same way, on its own split."""
     return ctx.cached("m0003:adv-surrogate", lambda: Model(ctx.backend, _hardened(
@@ -146,10 +142,6 @@ def adv_surrogate(ctx):
 def transfer(ctx):
     return E.transfer_rows(ctx, defended(ctx), {"surrogate": E.surrogate(ctx),
                                                 "adversarially_trained_surrogate": adv_surrogate(ctx)})
-
-
-def manual_modification(ctx):
-    return E.manual_rows(ctx, defended(ctx))
 
 
 def backdoor_trigger(ctx):
@@ -171,20 +163,4 @@ def backdoor_trigger(ctx):
                        "poisoned inputs too.", headline=True)]
 
 
-def _worst(technique):
-    def experiment(ctx):
-        return E.worst_case_rows(ctx, defended(ctx))[technique]
-    experiment.__name__ = f"worst_case_{technique}"
-    return experiment
-
-
-EXPERIMENTS = {
-    "AML.T0015": _worst("AML.T0015"),
-    "AML.T0031": _worst("AML.T0031"),
-    "AML.T0043": _worst("AML.T0043"),
-    "AML.T0043.000": white_box,
-    "AML.T0043.001": black_box,
-    "AML.T0043.002": transfer,
-    "AML.T0043.003": manual_modification,
-    "AML.T0043.004": backdoor_trigger,
-}
+EXPERIMENTS = E.experiments(defended, white_box=white_box, transfer=transfer, backdoor=backdoor_trigger)

@@ -274,7 +274,7 @@ def white_box(ctx):
         series["baseline"].append(bp)
         series["defended"].append(dp)
         rows.append(row(f"apgd_linf_adaptive_eps_{e:g}", "robust_accuracy", bp, dp, _white(ctx, e),
-                        params={**p, "restarts": rr, "baseline": "strongest", "eps_curve_point": e},
+                        params={**p, "restarts": rr, "baseline": "strongest", "curve_point": e},
                         extra={**{f"baseline_{b}": be[b] for b in BASELINES},
                                "defended_majority_vote": _robust(ctx, defended(ctx, "majority"),
                                                                  _adaptive_x(ctx, "majority", e, rr)),

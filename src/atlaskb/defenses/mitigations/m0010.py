@@ -88,18 +88,6 @@ def white_box(ctx):
     return E.white_box_rows(ctx, defended(ctx), notes=NOTES)
 
 
-def black_box(ctx):
-    return E.black_box_rows(ctx, defended(ctx))
-
-
-def transfer(ctx):
-    return E.transfer_rows(ctx, defended(ctx))
-
-
-def manual_modification(ctx):
-    return E.manual_rows(ctx, defended(ctx))
-
-
 def surviving_trigger(x, image):
     """A 3x3 full-intensity corner square: values already on every quantisation level, a
     solid block a 2x2 median keeps, still present after a one-pixel shift. What an attacker
@@ -137,20 +125,4 @@ def backdoor_trigger(ctx):
     return rows
 
 
-def _worst(technique):
-    def experiment(ctx):
-        return E.worst_case_rows(ctx, defended(ctx))[technique]
-    experiment.__name__ = f"worst_case_{technique}"
-    return experiment
-
-
-EXPERIMENTS = {
-    "AML.T0015": _worst("AML.T0015"),
-    "AML.T0031": _worst("AML.T0031"),
-    "AML.T0043": _worst("AML.T0043"),
-    "AML.T0043.000": white_box,
-    "AML.T0043.001": black_box,
-    "AML.T0043.002": transfer,
-    "AML.T0043.003": manual_modification,
-    "AML.T0043.004": backdoor_trigger,
-}
+EXPERIMENTS = E.experiments(defended, white_box=white_box, backdoor=backdoor_trigger)

@@ -159,14 +159,6 @@ def black_box(ctx):
     return rows
 
 
-def transfer(ctx):
-    return E.transfer_rows(ctx, defended(ctx))
-
-
-def manual_modification(ctx):
-    return E.manual_rows(ctx, defended(ctx))
-
-
 def backdoor_trigger(ctx):
     x, y, n = E.poison(ctx)
 
@@ -185,20 +177,5 @@ def backdoor_trigger(ctx):
                 caveat="A triggered input that is rejected counts as stopped.", headline=True)]
 
 
-def _worst(technique):
-    def experiment(ctx):
-        return E.worst_case_rows(ctx, defended(ctx), CRITERION)[technique]
-    experiment.__name__ = f"worst_case_{technique}"
-    return experiment
-
-
-EXPERIMENTS = {
-    "AML.T0015": _worst("AML.T0015"),
-    "AML.T0031": _worst("AML.T0031"),
-    "AML.T0043": _worst("AML.T0043"),
-    "AML.T0043.000": white_box,
-    "AML.T0043.001": black_box,
-    "AML.T0043.002": transfer,
-    "AML.T0043.003": manual_modification,
-    "AML.T0043.004": backdoor_trigger,
-}
+EXPERIMENTS = E.experiments(defended, white_box=white_box, black_box=black_box, backdoor=backdoor_trigger,
+                            criterion=CRITERION)
