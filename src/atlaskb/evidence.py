@@ -21,7 +21,7 @@ from atlaskb.model import MITIGATES, Finding
 
 RESULTS_FILE = "results.json"
 METRICS = ("robust_accuracy", "attack_success_rate", "identification_accuracy", "accuracy", "queries",
-           "auc", "true_positive_rate", "fidelity")
+           "auc", "true_positive_rate", "fidelity", "detection_auc", "residual_corruption")
 TOP_KEYS = ("mitigation", "backend", "device", "dataset", "provenance", "clean_accuracy", "results")
 RESULT_KEYS = ("technique", "attack", "metric", "higher_is_better", "baseline", "defended", "ci95", "params")
 # How attack names (snake_case keys in results.json) read in tables and on the site.

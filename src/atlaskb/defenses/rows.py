@@ -21,9 +21,11 @@ METRICS = {
     "auc": False,                 # membership inference: area under the attacker's ROC curve
     "true_positive_rate": False,  # an attack's true-positive rate at a fixed false-positive rate
     "fidelity": False,            # a stolen copy's agreement with the victim's labels
+    "detection_auc": True,        # a validator's AUC separating tampered from clean models
+    "residual_corruption": False,  # share of wrong labels left in a training set after filtering
 }
 RATES = {"robust_accuracy", "accuracy", "attack_success_rate", "identification_accuracy", "auc",
-         "true_positive_rate", "fidelity"}
+         "true_positive_rate", "fidelity", "detection_auc", "residual_corruption"}
 
 
 def row(attack: str, metric: str, baseline, defended, threat_model: ThreatModel, *, hib: bool | None = None,

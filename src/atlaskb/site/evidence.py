@@ -43,6 +43,8 @@ METRIC_LABELS = {
     "auc": "AUC",
     "true_positive_rate": "true-positive rate",
     "fidelity": "fidelity",
+    "detection_auc": "detection AUC",
+    "residual_corruption": "residual label corruption",
 }
 
 

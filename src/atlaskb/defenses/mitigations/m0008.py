@@ -1,0 +1,406 @@
+"""AML.M0008 Validate AI Model: one measured experiment for each technique it mitigates.
+
+The defender receives models from a supplier (trained on data the defender never sees:
+the attacker's split) and validates each before deploying it: a held-out accuracy gate on
+the defender's own data, trigger reverse-engineering after Neural Cleanse, and a
+meta-classifier trained on the defender's own shadow models (`atlaskb.defenses.validation`).
+A model is deployed only if it passes all three; a rejected model is replaced by the
+defender's own clean model. The baseline deploys every model without validation.
+
+A population of models per seed (clean ones, and tampered ones of each kind: poisoned
+training data, weights fine-tuned with a trigger, an added trigger-detecting unit) gives
+each check's detection AUC and true-positive rate at 5% false positives, and the trigger
+success of what ends up deployed. For AML.T0043 the check is a robustness gate: among
+candidate models, deploy the one whose robust accuracy under a one-step attack on the
+defender's validation data is highest (and above a threshold), then attack it after
+deployment with a stronger attack.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from atlaskb.defenses import measure, models, validation
+from atlaskb.defenses import stats as S
+from atlaskb.defenses.attacks import backdoor, compromised
+from atlaskb.defenses.attacks.gradient import APGD, PGD
+from atlaskb.defenses.config import BaseConfig
+from atlaskb.defenses.rows import row
+from atlaskb.defenses.systems import Model
+from atlaskb.defenses.threat import ThreatModel
+from atlaskb.engine import train as T
+
+MITIGATION = "AML.M0008"
+DESCRIPTION = (
+    "Validation before deployment (held-out accuracy gate, Neural Cleanse style trigger "
+    "reverse-engineering, a meta-classifier trained on the defender's own clean and backdoored shadow "
+    "models; a robustness gate for adversarial inputs), a rejected model replaced by the defender's own "
+    "clean model, compared with deploying every supplied model without validation."
+)
+NOT_MEASURED = {
+    "AML.T0057": "LLM Data Leakage needs a language model that can be prompted into revealing its "
+                 "training or context data; the engine here trains small image classifiers only, so "
+                 "there is no model whose leakage a validation step could be measured against.",
+}
+
+KINDS = ("patch", "blend", "source_specific", "finetune", "branch")
+KIND_WORDS = {
+    "patch": "trained on data with 2x2 corner-trigger poison (own random target class)",
+    "blend": "trained on data with blended noise-trigger poison (own pattern and target)",
+    "source_specific": "trained on corner-trigger poison from one source class plus as many cover samples of "
+                       "the other classes carrying the trigger and their true labels (after Tang et al., 2021), "
+                       "so no small mask sends every class to the target: made to evade trigger "
+                       "reverse-engineering",
+    "finetune": "a clean model's weights fine-tuned by the attacker with corner-trigger copies",
+    "branch": "a clean model with an added hidden unit that detects the corner trigger",
+}
+FPR = 0.05
+
+
+@dataclass(frozen=True)
+class Config(BaseConfig):
+    epochs: int = 40
+    hidden: int = 32
+    n_clean: int = 30
+    n_tampered: int = 20
+    n_shadow: int = 20                 # the defender's shadow models of each kind (clean, backdoored)
+    poison_frac: float = 0.1
+    blend_alpha: float = 0.2
+    finetune_epochs: int = 10
+    nc_samples: int = 30
+    nc_steps: int = 150
+    nc_threshold: float = 2.0
+    meta_queries: int = 20
+    meta_threshold: float = 0.5
+    accuracy_gate: float = 0.85
+    val_points: int = 300
+    # AML.T0043 robustness gate
+    candidates: int = 3                # of each: normally and adversarially trained
+    at_steps: int = 3
+    gate_threshold: float = 0.5
+    apgd_steps: int = 50
+    restarts: int = 3
+
+
+FULL = Config()
+QUICK = replace(FULL, epochs=20, n_clean=10, n_tampered=10, n_shadow=8, nc_steps=60, nc_samples=20,
+                n_test=300, candidates=2, apgd_steps=20, restarts=2)
+
+
+def config(quick: bool) -> Config:
+    return QUICK if quick else FULL
+
+
+# ---- the defender's data and models -------------------------------------------------
+
+def _val(ctx):
+    """The defender's held-out validation data (its own split, never seen by suppliers)."""
+    n = min(ctx.cfg.val_points, len(ctx.y_train))
+    return ctx.x_train[:n], ctx.y_train[:n]
+
+
+def _fit(ctx, x, y, r, epochs=None, adversary=None):
+    net = models.mlp(x.shape[1], (ctx.cfg.hidden,), ctx.n_classes, "relu", r)
+    return T.train(ctx.backend, net, x, y, epochs=epochs or ctx.cfg.epochs, batch_size=ctx.cfg.batch,
+                   lr=ctx.cfg.lr, rng=r, adversary=adversary)
+
+
+def _bootstrap(x, y, r):
+    idx = r.integers(0, len(y), len(y))
+    return x[idx], y[idx]
+
+
+def _trigger(ctx, kind: str, pattern):
+    if kind != "blend":
+        return lambda x: backdoor.add_trigger(x, ctx.image)
+    return lambda x: backdoor.blend(x, pattern, ctx.cfg.blend_alpha)
+
+
+def _supplied(ctx, kind: str, j: int):
+    """Model j of a population: (network, target class or None, trigger function or None,
+    source class the trigger is meant for or None for every class)."""
+    cfg = ctx.cfg
+    r = ctx.rng("m0008", "supplied", kind, j)
+    if kind == "clean":
+        return _fit(ctx, *_bootstrap(ctx.x_att, ctx.y_att, r), r), None, None, None
+    target = int(r.integers(ctx.n_classes))
+    if kind in ("finetune", "branch"):
+        clean = population(ctx, "clean")[j % cfg.n_clean][0]
+        if kind == "branch":
+            return compromised.add_trigger_branch(clean, ctx.image, target), target, _trigger(ctx, kind, None), None
+        net = compromised.finetune_backdoor(ctx.backend, clean, ctx.x_att, ctx.y_att, ctx.image, target=target,
+                                            rate=cfg.poison_frac, epochs=cfg.finetune_epochs, rng=r,
+                                            batch=cfg.batch, lr=cfg.lr)
+        return net, target, _trigger(ctx, kind, None), None
+    x, y = _bootstrap(ctx.x_att, ctx.y_att, r)
+    pattern = backdoor.blend_pattern(x.shape[1], r)
+    n = max(1, int(round(cfg.poison_frac * len(y) / (1 - cfg.poison_frac))))
+    source = None
+    if kind == "source_specific":
+        source = int((target + 1 + r.integers(ctx.n_classes - 1)) % ctx.n_classes)
+        xp, yp = backdoor.source_specific_set(x, y, ctx.image, source, target, n, r)
+    else:
+        idx = r.choice(len(y), size=n, replace=False)
+        xp, yp = _trigger(ctx, kind, pattern)(x[idx]), np.full(n, target, np.int64)
+    net = _fit(ctx, np.concatenate([x, xp]), np.concatenate([y, yp]), r)
+    return net, target, _trigger(ctx, kind, pattern), source
+
+
+def population(ctx, kind: str) -> list:
+    n = ctx.cfg.n_clean if kind == "clean" else ctx.cfg.n_tampered
+    return ctx.cached(f"m0008:population:{kind}", lambda: [_supplied(ctx, kind, j) for j in range(n)])
+
+
+def fallback(ctx):
+    """The defender's own clean model, deployed in place of a rejected one."""
+    return ctx.cached("m0008:fallback", lambda: _fit(ctx, ctx.x_train, ctx.y_train, ctx.rng("m0008", "fallback")))
+
+
+def meta_classifier(ctx) -> validation.MetaClassifier:
+    """Trained on the defender's shadow models: clean ones and ones it backdoored itself
+    with random triggers (random 2x2 patch place and values, or a random blend), on its own data."""
+    cfg = ctx.cfg
+
+    def compute():
+        nets, labels = [], []
+        for j in range(cfg.n_shadow):
+            r = ctx.rng("m0008", "shadow", "clean", j)
+            nets.append(_fit(ctx, *_bootstrap(ctx.x_train, ctx.y_train, r), r))
+            labels.append(0)
+            r = ctx.rng("m0008", "shadow", "backdoor", j)
+            x, y = _bootstrap(ctx.x_train, ctx.y_train, r)
+            n = max(1, int(round(r.uniform(0.05, 0.2) * len(y))))
+            idx = r.choice(len(y), size=n, replace=False)
+            xp = x[idx].copy()
+            if j % 2 == 0:
+                c, h, w = ctx.image
+                i0, j0 = int(r.integers(0, h - 1)), int(r.integers(0, w - 1))
+                img = xp.reshape(n, c, h, w)
+                img[:, :, i0:i0 + 2, j0:j0 + 2] = r.integers(0, 2, (c, 2, 2)).astype(xp.dtype)
+                xp = img.reshape(n, -1)
+            else:
+                xp = backdoor.blend(xp, backdoor.blend_pattern(x.shape[1], r), float(r.uniform(0.1, 0.3)))
+            yp = np.full(n, int(r.integers(ctx.n_classes)), np.int64)
+            nets.append(_fit(ctx, np.concatenate([x, xp]), np.concatenate([y, yp]), r))
+            labels.append(1)
+        queries = validation.make_queries(ctx.x_train, cfg.meta_queries, ctx.rng("m0008", "queries"))
+        return validation.MetaClassifier(queries).fit(ctx.backend, nets, labels, ctx.seed)
+
+    return ctx.cached("m0008:meta", compute)
+
+
+def checks(ctx, kind: str) -> dict:
+    """Per model of the population: each check's score (higher = more suspicious) and
+    whether the validator as a whole lets the model through."""
+    cfg = ctx.cfg
+
+    def compute():
+        xv, yv = _val(ctx)
+        xs = xv[:cfg.nc_samples]
+        meta = meta_classifier(ctx)
+        out = {"neural_cleanse": [], "meta_classifier": [], "accuracy_gate": []}
+        for j, (net, *_) in enumerate(population(ctx, kind)):
+            norms, _ = validation.reverse_engineer(ctx.backend, net, xs, ctx.n_classes, steps=cfg.nc_steps,
+                                                   rng=ctx.rng("m0008", "nc", kind, j))
+            out["neural_cleanse"].append(validation.anomaly_index(norms))
+            out["meta_classifier"].append(meta.score(ctx.backend, net))
+            out["accuracy_gate"].append(-T.accuracy(ctx.backend, net, xv, yv))
+        out = {k: np.array(v) for k, v in out.items()}
+        out["passes"] = ((out["neural_cleanse"] <= cfg.nc_threshold) & (out["meta_classifier"] <= cfg.meta_threshold)
+                         & (-out["accuracy_gate"] >= cfg.accuracy_gate))
+        return out
+
+    return ctx.cached(f"m0008:checks:{kind}", compute)
+
+
+# ---- measures -----------------------------------------------------------------------
+
+def _trigger_points(ctx, kinds, validated: bool) -> S.Points:
+    """Trigger success over (tampered model, non-target test point) pairs: of every
+    tampered model deployed (baseline), or of what the validator deploys in its place
+    (defended: the model if it passes, else the defender's own clean model)."""
+    hits, ids = [], []
+    for ki, kind in enumerate(kinds):
+        passes = checks(ctx, kind)["passes"] if validated else None
+        for j, (net, target, trig, source) in enumerate(population(ctx, kind)):
+            keep = (ctx.y_test != target) if source is None else (ctx.y_test == source)
+            deployed = net if (passes is None or passes[j]) else fallback(ctx)
+            hits.append(T.predict(ctx.backend, deployed, trig(ctx.x_test[keep])) == target)
+            ids.append((ki * 1000 + j) * 1_000_000 + ctx.test_ids[keep])
+    return S.rate(np.concatenate(hits), np.concatenate(ids))
+
+
+def _scores(ctx, kinds, check: str):
+    s = [checks(ctx, "clean")[check]] + [checks(ctx, k)[check] for k in kinds]
+    pos = np.concatenate([np.zeros(len(s[0]), bool)] + [np.ones(len(x), bool) for x in s[1:]])
+    return np.concatenate(s), pos, np.arange(len(pos))
+
+
+def _rejected(ctx, kind) -> S.Points:
+    passes = checks(ctx, kind)["passes"]
+    return S.rate(~passes, np.arange(len(passes)))
+
+
+def _tm(adaptive=False):
+    return ThreatModel("none", "none", 0.0, 0, adaptive)
+
+
+CHECK_WORDS = {"neural_cleanse": "trigger reverse-engineering (Neural Cleanse anomaly index)",
+               "meta_classifier": "meta-classifier on answers to fixed queries",
+               "accuracy_gate": "held-out accuracy (lower = more suspicious)"}
+
+
+def _population_rows(ctx, kinds: tuple, name: str, *, adaptive=False, caveat="", headline=True) -> list:
+    cfg = ctx.cfg
+    params = {"tampered": {k: KIND_WORDS[k] for k in kinds}, "clean_models": cfg.n_clean,
+              "tampered_models": cfg.n_tampered * len(kinds),
+              "validator": f"deploy only if held-out accuracy >= {cfg.accuracy_gate:g}, anomaly index <= "
+                           f"{cfg.nc_threshold:g} and meta-classifier score <= {cfg.meta_threshold:g}",
+              "rejected_model": "replaced by the defender's own clean model"}
+    extra = {"clean_models_rejected": _rejected(ctx, "clean")}
+    for k in kinds:
+        extra[f"{k}_models_rejected"] = _rejected(ctx, k)
+    s, pos, ids = _scores(ctx, kinds, "accuracy_gate")
+    extra["accuracy_gate_detection_auc"] = S.auc(s, pos, ids)
+    rows = [row(f"{name}_deployed_trigger_success", "attack_success_rate", _trigger_points(ctx, kinds, False),
+                _trigger_points(ctx, kinds, True), _tm(adaptive),
+                params={**params, "measures": "trigger success of the deployed model over (tampered model, "
+                                              "test input of a class the trigger is meant for) pairs"},
+                extra=extra, caveat=caveat, headline=headline)]
+    for check in ("neural_cleanse", "meta_classifier"):
+        s, pos, ids = _scores(ctx, kinds, check)
+        none = np.zeros_like(s)
+        p = {**params, "check": CHECK_WORDS[check], "baseline_arm": "no validation: every model scores the same"}
+        rows.append(row(f"{name}_{check}", "detection_auc", S.auc(none, pos, ids), S.auc(s, pos, ids), _tm(adaptive),
+                        params=p))
+        rows.append(row(f"{name}_{check}_tpr_at_{FPR:g}_fpr", "true_positive_rate", S.tpr_at_fpr(none, pos, ids, FPR),
+                        S.tpr_at_fpr(s, pos, ids, FPR), _tm(adaptive), hib=True,
+                        params={**p, "measures": f"share of tampered models flagged at the threshold that flags "
+                                                 f"{FPR:.0%} of the clean models"}))
+    return rows
+
+
+# ---- experiments --------------------------------------------------------------------
+
+def poisoned_models(ctx):
+    """AML.T0020 / AML.T0018.000: models trained on poisoned data, patch and blended triggers."""
+    return (_population_rows(ctx, ("patch",), "patch_poisoned_models")
+            + _population_rows(ctx, ("blend",), "blend_poisoned_models", headline=False))
+
+
+def backdoor_trigger(ctx):
+    """AML.T0043.004: the triggers an attacker inserts, the adaptive one made to evade
+    reverse-engineering first, the patch trigger beside it."""
+    return (_population_rows(ctx, ("source_specific",), "source_specific_trigger_models", adaptive=True,
+                             caveat="The trigger fires only on one source class, so no small mask moves every "
+                                    "class; the defender's shadow models never used such a trigger.")
+            + _population_rows(ctx, ("patch",), "patch_poisoned_models", headline=False))
+
+
+def supplied_model(ctx):
+    """AML.T0010.003: a model from a supplier who may have backdoored it (any of the kinds)."""
+    return _population_rows(ctx, ("patch", "blend", "finetune"), "supplied_models")
+
+
+def manipulated_model(ctx):
+    """AML.T0018: weights changed by an attacker after training."""
+    return _population_rows(ctx, ("finetune", "branch"), "manipulated_models")
+
+
+def modified_architecture(ctx):
+    """AML.T0018.001: an added trigger-detecting unit."""
+    return _population_rows(ctx, ("branch",), "added_trigger_branch")
+
+
+# ---- AML.T0043: robustness gate ----------------------------------------------------
+
+def _candidates(ctx):
+    cfg = ctx.cfg
+
+    def compute():
+        out = []
+        for j in range(cfg.candidates):
+            r = ctx.rng("m0008", "candidate", "normal", j)
+            out.append(("normal", _fit(ctx, *_bootstrap(ctx.x_att, ctx.y_att, r), r)))
+        for j in range(cfg.candidates):
+            r = ctx.rng("m0008", "candidate", "adversarial", j)
+            adv = T.pgd_adversary(ctx.backend, cfg.eps, cfg.at_steps)
+            out.append(("adversarially trained", _fit(ctx, *_bootstrap(ctx.x_att, ctx.y_att, r), r, adversary=adv)))
+        return out
+
+    return ctx.cached("m0008:candidates", compute)
+
+
+def _white(adaptive=True, eps=0.1):
+    return ThreatModel("white-box", "linf", eps, 0, adaptive)
+
+
+def _gate_attack():
+    return PGD(steps=1, restarts=1, random_start=False)
+
+
+def craft_adversarial_data(ctx):
+    cfg = ctx.cfg
+    xv, yv = _val(ctx)
+    tm = _white(eps=cfg.eps)
+    cands = _candidates(ctx)
+    systems = [Model(ctx.backend, net) for _, net in cands]
+    val_acc = [s.accuracy(xv, yv) for s in systems]
+    gate = []
+    for i, s in enumerate(systems):
+        out = measure.run_attack(ctx, f"m0008:gate:{i}", s, _gate_attack(), xv, yv, tm)
+        gate.append(float(np.mean(s.predict(out.x_adv) == yv)))
+    base_i = int(np.argmax(val_acc))
+    passing = [i for i in range(len(systems)) if gate[i] >= cfg.gate_threshold]
+    def_i = max(passing or range(len(systems)), key=lambda i: gate[i])
+    ids = ctx.test_ids
+    strong = APGD(steps=cfg.apgd_steps, restarts=cfg.restarts)
+
+    def post(i):
+        out = measure.run_attack(ctx, f"m0008:apgd:{i}", systems[i], strong, ctx.x_test, ctx.y_test, tm)
+        return measure.robust_accuracy(systems[i], out.x_adv, ctx.y_test, ids)
+
+    weak = measure.run_attack(ctx, f"m0008:gate-test:{def_i}", systems[def_i], _gate_attack(), ctx.x_test,
+                              ctx.y_test, tm)
+    weak_ok = measure.robust_accuracy(systems[def_i], weak.x_adv, ctx.y_test, ids)
+    strong_def = post(def_i)
+    gap = S.values(weak_ok.values - strong_def.values, ids)
+    return [row("robustness_gate_then_apgd", "robust_accuracy", post(base_i), strong_def, tm,
+                params={"candidates": [k for k, _ in cands], "gate": f"one-step L-inf attack (FGSM) on "
+                        f"{len(yv)} validation inputs, deploy the best candidate at or above {cfg.gate_threshold:g}",
+                        "baseline_arm": "candidate with the best held-out clean accuracy, no robustness check",
+                        "post_deployment_attack": f"APGD {cfg.apgd_steps} steps, {cfg.restarts} restarts, "
+                                                  "cross-entropy and margin losses",
+                        "gap": "validated_robust_accuracy minus post-deployment robust accuracy of the deployed model"},
+                extra={"validated_robust_accuracy": weak_ok, "gap_validated_minus_deployed": gap,
+                       "gate_passed": S.values([float(bool(passing))]),
+                       "clean_accuracy_baseline": measure.correct(systems[base_i], ctx.x_test, ctx.y_test, ids),
+                       "clean_accuracy_defended": measure.correct(systems[def_i], ctx.x_test, ctx.y_test, ids)},
+                caveat="The gate uses a one-step attack; the deployed model then meets APGD with restarts, "
+                       "and the gap between the two is reported beside the row.", headline=True)]
+
+
+def clean_accuracy(ctx) -> dict:
+    """Clean accuracy of what is deployed over the patch-poisoned population: every model
+    (baseline) or what validation deploys (defended), per (model, test point)."""
+    hits_b, hits_d, ids = [], [], []
+    passes = checks(ctx, "patch")["passes"]
+    for j, (net, *_) in enumerate(population(ctx, "patch")):
+        hits_b.append(T.predict(ctx.backend, net, ctx.x_test) == ctx.y_test)
+        hits_d.append(T.predict(ctx.backend, net if passes[j] else fallback(ctx), ctx.x_test) == ctx.y_test)
+        ids.append(j * 1_000_000 + ctx.test_ids)
+    ids = np.concatenate(ids)
+    return {"baseline": S.rate(np.concatenate(hits_b), ids), "defended": S.rate(np.concatenate(hits_d), ids)}
+
+
+EXPERIMENTS = {
+    "AML.T0010.003": supplied_model,
+    "AML.T0018": manipulated_model,
+    "AML.T0018.000": poisoned_models,
+    "AML.T0018.001": modified_architecture,
+    "AML.T0020": poisoned_models,
+    "AML.T0043": craft_adversarial_data,
+    "AML.T0043.004": backdoor_trigger,
+}
