@@ -10,7 +10,11 @@ defender's own clean model. The baseline deploys every model without validation.
 A population of models per seed (clean ones, and tampered ones of each kind: poisoned
 training data, weights fine-tuned with a trigger, an added trigger-detecting unit) gives
 each check's detection AUC and true-positive rate at 5% false positives, and the trigger
-success of what ends up deployed. For AML.T0043 the check is a robustness gate: among
+success of what ends up deployed. A link's headline is the AUC of the validator's own
+deploy/reject decision, which is 0.5 for a validator that rejects at random however often
+it rejects: deployed trigger success alone would credit a validator for rejecting clean
+and tampered models alike, so it is shown beside the expected value for random rejection
+at the validator's false-positive rate. For AML.T0043 the check is a robustness gate: among
 candidate models, deploy the one whose robust accuracy under a one-step attack on the
 defender's validation data is highest (and above a threshold), then attack it after
 deployment with a stronger attack.
@@ -210,6 +214,7 @@ def checks(ctx, kind: str) -> dict:
         out = {k: np.array(v) for k, v in out.items()}
         out["passes"] = ((out["neural_cleanse"] <= cfg.nc_threshold) & (out["meta_classifier"] <= cfg.meta_threshold)
                          & (-out["accuracy_gate"] >= cfg.accuracy_gate))
+        out["rejected"] = (~out["passes"]).astype(float)
         return out
 
     return ctx.cached(f"m0008:checks:{kind}", compute)
@@ -217,19 +222,29 @@ def checks(ctx, kind: str) -> dict:
 
 # ---- measures -----------------------------------------------------------------------
 
-def _trigger_points(ctx, kinds, validated: bool) -> S.Points:
-    """Trigger success over (tampered model, non-target test point) pairs: of every
-    tampered model deployed (baseline), or of what the validator deploys in its place
-    (defended: the model if it passes, else the defender's own clean model)."""
+def _trigger_points(ctx, kinds, arm: str) -> S.Points:
+    """Trigger success over (tampered model, test point the trigger is meant for) pairs:
+    of every tampered model deployed (`none`), of what the validator deploys in its place
+    (`validated`: the model if it passes, else the defender's own clean model), or the
+    expected value for a validator that rejects models at random as often as it rejects
+    clean ones (`random`: the same false-positive cost, no look at the model)."""
     hits, ids = [], []
+    fp = float(np.mean(~checks(ctx, "clean")["passes"]))
     for ki, kind in enumerate(kinds):
-        passes = checks(ctx, kind)["passes"] if validated else None
+        passes = checks(ctx, kind)["passes"]
         for j, (net, target, trig, source) in enumerate(population(ctx, kind)):
             keep = (ctx.y_test != target) if source is None else (ctx.y_test == source)
-            deployed = net if (passes is None or passes[j]) else fallback(ctx)
-            hits.append(T.predict(ctx.backend, deployed, trig(ctx.x_test[keep])) == target)
+            xt = trig(ctx.x_test[keep])
+            own = T.predict(ctx.backend, net, xt) == target
+            if arm == "none":
+                hits.append(own)
+            elif arm == "validated":
+                hits.append(own if passes[j] else T.predict(ctx.backend, fallback(ctx), xt) == target)
+            else:
+                hits.append((1 - fp) * own + fp * (T.predict(ctx.backend, fallback(ctx), xt) == target))
             ids.append((ki * 1000 + j) * 1_000_000 + ctx.test_ids[keep])
-    return S.rate(np.concatenate(hits), np.concatenate(ids))
+    make = S.values if arm == "random" else S.rate
+    return make(np.concatenate(hits), np.concatenate(ids))
 
 
 def _scores(ctx, kinds, check: str):
@@ -264,11 +279,20 @@ def _population_rows(ctx, kinds: tuple, name: str, *, adaptive=False, caveat="",
         extra[f"{k}_models_rejected"] = _rejected(ctx, k)
     s, pos, ids = _scores(ctx, kinds, "accuracy_gate")
     extra["accuracy_gate_detection_auc"] = S.auc(s, pos, ids)
-    rows = [row(f"{name}_deployed_trigger_success", "attack_success_rate", _trigger_points(ctx, kinds, False),
-                _trigger_points(ctx, kinds, True), _tm(adaptive),
+    at_random = _trigger_points(ctx, kinds, "random")
+    s, pos, ids = _scores(ctx, kinds, "rejected")
+    rows = [row(f"{name}_validator_decision", "detection_auc", S.auc(np.zeros_like(s), pos, ids), S.auc(s, pos, ids),
+                _tm(adaptive), params={**params, "check": "the validator's deploy/reject decision (all three checks)",
+                                       "measures": "AUC of the binary decision: (1 + rejected tampered share - "
+                                                   "rejected clean share) / 2; 0.5 = rejects at random"},
+                extra=extra, caveat=caveat, headline=headline),
+            row(f"{name}_deployed_trigger_success", "attack_success_rate", _trigger_points(ctx, kinds, "none"),
+                _trigger_points(ctx, kinds, "validated"), _tm(adaptive),
                 params={**params, "measures": "trigger success of the deployed model over (tampered model, "
                                               "test input of a class the trigger is meant for) pairs"},
-                extra=extra, caveat=caveat, headline=headline)]
+                extra={"random_rejection_same_rate": at_random},
+                caveat="Rejecting models at random as often as clean ones are rejected would also lower it: "
+                       "see random_rejection_same_rate.")]
     for check in ("neural_cleanse", "meta_classifier"):
         s, pos, ids = _scores(ctx, kinds, check)
         none = np.zeros_like(s)
