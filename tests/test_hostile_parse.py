@@ -179,6 +179,9 @@ PATHOLOGICAL_PAGES = {
     "metadata-line-of-brackets": (page("## Metadata\n\n- **ATT&CK Reference:** " + "[" * 100_000), "lint"),
     "frontmatter-line-200k-spaces": (page(frontmatter="foo: a" + " " * 200_000 + "x\n"), "lint"),
     "frontmatter-plain-200k-spaces": (page(frontmatter="foo:" + " " * 200_000 + "\n"), "lint"),
+    "link-path-of-400k-parts": (page("## Techniques (1)\n\n- [[" + "a/" * 400_000 + "|Name]]"), "lint"),
+    "frontmatter-nested-50k-deep": (page(frontmatter="a: " + "[" * 50_000 + "\n"), "lint"),
+    "site-50k-nested-quotes": (page(">" * 50_000 + " x"), "site"),
     "site-60k-brackets": (page("[" * 60_000), "site"),
     "site-60k-wikilink-openers": (page("[[" * 60_000), "site"),
     "site-100k-inline-links": (page("[a](b) " * 100_000), "site"),
@@ -253,7 +256,9 @@ def test_a_3000_deep_parent_chain_diffs_and_exports_quickly(tmp_path):
     code, err = bounded_cli("--source", str(root), "export", "csv", "--out", str(tmp_path / "n.csv"))
     assert code == 0, err
     kb = atlaskb.load(str(root))
-    assert queries.tactics_of(kb, "AML.T2999") == ["AML.TA0001"]
+    # Tactics are inherited through at most MAX_PARENT_DEPTH parent links.
+    assert queries.tactics_of(kb, f"AML.T{queries.MAX_PARENT_DEPTH:04d}") == ["AML.TA0001"]
+    assert queries.tactics_of(kb, f"AML.T{queries.MAX_PARENT_DEPTH + 1:04d}") == []
 
 
 def test_a_1500_deep_parent_chain_builds_a_site(tmp_path):
@@ -261,7 +266,8 @@ def test_a_1500_deep_parent_chain_builds_a_site(tmp_path):
     root = deep_chain_vault(tmp_path, 1500)
     code, _, err = run_cli("--source", str(root), "site", "build", "--out", str(tmp_path / "site"))
     assert code == 0, err
-    assert "AML.TA0001" in (tmp_path / "site" / "techniques" / "AML.T1499.html").read_text(encoding="utf-8")
+    assert "AML.TA0001" in (tmp_path / "site" / "techniques" / "AML.T0030.html").read_text(encoding="utf-8")
+    assert (tmp_path / "site" / "techniques" / "AML.T1499.html").exists()
 
 
 # -- tracebacks that became findings --------------------------------------------------------------
@@ -548,3 +554,70 @@ def test_heading_and_count_scanners_match_the_old_regexes(text):
         assert (name, digits) == (old_count.group(1), old_count.group(2))
     else:
         assert digits is None
+
+
+# -- an import writes a vault that reads back as what was imported ----------------------------------
+
+INJECTED = "\n## Techniques (1)\n\n- [[x|AML.T0999: Injected]]\n"
+
+
+def test_imported_text_cannot_add_structure_to_the_vault(tmp_path):
+    """Names, descriptions and step texts come from the bundle: a line break and a
+    `## Techniques` section in them must come back as text, not as links."""
+    ext = lambda i: [{"source_name": "mitre-atlas", "external_id": i}]  # noqa: E731
+    path = write_json(tmp_path / "b.json", bundle(
+        tactic(), technique(1, name="Evade" + INJECTED, description="Prose." + INJECTED + "```\nopen fence"),
+        {"type": "course-of-action", "id": "course-of-action--1", "name": "Guard\n## Tactics (1)",
+         "description": "## Mitigations (1)\n- [[y|AML.M0999: Fake]]", "external_references": ext("AML.M0001"),
+         "x_atlaskb_category": ["Policy\n## Techniques (1)\n- [[z|AML.T0998: Z]]"], "x_atlaskb_created": "2021\n## X"},
+        {"type": "campaign", "id": "campaign--1", "name": "Study", "external_references": ext("AML.CS0001"),
+         "x_atlaskb_procedure": [{"step": 1, "technique": "AML.T0001", "tactic": "AML.TA0001",
+                                  "description": "Step text." + INJECTED + "### Step 7\n**Technique:** [[q|AML.T0997: Q]]"}]},
+        {"type": "relationship", "id": "relationship--1", "relationship_type": "mitigates",
+         "source_ref": "course-of-action--1", "target_ref": "attack-pattern--1"},
+        {"type": "relationship", "id": "relationship--2", "relationship_type": "uses", "source_ref": "campaign--1",
+         "target_ref": "attack-pattern--1", "x_atlaskb_steps": [{"step": 1, "tactic": "AML.TA0001"}]}))
+    stated = atlaskb.load(str(path))
+    code, _, err = run_cli("import", "stix", str(path), "--out", str(tmp_path / "vault"))
+    assert code == 0, err
+    back = atlaskb.load(str(tmp_path / "vault"))
+    assert set(back.graph.nodes) == set(stated.graph.nodes)
+    assert set(back.graph.edges(keys=True)) == set(stated.graph.edges(keys=True))
+    assert back.graph.nodes["AML.T0001"]["name"] == " ".join(stated.graph.nodes["AML.T0001"]["name"].split())
+    assert "AML.T0999" in back.graph.nodes["AML.T0001"]["description"]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=_markdown, description=_markdown, step=_markdown, category=_markdown)
+def test_any_text_survives_an_import_round_trip_without_adding_links(tmp_path, name, description, step, category):
+    from atlaskb.export.vault import write_vault
+    from atlaskb.sources.stix import read_stix as read
+
+    ext = lambda i: [{"source_name": "mitre-atlas", "external_id": i}]  # noqa: E731
+    path = write_json(tmp_path / "b.json", bundle(
+        tactic(), technique(1, name=name, description=description),
+        {"type": "course-of-action", "id": "course-of-action--1", "name": name, "description": description,
+         "external_references": ext("AML.M0001"), "x_atlaskb_category": [category]},
+        {"type": "campaign", "id": "campaign--1", "name": name, "external_references": ext("AML.CS0001"),
+         "x_atlaskb_procedure": [{"step": 1, "technique": "AML.T0001", "tactic": "AML.TA0001", "description": step}]},
+        {"type": "relationship", "id": "relationship--1", "relationship_type": "mitigates",
+         "source_ref": "course-of-action--1", "target_ref": "attack-pattern--1", "description": step},
+        {"type": "relationship", "id": "relationship--2", "relationship_type": "uses", "source_ref": "campaign--1",
+         "target_ref": "attack-pattern--1", "x_atlaskb_steps": [{"step": 1, "tactic": "AML.TA0001"}]}))
+    stated = build([read(str(path))])
+    out = tmp_path / "vault"
+    write_vault(stated, str(out))
+    back = atlaskb.load(str(out))
+    assert set(back.graph.nodes) == set(stated.graph.nodes)
+    assert set(back.graph.edges(keys=True)) == set(stated.graph.edges(keys=True))
+
+
+def test_a_source_folder_whose_name_is_not_utf8(tmp_path):
+    try:
+        root = os.path.join(os.fsencode(tmp_path), b"vault\xff")
+        os.makedirs(os.path.join(root, b"m"))
+    except OSError:
+        pytest.skip("this file system refuses such names")
+    with open(os.path.join(root, b"m", b"good.md"), "w", encoding="utf-8") as fh:
+        fh.write(GOOD_PAGE)
+    outputs_read_back(os.fsdecode(root), tmp_path=tmp_path)

@@ -255,9 +255,8 @@ def compute(kb, have, strength: dict[str, float] | None = None, evidence=None,
     by_tactic: dict[str, dict] = {}
     for tactic in q.tactics(kb):
         by_tactic[tactic] = {"name": kb.graph.nodes[tactic].get("name", ""), "covered": [], "uncovered": []}
-    memo: dict[str, list[str]] = {}
     for t in techniques:
-        for tactic in q.tactics_of(kb, t, memo):
+        for tactic in q.tactics_of(kb, t):
             if tactic in by_tactic:
                 by_tactic[tactic]["covered" if t in covered_set else "uncovered"].append(t)
     for entry in by_tactic.values():

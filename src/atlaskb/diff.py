@@ -39,11 +39,10 @@ _FIELDS = ("name", "maturity", "tactics", "parent", "category", "lifecycle", "de
 _LIST_FIELDS = {"tactics", "category", "lifecycle"}
 
 
-def _field(kb: KnowledgeBase, node: str, name: str, memo: dict) -> Any:
-    """One field of a node; `memo` is `queries.tactics_of`'s, one per knowledge base."""
+def _field(kb: KnowledgeBase, node: str, name: str) -> Any:
     data = kb.graph.nodes[node]
     if name == "tactics":
-        return queries.tactics_of(kb, node, memo) if data.get("type") == TECHNIQUE else []
+        return queries.tactics_of(kb, node) if data.get("type") == TECHNIQUE else []
     if name == "parent":
         return queries.parent(kb, node) if data.get("type") == TECHNIQUE else None
     value = data.get(name)
@@ -59,10 +58,10 @@ def _summary(kb: KnowledgeBase, node: str) -> dict[str, Any]:
     return {"id": node, "type": data.get("type"), "name": data.get("name", "")}
 
 
-def _object_changes(old: KnowledgeBase, new: KnowledgeBase, node: str, memos: tuple[dict, dict]) -> dict[str, Any]:
+def _object_changes(old: KnowledgeBase, new: KnowledgeBase, node: str) -> dict[str, Any]:
     changes = {}
     for name in _FIELDS:
-        before, after = _field(old, node, name, memos[0]), _field(new, node, name, memos[1])
+        before, after = _field(old, node, name), _field(new, node, name)
         if before == after:
             continue
         change: dict[str, Any] = {"before": before, "after": after}
@@ -75,7 +74,7 @@ def _object_changes(old: KnowledgeBase, new: KnowledgeBase, node: str, memos: tu
     return changes
 
 
-def _links(kb: KnowledgeBase, memo: dict) -> dict[tuple[str, str, str], dict]:
+def _links(kb: KnowledgeBase) -> dict[tuple[str, str, str], dict]:
     """Links by (source, type, target). A sub-technique's `achieves` link to one of its
     parent's tactics is left out: MITRE's STIX bundles state it, its releases imply it,
     and both mean the same (the `tactics` field still shows any real move)."""
@@ -83,7 +82,7 @@ def _links(kb: KnowledgeBase, memo: dict) -> dict[tuple[str, str, str], dict]:
     for u, v, k, d in kb.graph.edges(keys=True, data=True):
         if k == ACHIEVES:
             parent = queries.parent(kb, u)
-            if parent and v in queries.tactics_of(kb, parent, memo):
+            if parent and v in queries.tactics_of(kb, parent):
                 continue
         links[(u, k, v)] = d
     return links
@@ -122,12 +121,11 @@ def diff(old: KnowledgeBase, new: KnowledgeBase) -> dict[str, Any]:
     old_ids, new_ids = set(old.graph.nodes), set(new.graph.nodes)
     order = lambda ids: sorted(ids, key=id_sort_key)  # noqa: E731
     changed = []
-    memos: tuple[dict, dict] = ({}, {})
     for node in order(old_ids & new_ids):
-        changes = _object_changes(old, new, node, memos)
+        changes = _object_changes(old, new, node)
         if changes:
             changed.append({**_summary(new, node), "changes": changes})
-    old_links, new_links = _links(old, memos[0]), _links(new, memos[1])
+    old_links, new_links = _links(old), _links(new)
     links_changed = []
     for key in sorted(old_links.keys() & new_links.keys(), key=_link_key):
         changes = _link_changes(old_links[key], new_links[key])

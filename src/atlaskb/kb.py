@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from atlaskb.kbaccess import GraphAccess
+from atlaskb.sources.files import display_path
 
 from atlaskb.model import (
     EDGE_TYPES,
@@ -89,13 +90,15 @@ class _Builder:
         self.kb = KnowledgeBase(graph=nx.MultiDiGraph())
         self.graph = self.kb.graph
         self.by_path: dict[str, str] = {}
+        self.path_depth = 0  # the most parts any key of by_path has
         self.by_name: dict[str, str] = {}
         self.page_source = self.kb.page_source
 
     # -- objects -----------------------------------------------------------------------
     def add_objects(self, result: SourceResult) -> None:
         index = len(self.kb.sources)
-        self.kb.sources.append({"path": result.path, "kind": result.kind, **result.meta})
+        # Shown (the site names its sources), never opened again: printable whatever its bytes.
+        self.kb.sources.append({"path": display_path(result.path), "kind": result.kind, **result.meta})
         self.kb.findings.extend(result.findings)
         for rec in result.objects:
             self._add_object(rec, index)
@@ -137,6 +140,7 @@ class _Builder:
         """Index a page by every suffix of its path, so links written relative to another
         root (`frameworks/atlas/...`, `atlas/...`, `techniques/...`) still find it."""
         parts = page_path.split("/")
+        self.path_depth = max(self.path_depth, len(parts))
         for i in range(len(parts)):
             self.by_path.setdefault("/".join(parts[i:]), object_id)
 
@@ -173,11 +177,13 @@ class _Builder:
             if found and (expected_type is None or self.graph.nodes[found].get("type") == expected_type):
                 return found
         self.kb.findings.append(Finding("error", "broken-link", link.file, link.line,
-                                        f"link to {ref} matches no object (by ID, path or name)"))
+                                        f"link to {str(ref)[:200]!r} matches no object (by ID, path or name)"))
         return None
 
     def _by_path(self, path: str) -> str | None:
-        parts = path.split("/")
+        # Only suffixes as deep as some indexed page path can match: a link path of 400,000
+        # parts (one line of a page) would otherwise cost a quadratic number of joins.
+        parts = path.split("/")[-self.path_depth:] if self.path_depth else []
         for i in range(len(parts)):
             found = self.by_path.get("/".join(parts[i:]))
             if found:
@@ -194,7 +200,7 @@ class _Builder:
             if by_path != ref.id:
                 self.kb.findings.append(Finding(
                     "warning", "slug-mismatch", link.file, link.line,
-                    f"link path {ref.path!r} is the page of {by_path}, but its label says {ref.id}; "
+                    f"link path {ref.path[:200]!r} is the page of {by_path}, but its label says {ref.id}; "
                     f"resolved to {ref.id}"))
             return
         node = self.graph.nodes[ref.id] if ref.id in self.graph else None
@@ -202,11 +208,11 @@ class _Builder:
         if node is not None and node.get("has_page"):
             self.kb.findings.append(Finding(
                 "warning", "slug-mismatch", link.file, link.line,
-                f"link path {ref.path!r} is not the page of {ref.id} ({node.get('file')}); resolved by ID"))
+                f"link path {ref.path[:200]!r} is not the page of {ref.id} ({node.get('file')}); resolved by ID"))
         elif name and not ref.path.rsplit("/", 1)[-1].endswith(slugify(name)):
             self.kb.findings.append(Finding(
                 "warning", "slug-mismatch", link.file, link.line,
-                f"link path slug {ref.path.rsplit('/', 1)[-1]!r} does not match {ref.id} ({name}); resolved by ID"))
+                f"link path slug {ref.path.rsplit('/', 1)[-1][:200]!r} does not match {ref.id} ({name}); resolved by ID"))
 
     def _add_link(self, link: LinkRecord, source_kind: str) -> None:
         src_type, dst_type = EDGE_ENDS[link.type]

@@ -182,33 +182,26 @@ def subtechniques(kb: KnowledgeBase, technique: str) -> list[str]:
     return _in(kb, checked(kb, technique, TECHNIQUE), SUBTECHNIQUE_OF)
 
 
-def tactics_of(kb: KnowledgeBase, technique: str, memo: dict[str, list[str]] | None = None) -> list[str]:
+# How many parent links a tactic lookup follows. ATLAS nests one level (AML.T0043.002);
+# a source can chain thousands, and every caller that asks for every technique would
+# then walk a quadratic number of links (minutes for a 3,000-deep chain).
+MAX_PARENT_DEPTH = 32
+
+
+def tactics_of(kb: KnowledgeBase, technique: str) -> list[str]:
     """The tactics a technique achieves. A sub-technique that states none takes its
     parent's (ATLAS lists tactics on parents only), or the nearest ancestor's that
-    states some. A cycle of sub-technique links (a defect `lint` reports) ends the walk.
-
-    Callers asking for every technique pass one `memo` dict: each walk then stops where
-    an earlier one passed, so a vault with a 3,000-deep parent chain costs a linear walk
-    instead of a quadratic one."""
+    states some, up to MAX_PARENT_DEPTH links up. A cycle of sub-technique links (a
+    defect `lint` reports) ends the walk."""
     seen: set[str] = set()
-    walked: list[str] = []
     node: str | None = checked(kb, technique, TECHNIQUE)
-    found: list[str] = []
-    while node is not None and node not in seen:
-        if memo is not None and node in memo:
-            found = memo[node]
-            break
+    while node is not None and node not in seen and len(seen) <= MAX_PARENT_DEPTH:
         seen.add(node)
-        walked.append(node)
         own = _out(kb, node, ACHIEVES)
         if own:
-            found = own
-            break
+            return own
         node = parent(kb, node)
-    if memo is not None:
-        for step in walked:
-            memo[step] = found
-    return found
+    return []
 
 
 def techniques_of_tactic(kb: KnowledgeBase, tactic: str, include_subtechniques: bool = False) -> list[str]:

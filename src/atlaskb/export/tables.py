@@ -58,13 +58,12 @@ def _sorted_edges(kb: KnowledgeBase):
 
 def node_rows(kb: KnowledgeBase) -> list[dict[str, Any]]:
     rows = []
-    memo: dict[str, list[str]] = {}
     for n in sorted(kb.graph.nodes, key=id_sort_key):
         d = kb.graph.nodes[n]
         is_tech = d.get("type") == TECHNIQUE
         rows.append({
             "id": n, "type": d.get("type"), "name": d.get("name", ""), "maturity": d.get("maturity"),
-            "tactics": queries.tactics_of(kb, n, memo) if is_tech else [],
+            "tactics": queries.tactics_of(kb, n) if is_tech else [],
             "parent": queries.parent(kb, n) if is_tech else None,
             "created": d.get("created"), "modified": d.get("modified"),
             "has_page": d.get("has_page", True), "file": d.get("file"), "line": d.get("line"),

@@ -14,7 +14,7 @@ import os
 
 from atlaskb.fsutil import output_dir, plan_replace
 from atlaskb.kb import KnowledgeBase, slugify
-from atlaskb.sources.vault import RELEASE_FILE
+from atlaskb.sources.vault import BOLD_FIELD_RE, LIST_ITEM_RE, RELEASE_FILE, _heading, _is_fence
 from atlaskb.model import (
     ACHIEVES,
     CASE_STUDY,
@@ -37,6 +37,41 @@ LABEL = "atlaskb import"
 def check_vault_out(out: str) -> None:
     """Refuse, before reading the input, an --out that a vault may not replace."""
     plan_replace(out, KIND, LABEL)
+
+
+def _inline(value) -> str:
+    """A value written inside one markdown line (a heading, a list item, a link label):
+    on one line, so a name holding a line break and `## Techniques` cannot add structure
+    that the vault reader would then read back as relationships."""
+    return " ".join(str(value).split())
+
+
+def _block(text: str, in_section: bool = False) -> str:
+    """Prose as page body that the vault reader reads back as prose and nothing more.
+
+    Before the first section (a description), `## ` headings, which the reader takes for
+    the page's own relationship sections, become `### `. Inside a section (a procedure
+    step's text), every line the reader would take for structure (a heading, a list item
+    with a link, a `**Technique:**` line) has its first mark escaped with a backslash,
+    which markdown shows as the character itself. A code fence left open is closed (it
+    would hide every section after it)."""
+    out, fence = [], None
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if stripped[:1] in "`~" and stripped and _is_fence(stripped):
+            fence = None if fence else stripped[:3]
+        elif fence is None and in_section:
+            if (stripped.startswith("#") or BOLD_FIELD_RE.match(stripped)
+                    or (LIST_ITEM_RE.match(stripped) and "[[" in stripped)):
+                line = "\\" + stripped
+        elif fence is None and stripped.startswith("##"):
+            heading = _heading(stripped)
+            if heading and heading[0] == 2:
+                line = "#" + line.lstrip()
+        out.append(line)
+    if fence:
+        out.append(fence)
+    return "\n".join(out)
 
 
 def _yaml_str(text: str) -> str:
@@ -90,6 +125,8 @@ class _Layout:
         return sorted((p for _, p, k in self.kb.graph.out_edges(t, keys=True) if k == ACHIEVES), key=id_sort_key)
 
     def link(self, object_id: str, label: str) -> str:
+        # A label holding `[[` or `]]` would end the link early or start another one.
+        label = _inline(label).replace("[", "(").replace("]", ")")
         return f"[[{LINK_PREFIX}{self.paths[object_id]}|{label}]]"
 
 
@@ -145,7 +182,7 @@ class _PageWriter:
         self.position: dict[str, int] = {}
 
     def label(self, object_id: str) -> str:
-        return f"{object_id}: {self.g.nodes[object_id].get('name', '')}"
+        return f"{object_id}: {_inline(self.g.nodes[object_id].get('name', ''))}"
 
     def description(self, object_id: str) -> str:
         if self.facts_only:
@@ -177,7 +214,7 @@ class _PageWriter:
         lines += ["---", "", f"# {self.label(object_id)}", ""]
         desc = self.description(object_id)
         if desc:
-            lines += [desc, ""]
+            lines += [_block(desc), ""]
         lines += ["## Metadata", ""]
         lines += getattr(self, "_" + obj_type.replace("-", "_"))(object_id, node)
         return "\n".join(lines).rstrip("\n") + "\n"
@@ -185,9 +222,9 @@ class _PageWriter:
     def _meta(self, node: dict, id_label: str, object_id: str) -> list[str]:
         out = [f"- **{id_label}:** {object_id}"]
         if node.get("created"):
-            out.append(f"- **Created:** {node['created']}")
+            out.append(f"- **Created:** {_inline(node['created'])}")
         if node.get("modified"):
-            out.append(f"- **Last Modified:** {node['modified']}")
+            out.append(f"- **Last Modified:** {_inline(node['modified'])}")
         return out
 
     @staticmethod
@@ -196,7 +233,7 @@ class _PageWriter:
         ref = node.get("attack_ref")
         if not isinstance(ref, dict) or not ref.get("id"):
             return []
-        return [f"- **MITRE ATT&CK Reference:** [{ref['id']}]({ref.get('url', '')})"]
+        return [f"- **MITRE ATT&CK Reference:** [{_inline(ref['id'])}]({_inline(ref.get('url', ''))})"]
 
     def _section(self, title: str, items: list[str]) -> list[str]:
         if not items:
@@ -208,18 +245,18 @@ class _PageWriter:
         items = []
         for t, _ in self.related(object_id, ACHIEVES, outgoing=False):
             tn = self.g.nodes[t]
-            maturity = f" ({tn['maturity']})" if tn.get("maturity") else ""
-            items.append(f"- {self.layout.link(t, t)} — {tn.get('name', '')}{maturity}")
+            maturity = f" ({_inline(tn['maturity'])})" if tn.get("maturity") else ""
+            items.append(f"- {self.layout.link(t, t)} — {_inline(tn.get('name', ''))}{maturity}")
         return out + self._section("Techniques", items)
 
     def _technique(self, object_id: str, node: dict) -> list[str]:
         out = self._meta(node, "Technique ID", object_id)
         if node.get("maturity"):
-            out.append(f"- **Maturity:** {node['maturity']}")
+            out.append(f"- **Maturity:** {_inline(node['maturity'])}")
         out += self._attack(node)
         parent = self.layout.parent(object_id)
         if parent:
-            out += ["", f"**Parent Technique:** {parent} — {self.g.nodes[parent].get('name', '')}"]
+            out += ["", f"**Parent Technique:** {parent} — {_inline(self.g.nodes[parent].get('name', ''))}"]
         out += self._section("Tactics", [
             f"- {self.layout.link(t, self.g.nodes[t].get('name', t))}"
             for t, _ in self.related(object_id, ACHIEVES, outgoing=True)])
@@ -234,9 +271,9 @@ class _PageWriter:
     def _mitigation(self, object_id: str, node: dict) -> list[str]:
         out = self._meta(node, "Mitigation ID", object_id)
         if node.get("category"):
-            out.append(f"- **Category:** {', '.join(node['category'])}")
+            out.append(f"- **Category:** {_inline(', '.join(node['category']))}")
         if node.get("lifecycle"):
-            out.append(f"- **ML Lifecycle:** {', '.join(node['lifecycle'])}")
+            out.append(f"- **ML Lifecycle:** {_inline(', '.join(node['lifecycle']))}")
         out += self._attack(node)
         out += self._section("Techniques", [
             f"- {self.layout.link(t, self.label(t))}{self.note(d)}" for t, d in self.related(object_id, MITIGATES, outgoing=True)])
@@ -258,16 +295,17 @@ class _PageWriter:
         if steps:
             out += ["", "## Procedure"]
         for step, t, tactic in sorted(steps):
-            out += ["", f"### Step {step}: {self.g.nodes[t].get('name', t)}", "",
+            out += ["", f"### Step {step}: {_inline(self.g.nodes[t].get('name', t))}", "",
                     f"**Technique:** {self.layout.link(t, self.label(t))}"]
             if tactic and tactic in self.layout.paths:
                 out.append(f"**Tactic:** {self.layout.link(tactic, self.label(tactic))}")
             text = "" if self.facts_only else (texts.get(step) or "").strip()
             if text:
-                out += ["", text]
+                out += ["", _block(text, in_section=True)]
         out += self._section("Techniques", stepless)
         refs = [] if self.facts_only else node.get("references") or []
         if refs:
             out += ["", "## References", ""]
-            out += [f"- [{r.get('title') or r.get('url')}]({r.get('url')})" if r.get("url") else f"- {r.get('title')}" for r in refs]
+            out += [f"- [{_inline(r.get('title') or r.get('url'))}]({_inline(r.get('url'))})" if r.get("url")
+                    else f"- {_inline(r.get('title'))}" for r in refs]
         return out

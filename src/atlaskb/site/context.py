@@ -184,35 +184,25 @@ def _fill_edges(model: SiteModel) -> None:
         items.sort(key=lambda s: (id_sort_key(s.case_study.id), *step_key(s)))
     for items in model.steps_in_tactic.values():
         items.sort(key=lambda s: (id_sort_key(s.case_study.id), *step_key(s)))
-    memo: dict = {}
     for technique in model.ids_by_type.get(TECHNIQUE, []):
-        model.tactics_of[technique] = _tactics(model, own_tactics, technique, memo)
+        model.tactics_of[technique] = _tactics(model, own_tactics, technique)
     for links in model.techniques_mitigated.values():
         for link in links:
             link.tactics = model.tactics_of.get(link.technique.id, [])
 
 
-def _tactics(model: SiteModel, own: dict, technique: str, memo: dict) -> list:
+def _tactics(model: SiteModel, own: dict, technique: str) -> list:
     """A technique's tactics; a sub-technique that lists none takes its nearest
-    ancestor's. A loop, not recursion (a vault can chain 3,000 parents), and memoised
-    along the way so every technique together costs one walk."""
+    ancestor's, as `queries.tactics_of` does (a loop, not recursion: a vault can chain
+    3,000 parents; and no further up than that function goes)."""
     seen: set = set()
-    walked: list = []
     node = technique
-    found: list = []
-    while node is not None and node not in seen:
-        if node in memo:
-            found = memo[node]
-            break
+    while node is not None and node not in seen and len(seen) <= queries.MAX_PARENT_DEPTH:
         if own.get(node):
-            found = own[node]
-            break
+            return own[node]
         seen.add(node)
-        walked.append(node)
         node = model.parent.get(node)
-    for step in walked:
-        memo[step] = found
-    return found
+    return []
 
 
 def _procedure_text(model: SiteModel) -> dict:

@@ -36,9 +36,9 @@ ALLOWED_ATTRIBUTES = {"a": {"href", "title", "rel"}, "span": {"class", "title"},
 URL_SCHEMES = {"http", "https", "mailto"}
 EXTERNAL = re.compile(r"^(https?:|mailto:)", re.IGNORECASE)
 # `[[path|label]]`, but not `[[7]](url)`: a markdown link whose text is "[7]" (release
-# prose cites sources that way). Neither part may hold `[`: a line of 60,000 `[` would
-# otherwise make every `[[` scan to the line's end (quadratic).
-WIKILINK = re.compile(r"\[\[([^\[\]|\n]*)(?:\|([^\[\]\n]*))?\]\](?!\()")
+# prose cites sources that way). Neither part may hold `[[` (the path no `[`): a line of
+# 60,000 `[` would otherwise make every `[[` scan to the line's end (quadratic).
+WIKILINK = re.compile(r"\[\[([^\[\]|\n]*)(?:\|((?:[^\[\]\n]|\[(?!\[))*))?\]\](?!\()")
 WIKI_SCHEME = "atlaskb-wiki:"
 _TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")

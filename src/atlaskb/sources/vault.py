@@ -44,9 +44,10 @@ from atlaskb.sources.files import (
 
 PAGE_SUFFIXES = (".md", ".markdown", ".mdx")
 
-# Neither part may hold `[`: otherwise every `[[` of a line of 40,000 of them scans to the
-# line's end, which is quadratic. A real link never nests brackets inside itself.
-WIKILINK_RE = re.compile(r"\[\[([^\[\]\|\n]*)(?:\|([^\[\]\n]*))?\]\]")
+# Neither part may hold `[[` (the path no `[` at all): otherwise every `[[` of a line of
+# 40,000 of them scans to the line's end, which is quadratic. A label may hold a lone `[`
+# (a name such as `Foo [beta]`).
+WIKILINK_RE = re.compile(r"\[\[([^\[\]\|\n]*)(?:\|((?:[^\[\]\n]|\[(?!\[))*))?\]\]")
 # Headings and their `(count)` are split by hand (see `_heading`, `_count`): the regexes
 # that did it (`(.*?)\s*#*\s*$`) backtracked cubically on `### a`, many spaces, `x`.
 MAX_COUNT_DIGITS = 6
@@ -584,7 +585,7 @@ def read_vault(root: str) -> SourceResult:
         if record is not None:
             result.objects.append(record)
             result.links.extend(links)
-    result.meta["root"] = os.path.abspath(root)
+    result.meta["root"] = display_path(os.path.abspath(root))
     result.meta.update(read_release_file(root, result.findings))
     result.meta["text_origin"] = "vault"  # the vault's own words (see atlaskb.sources.stix.TEXT_ORIGIN)
     return result

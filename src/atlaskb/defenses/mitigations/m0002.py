@@ -22,7 +22,7 @@ from atlaskb.defenses.attacks import extraction as ex
 from atlaskb.defenses.attacks import fingerprint as fp
 from atlaskb.defenses.attacks import privacy as pv
 from atlaskb.defenses.attacks.gradient import PGD
-from atlaskb.defenses.attacks.query import HopSkipJump, SimBA
+from atlaskb.defenses.attacks.query import HopSkipJump, RayS, SimBA
 from atlaskb.defenses.config import BaseConfig
 from atlaskb.defenses.rows import row
 from atlaskb.defenses.systems import Model, PostProcessed
@@ -209,6 +209,15 @@ def hsj(ctx, arm):
     return _run(ctx, "hopskipjump", arm, system(ctx, arm), HopSkipJump(ctx.x_att), _api(ctx))
 
 
+def rays(ctx, arm):
+    return _run(ctx, "rays", arm, system(ctx, arm), RayS(), _api(ctx))
+
+
+def _query_suite(ctx, arm):
+    """Every query attack's inputs against `arm`: one score-based, two label-only."""
+    return [simba(ctx, arm).x_adv, hsj(ctx, arm).x_adv, rays(ctx, arm).x_adv]
+
+
 def _robust(ctx, arm, x_adv, points=None):
     x, y, ids = points or _attacked(ctx)
     return measure.robust_accuracy(system(ctx, arm), x_adv, y, ids)
@@ -227,7 +236,8 @@ def black_box(ctx):
     x, y, ids = _attacked(ctx)
     base = system(ctx, "baseline")
     for name, fn, words in (("simba_logprob_margin", simba, "score-based: SimBA on the log-probability margin"),
-                            ("hopskipjump_label_only", hsj, "label-only: HopSkipJump (L-inf)")):
+                            ("hopskipjump_label_only", hsj, "label-only: HopSkipJump (L-inf)"),
+                            ("rays_label_only", rays, "label-only: RayS (L-inf)")):
         ob = fn(ctx, "baseline")
         for arm in ARMS:
             od = fn(ctx, arm)
@@ -239,15 +249,15 @@ def black_box(ctx):
                             measure.queries(system(ctx, arm), x, y, od, ids), _api(ctx),
                             params={**p, "queries": "mean per correctly classified input until success, "
                                                     "the budget when it failed (more is better for the defender)"}))
-    b = _union(ctx, "baseline", [simba(ctx, "baseline").x_adv, hsj(ctx, "baseline").x_adv])
+    b = _union(ctx, "baseline", _query_suite(ctx, "baseline"))
     for arm in ARMS:
         rows.append(row(_tag("adaptive_best_of_score_and_label_attacks", arm), "robust_accuracy", b,
-                        _union(ctx, arm, [simba(ctx, arm).x_adv, hsj(ctx, arm).x_adv]), _api(ctx),
-                        params={**_arm_params(ctx, arm), "rule": "per input, robust only if neither SimBA nor "
-                                "HopSkipJump fools the API"},
+                        _union(ctx, arm, _query_suite(ctx, arm)), _api(ctx),
+                        params={**_arm_params(ctx, arm), "rule": "per input, robust only if none of SimBA, "
+                                "HopSkipJump and RayS fools the API"},
                         extra={"simba_only_defended": _robust(ctx, arm, simba(ctx, arm).x_adv)},
                         caveat="Each attack has the whole query budget, so the union is an attacker with up "
-                               "to twice the queries; both arms get the same.", headline=arm == "label_only"))
+                               "to three times the queries; both arms get the same.", headline=arm == "label_only"))
     return rows
 
 
@@ -578,11 +588,11 @@ def ontology(ctx):
 
 def craft_adversarial_data(ctx):
     def suite(arm):
-        return [simba(ctx, arm).x_adv, hsj(ctx, arm).x_adv, transfer_x(ctx, arm)]
+        return _query_suite(ctx, arm) + [transfer_x(ctx, arm)]
     b = _union(ctx, "baseline", suite("baseline"))
     return [row(_tag("worst_case_linf_per_input", arm), "robust_accuracy", b, _union(ctx, arm, suite(arm)),
                 _api(ctx), headline=arm == "label_only",
-                params={**_arm_params(ctx, arm), "over": ["simba (scores)", "hopskipjump (labels)",
+                params={**_arm_params(ctx, arm), "over": ["simba (scores)", "hopskipjump (labels)", "rays (labels)",
                                                           "transfer from an active copycat proxy"],
                         "rule": "per test input, robust only if no attack at this eps fools the API"},
                 caveat="The proxy's queries come on top of each input's budget.")
