@@ -18,12 +18,12 @@ $(RUN_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e .
 	touch $(RUN_STAMP)
 
-# Everything for the tests: the `test` and `torch` extras on top.
+# Everything for the tests: the `test`, `torch` and `distributed` (Ray) extras on top.
 # torch==2.13.0 first: the CPU build on this machine's disk; an open range alone would
 # pull a multi-GB CUDA build. The extra itself keeps an open range for users.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q torch==2.13.0 || $(BIN)/pip install -q torch
-	$(BIN)/pip install -q -e '.[test,torch]'
+	$(BIN)/pip install -q -e '.[test,torch,distributed]'
 	touch $(STAMP)
 
 # The main job on the bundled data: lint the vault, run the AML.M0006 and AML.M0002 reference

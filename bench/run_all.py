@@ -17,7 +17,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-BENCHES = ["bench_load", "bench_cli", "bench_site", "bench_defenses", "bench_cache"]
+BENCHES = ["bench_load", "bench_cli", "bench_site", "bench_defenses", "bench_cache", "bench_sweep"]
 
 
 def main(argv=None) -> int:

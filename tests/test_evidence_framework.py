@@ -351,3 +351,14 @@ def test_quick_evidence_is_labelled_on_the_site_and_the_graph_is_untouched(tmp_p
     html = (tmp_path / "site" / "evidence" / "index.html").read_text(encoding="utf-8")
     assert "quick run: indicative" in html
     assert [(u, v, k, dict(d)) for u, v, k, d in kb.graph.edges(keys=True, data=True)] == before
+
+
+def test_a_difference_of_rates_never_claims_more_than_minus_one_to_one():
+    ids = np.arange(40)
+    never = stats.rate(np.zeros(40, bool), ids)
+    always = stats.rate(np.ones(40, bool), ids)
+    d = stats.difference([always] * 3, [never] * 3, (-1.0, 1.0))
+    assert d["mean"] == -1.0
+    lo, hi = d["ci95"]
+    assert lo == -1.0 and -1.0 < hi < 0  # clipped at the bound, still of non-zero width
+    assert stats.difference([always] * 3, [never] * 3)["ci95"][0] < -1.0  # what the bound prevents

@@ -196,13 +196,38 @@ class Evidence(dict):
         self.not_measured: dict = {}  # (m, t) -> reason, from the files' `not_measured` lists
 
 
-def load_evidence(directories) -> Evidence:
-    """Read every folder's results.json into one `Evidence` mapping. Two folders with
-    results for the same link are an error (which one should a reader believe?)."""
+SWEEP_MARKER = ".atlaskb-sweep.json"  # written by `defend sweep` (atlaskb.defenses.sweep)
+
+
+def evidence_folders(directories) -> list[str]:
+    """The evidence folders that `--evidence` arguments name: a `defend run` folder is
+    itself; a `defend sweep` folder stands for each of its MITIGATION/ folders that holds a
+    results.json (real folders inside it only, never a link out)."""
     if isinstance(directories, (str, os.PathLike)):
         directories = [directories]
-    ev = Evidence()
+    out = []
     for directory in directories:
+        directory = os.fspath(directory)
+        if os.path.isfile(results_path(directory)) or not os.path.isfile(os.path.join(directory, SWEEP_MARKER)):
+            out.append(directory)
+            continue
+        root = os.path.realpath(directory)
+        subs = sorted(e.path for e in os.scandir(directory)
+                      if e.is_dir(follow_symlinks=False) and os.path.isfile(results_path(e.path))
+                      and os.path.realpath(e.path).startswith(root + os.sep))
+        if not subs:
+            raise SourceError(f"{directory}: a sweep folder with no results yet; "
+                              "let `atlaskb defend sweep` finish (rerun it to resume)")
+        out.extend(subs)
+    return list(dict.fromkeys(out))
+
+
+def load_evidence(directories) -> Evidence:
+    """Read every folder's results.json into one `Evidence` mapping (a sweep folder counts
+    as its mitigations' folders). Two folders with results for the same link are an error
+    (which one should a reader believe?)."""
+    ev = Evidence()
+    for directory in evidence_folders(directories):
         data = load_results(directory)
         path = results_path(directory)
         mitigation = data["mitigation"]

@@ -80,3 +80,51 @@ def run(app, mitigation, techniques, backend, device, quick, seeds, dataset, div
 def _names(app) -> dict:
     """Technique names for plot titles from the loaded knowledge base."""
     return {n: d.get("name", "") for n, d in app.kb.graph.nodes(data=True)}
+
+
+@defend.command("sweep")
+@click.argument("mitigations", nargs=-1, metavar="[MITIGATION]...")
+@click.option("--technique", "techniques", multiple=True, metavar="ID",
+              help="Only these techniques (repeatable), in each mitigation that measures them.")
+@click.option("--seeds", type=click.IntRange(1, 100), default=None,
+              help="Seeds 0..N-1 (default 10, or 3 with --quick).")
+@click.option("--quick", is_flag=True, help="Small budgets (indicative only).")
+@click.option("--backend", type=click.Choice(["numpy", "torch"]), default="numpy", show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--data", "dataset", default="digits", show_default=True, metavar="SPEC",
+              help="digits, synthetic[:N], or a .npz file with arrays x and y.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: worker processes on this machine; ray: Ray tasks (pip install 'atlaskb[distributed]').")
+@click.option("--address", default=None, metavar="ADDR",
+              help="A running Ray cluster to join (default: start Ray on this machine).")
+@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Groups computed at once (processes, or Ray CPUs when Ray starts locally).")
+@click.option("--out", required=True, type=OutPath(file_okay=False),
+              help="Sweep folder: cells/ (one file per finished cell) and MITIGATION/results.json.")
+@pass_app
+def sweep(app, mitigations, techniques, seeds, quick, backend, device, dataset, executor, address, workers, out):
+    """Run MITIGATIONs (default: every one) cell by cell into DIR; rerun to resume.
+
+    A cell is one (mitigation, technique, seed) under one configuration; finished cells
+    are kept in DIR/cells/ and reused by a rerun of the same command, so a sweep that dies
+    loses only the cells it was computing. Each DIR/MITIGATION/results.json is rebuilt from
+    the cells and equals `defend run` with the same seeds.
+    """
+    import sys
+
+    from atlaskb.defenses import sweep as sweep_mod
+    from atlaskb.fsutil import shown
+
+    techs = [t.strip() for v in techniques for t in v.split(",") if t.strip()]
+    on_tty = sys.stderr.isatty()
+    report = sweep_mod.sweep(mitigations, techs, out=out, seeds=seeds, quick=quick, backend=backend,
+                             device=device, dataset=dataset, executor=executor, workers=workers,
+                             address=address, names=_names(app),
+                             log=None if on_tty else (lambda line: click.echo(line, err=True)),
+                             progress=on_tty)
+    click.echo(f"{counted(report.computed, 'cell')} computed, {report.reused} reused"
+               + (f", {len(report.recomputed_bad)} unusable recomputed" if report.recomputed_bad else ""))
+    for path in report.written:
+        click.echo(f"written to {shown(path)}/results.json")
+    if quick:
+        click.echo("quick run: indicative (small budgets and few seeds; run without --quick for evidence)")

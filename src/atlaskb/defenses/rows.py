@@ -60,7 +60,8 @@ def aggregate(technique: str, per_seed: list[list[dict]]) -> list[dict]:
             raise ValueError(f"{technique}: seeds returned different rows")
         b = stats.arm([r["baseline"] for r in rows], _bounds(metric))
         d = stats.arm([r["defended"] for r in rows], _bounds(metric))
-        diff = stats.difference([r["baseline"] for r in rows], [r["defended"] for r in rows])
+        diff = stats.difference([r["baseline"] for r in rows], [r["defended"] for r in rows],
+                                (-1.0, 1.0) if metric in RATES else None)
         params = dict(first["params"])
         params["per_seed"] = {"baseline": b["per_seed"], "defended": d["per_seed"],
                               "difference": diff["per_seed"]}

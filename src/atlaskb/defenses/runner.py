@@ -15,7 +15,7 @@ import platform
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -158,18 +158,26 @@ class _Progress:
             self.bar.update(self.task, description=desc, advance=advance)
 
 
-def run(mitigation: str, techniques=(), *, backend: str = "numpy", device: str = "auto",
-        quick: bool = False, seeds: int | None = None, out: str | None = None, dataset: str = "digits",
-        progress: bool | None = None, config=None, names: dict | None = None,
-        diversity: float | None = None, seed_list: list[int] | None = None) -> dict:
-    """Run and (if `out`) write the evidence; returns the results document.
+@dataclass(frozen=True)
+class RunSetup:
+    """What one run measures: the mitigation's module, its chosen techniques, the seeds,
+    and the engine, data set and configuration they run on. `defend run` and every cell
+    of `defend sweep` build it the same way, so both give the same numbers."""
 
-    `seeds` defaults to 10 in full mode and 3 with `quick` (indicative only); `seed_list`
-    names the seeds outright (a sweep's cell). `diversity` (when not None) overrides the
-    config's `diversity` field where the mitigation's config has one; it is part of the
-    config, so provenance and config hash record it.
-    """
-    from atlaskb.defenses.context import SeedContext
+    mod: object
+    chosen: list
+    seed_list: list
+    backend: object
+    dataset: object
+    cfg: object
+    quick: bool
+
+
+def prepare(mitigation: str, techniques=(), *, backend: str = "numpy", device: str = "auto",
+            quick: bool = False, seeds: int | None = None, dataset: str = "digits", config=None,
+            diversity: float | None = None, seed_list: list[int] | None = None) -> RunSetup:
+    """Check the request and build its `RunSetup`: an unknown mitigation, technique,
+    seed count or --diversity is an error before any training."""
     from atlaskb.engine import get_backend
 
     mod = get_mitigation(mitigation)
@@ -181,8 +189,6 @@ def run(mitigation: str, techniques=(), *, backend: str = "numpy", device: str =
         seed_list = list(range(seeds))
     if not seed_list:
         raise AtlasError("at least one seed is needed")
-    if out is not None:
-        check_out_dir(out)  # before minutes of training, not after ('' is refused, not skipped)
     be = get_backend(backend, device)
     ds = get_dataset(dataset)
     cfg = config or (mod.config(quick) if hasattr(mod, "config") else BaseConfig())
@@ -194,28 +200,38 @@ def run(mitigation: str, techniques=(), *, backend: str = "numpy", device: str =
                 raise AtlasError(f"{mod.MITIGATION} has no --diversity setting")
         else:
             cfg = replace(cfg, diversity=float(diversity))
-    t_start = time.perf_counter()
-    timings = {t: 0.0 for t in chosen}
-    per_tech = {t: [] for t in chosen}
-    clean = {"baseline": [], "defended": []}
-    with pinned_threads(be.name) as threads, _Progress(len(seed_list) * len(chosen), progress) as bar:
-        for seed in seed_list:
-            ctx = SeedContext(be, ds, cfg, seed)
-            for t in chosen:
-                bar.step(f"seed {seed} {t}")
-                t0 = time.perf_counter()
-                per_tech[t].append(mod.EXPERIMENTS[t](ctx))
-                timings[t] += time.perf_counter() - t0
-                bar.step(f"seed {seed} {t}", advance=1)
-            ca = mod.clean_accuracy(ctx)
-            clean["baseline"].append(ca["baseline"])
-            clean["defended"].append(ca["defended"])
+    return RunSetup(mod, chosen, list(seed_list), be, ds, cfg, bool(quick))
+
+
+def run_seed(setup: RunSetup, seed: int, techniques=None, clean: bool = True, on_step=None):
+    """One seed's experiments in one shared context (trained models are trained once):
+    ({technique: [per-seed row, ...]}, clean accuracy or None, {technique: seconds}).
+    `techniques` defaults to all chosen; `on_step(technique, done)` reports progress."""
+    from atlaskb.defenses.context import SeedContext
+
+    ctx = SeedContext(setup.backend, setup.dataset, setup.cfg, seed)
+    per_tech, timings = {}, {}
+    for t in setup.chosen if techniques is None else techniques:
+        if on_step:
+            on_step(t, False)
+        t0 = time.perf_counter()
+        per_tech[t] = setup.mod.EXPERIMENTS[t](ctx)
+        timings[t] = time.perf_counter() - t0
+        if on_step:
+            on_step(t, True)
+    return per_tech, (setup.mod.clean_accuracy(ctx) if clean else None), timings
+
+
+def assemble(setup: RunSetup, per_tech: dict, clean: dict, timings: dict, total_s: float):
+    """Every seed's rows -> (the validated results document, its rows with series).
+    `per_tech[t]` and `clean[arm]` hold one entry per seed, in `setup.seed_list` order."""
+    mod, be, ds, cfg, chosen = setup.mod, setup.backend, setup.dataset, setup.cfg, setup.chosen
     rows = [r for t in chosen for r in rows_mod.aggregate(t, per_tech[t])]
     doc = {
         "mitigation": mod.MITIGATION, "backend": be.name, "device": be.device, "dataset": ds.name,
-        "provenance": {"versions": _versions(be.name), "seeds": list(seed_list), "config_hash": cfg.hash(),
-                       "config": cfg.as_dict(), "quick": bool(quick), "techniques": chosen,
-                       "threads": threads, "timings": {}},
+        "provenance": {"versions": _versions(be.name), "seeds": list(setup.seed_list),
+                       "config_hash": cfg.hash(), "config": cfg.as_dict(), "quick": setup.quick,
+                       "techniques": chosen, "threads": thread_count(), "timings": {}},
         "not_measured": [{"technique": t, "reason": r} for t, r in sorted(mod.NOT_MEASURED.items())],
         "clean_accuracy": {"baseline": stats.arm(clean["baseline"])["mean"],
                            "defended": stats.arm(clean["defended"])["mean"]},
@@ -225,12 +241,47 @@ def run(mitigation: str, techniques=(), *, backend: str = "numpy", device: str =
     }
     doc = _round(doc)
     _check_measured(doc, ds.name)
-    doc["provenance"]["timings"] = {"total_s": round(time.perf_counter() - t_start, 3),
-                                    "per_technique_s": {t: round(v, 3) for t, v in timings.items()},
+    doc["provenance"]["timings"] = {"total_s": round(total_s, 3),
+                                    "per_technique_s": {t: round(timings.get(t, 0.0), 3) for t in chosen},
                                     "note": "a technique's time includes shared work it was first to need"}
     results.validate(doc)
+    return doc, rows
+
+
+def run(mitigation: str, techniques=(), *, backend: str = "numpy", device: str = "auto",
+        quick: bool = False, seeds: int | None = None, out: str | None = None, dataset: str = "digits",
+        progress: bool | None = None, config=None, names: dict | None = None,
+        diversity: float | None = None, seed_list: list[int] | None = None) -> dict:
+    """Run and (if `out`) write the evidence; returns the results document.
+
+    `seeds` defaults to 10 in full mode and 3 with `quick` (indicative only); `seed_list`
+    names the seeds outright. `diversity` (when not None) overrides the config's
+    `diversity` field where the mitigation's config has one; it is part of the config, so
+    provenance and config hash record it.
+    """
+    setup = prepare(mitigation, techniques, backend=backend, device=device, quick=quick, seeds=seeds,
+                    dataset=dataset, config=config, diversity=diversity, seed_list=seed_list)
     if out is not None:
-        write(doc, rows, chosen, out, names)
+        check_out_dir(out)  # before minutes of training, not after ('' is refused, not skipped)
+    t_start = time.perf_counter()
+    timings = {t: 0.0 for t in setup.chosen}
+    per_tech = {t: [] for t in setup.chosen}
+    clean = {"baseline": [], "defended": []}
+    with pinned_threads(setup.backend.name), \
+            _Progress(len(setup.seed_list) * len(setup.chosen), progress) as bar:
+        for seed in setup.seed_list:
+            def step(t, done, seed=seed):
+                bar.step(f"seed {seed} {t}", advance=int(done))
+
+            rows, ca, secs = run_seed(setup, seed, on_step=step)
+            for t in setup.chosen:
+                per_tech[t].append(rows[t])
+                timings[t] += secs[t]
+            clean["baseline"].append(ca["baseline"])
+            clean["defended"].append(ca["defended"])
+    doc, rows = assemble(setup, per_tech, clean, timings, time.perf_counter() - t_start)
+    if out is not None:
+        write(doc, rows, setup.chosen, out, names)
     return doc
 
 

@@ -204,15 +204,20 @@ def arm(per_seed: list, bounds: tuple[float, float] | None = (0.0, 1.0)) -> dict
             "points": [p.n for p in pts]}
 
 
-def difference(base_per_seed: list, def_per_seed: list) -> dict:
-    """{"mean", "ci95": [lo, hi], "per_seed"} of defended - baseline, paired by seed."""
+def difference(base_per_seed: list, def_per_seed: list, bounds: tuple[float, float] | None = None) -> dict:
+    """{"mean", "ci95": [lo, hi], "per_seed"} of defended - baseline, paired by seed;
+    `bounds` clip the interval to the differences that can occur (a difference of two
+    rates lies in [-1, 1])."""
     if len(base_per_seed) != len(def_per_seed):
         raise ValueError("both arms need one measurement per seed")
     b = [_as_points(p) for p in base_per_seed]
     d = [_as_points(p) for p in def_per_seed]
     diffs = [y.mean - x.mean for x, y in zip(b, d)]
     m, h = _combine(diffs, [within_diff_var(x, y) for x, y in zip(b, d)])
-    return {"mean": m, "ci95": [m - h, m + h], "per_seed": diffs}
+    lo, hi = m - h, m + h
+    if bounds is not None:
+        lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
+    return {"mean": m, "ci95": [lo, hi], "per_seed": diffs}
 
 
 def verdict(diff_ci: list[float], higher_is_better: bool) -> str:
