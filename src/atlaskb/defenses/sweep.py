@@ -22,6 +22,7 @@ numbers whichever executor ran the cells and in whatever order they finished.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -37,7 +38,7 @@ from atlaskb.errors import AtlasError, UsageError
 from atlaskb.evidence import SWEEP_MARKER as MARKER  # what makes a folder a sweep folder
 from atlaskb.fsutil import atomic_write, check_out_path, shown
 
-CELL_FORMAT = 1
+CELL_FORMAT = 2
 CLEAN = "clean-accuracy"         # the per-seed clean accuracies, stored as a cell of their own
 MAX_CELL_BYTES = 64 * 1024 * 1024
 EXECUTORS = ("local", "ray")
@@ -48,9 +49,8 @@ EXECUTORS = ("local", "ray")
 def _encode(v):
     """Per-seed rows as JSON: `Points`, threat models and numpy values tagged so that
     decoding gives back the very same numbers (floats round-trip exactly in JSON)."""
-    if isinstance(v, stats.Points):
-        return {"__points__": {"values": v.values.tolist(), "binary": v.binary,
-                               "ids": None if v.ids is None else np.asarray(v.ids).tolist()}}
+    if isinstance(v, stats.Points):  # every field, whatever Points carries (AUCs add `positive`)
+        return {"__points__": {f.name: _encode(getattr(v, f.name)) for f in dataclasses.fields(v)}}
     if isinstance(v, ThreatModel):
         return {"__threat__": v.as_dict()}
     if isinstance(v, np.ndarray):
@@ -67,9 +67,7 @@ def _encode(v):
 def _decode(v):
     if isinstance(v, dict):
         if "__points__" in v:
-            p = v["__points__"]
-            return stats.Points(np.asarray(p["values"], np.float64),
-                                None if p["ids"] is None else np.asarray(p["ids"]), bool(p["binary"]))
+            return stats.Points(**{k: _decode(x) for k, x in v["__points__"].items()})
         if "__threat__" in v:
             return ThreatModel(**v["__threat__"])
         if "__array__" in v:
