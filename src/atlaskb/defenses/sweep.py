@@ -11,7 +11,8 @@ atomically to
     DIR/cells/<mitigation>/seed-<n>/<technique>.<key>.json
 
 where `<key>` hashes everything its numbers depend on: mitigation, technique, seed,
-configuration hash, backend and device, the data set's content and the cell format. A
+configuration hash, backend and device, the data set's content, the code of the engine
+and the defenses, and the cell format. A
 rerun reuses every valid cell whose key matches and never mixes in one written under
 another configuration (its key differs, so it is not even read). At the end each
 mitigation's `DIR/<mitigation>/results.json` and plots are rebuilt from its cells with
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -85,11 +87,33 @@ def _dataset_fingerprint(ds) -> str:
     return h.hexdigest()[:16]
 
 
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """A hash of the code that computes cells (the engine and the defenses): a cell
+    computed by other code is not reused, even under the same configuration."""
+    import atlaskb.defenses
+    import atlaskb.engine
+
+    h = hashlib.sha256()
+    for pkg in (atlaskb.engine, atlaskb.defenses):
+        root = os.path.dirname(pkg.__file__)
+        for folder, dirs, files in sorted(os.walk(root)):
+            dirs.sort()
+            for name in sorted(files):
+                if name.endswith(".py"):
+                    path = os.path.join(folder, name)
+                    h.update(os.path.relpath(path, root).encode())
+                    with open(path, "rb") as fh:
+                        h.update(fh.read())
+    return h.hexdigest()[:16]
+
+
 def cell_key(setup: runner.RunSetup, technique: str, seed: int) -> dict:
     """Everything a cell's numbers depend on."""
     return {"format": CELL_FORMAT, "mitigation": setup.mod.MITIGATION, "technique": technique,
             "seed": int(seed), "config_hash": setup.cfg.hash(), "backend": setup.backend.name,
-            "device": setup.backend.device, "dataset": _dataset_fingerprint(setup.dataset)}
+            "device": setup.backend.device, "dataset": _dataset_fingerprint(setup.dataset),
+            "code": code_fingerprint()}
 
 
 def key_hash(key: dict) -> str:
