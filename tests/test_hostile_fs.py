@@ -760,3 +760,57 @@ def test_sigkill_at_random_moments_never_loses_the_users_files(tmp_path, release
         assert sorted(p.name for p in out.parent.iterdir()) == ["site"]
         assert fsutil.read_manifest(str(out)) is not None
     assert killed, "no run was killed before it finished"
+
+
+def test_a_swap_that_fails_puts_everything_back(tmp_path, tiny_kb, monkeypatch):
+    site = tmp_path / "site"
+    build_site(tiny_kb, str(site))
+    (site / "CNAME").write_text("mine\n", encoding="utf-8")
+    before = tree(site)
+    real_replace = os.replace
+
+    def failing_replace(src, dst):
+        if ".tmp-" in os.fspath(src) and os.fspath(dst) == str(site):
+            raise PermissionError(13, "Permission denied")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(fsutil.os, "replace", failing_replace)
+    with pytest.raises(PermissionError):
+        build_site(tiny_kb, str(site))
+    assert tree(site) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+def test_a_site_from_before_the_manifest_is_refused_with_a_hint(tmp_path, tiny_kb):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / ".atlaskb-site").write_text("Built by `atlaskb site build`\n", encoding="utf-8")
+    (site / "index.html").write_text("old", encoding="utf-8")
+    with pytest.raises(UsageError, match="older than the manifest: if so, delete it"):
+        build_site(tiny_kb, str(site))
+    assert (site / "index.html").read_text(encoding="utf-8") == "old"
+
+
+def test_removing_an_old_output_never_follows_a_link_out(tmp_path):
+    """A stale `.old-` folder whose listed folder became a link: the files behind the
+    link are not ours to remove."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "style.css").write_text("precious", encoding="utf-8")
+    target = tmp_path / "site"
+    target.mkdir()
+    old = tmp_path / ".site.old-x"
+    previous = old / "previous"
+    previous.mkdir(parents=True)
+    (previous / "index.html").write_text("ours", encoding="utf-8")
+    (previous / fsutil.MANIFEST).write_text(json.dumps(
+        {"written_by": "atlaskb", "kind": "site", "format": 1,
+         "files": {"index.html": "x", "static/style.css": "y"}}), encoding="utf-8")
+    os.symlink(elsewhere, previous / "static")
+    (old / fsutil.OWNER).write_text(json.dumps(
+        {"written_by": "atlaskb", "pid": dead_pid(), "start": None, "host": os.uname().nodename,
+         "target": "site", "carried": []}), encoding="utf-8")
+    fsutil.clean_leftovers(str(target))
+    assert (elsewhere / "style.css").read_text(encoding="utf-8") == "precious"
+    assert not (previous / "index.html").exists()
+    assert (previous / "static").is_symlink()  # not ours: left for a person, with its folder

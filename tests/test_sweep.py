@@ -187,3 +187,27 @@ def test_a_sweep_folder_is_evidence_for_every_reader(tmp_path, cli):
     (empty / sweep_mod.MARKER).write_text("{}")
     with pytest.raises(SourceError, match="no results yet"):
         load_evidence(str(empty))
+
+
+def test_cells_keep_every_field_of_a_measurement():
+    """A cell must give back exactly what the experiment returned, AUC positives included
+    (dropping a field once made a membership row's interval collapse to zero width)."""
+    import dataclasses
+
+    import numpy as np
+
+    from atlaskb.defenses import stats
+    from atlaskb.defenses.threat import ThreatModel
+
+    rows = [{"baseline": stats.auc([0.1, 0.9, 0.4, 0.7], [0, 1, 0, 1], ids=np.arange(4)),
+             "defended": stats.rate([True, False, True], np.array([3, 1, 2])),
+             "threat_model": ThreatModel("labels", "linf", 0.1, 100, True),
+             "params": {"k": np.int64(3), "eps": np.float32(0.25)}, "series": None}]
+    back = sweep_mod._decode(json.loads(json.dumps(sweep_mod._encode(rows))))
+    for side in ("baseline", "defended"):
+        for f in dataclasses.fields(stats.Points):
+            a, b = getattr(rows[0][side], f.name), getattr(back[0][side], f.name)
+            assert (a is None and b is None) or np.array_equal(a, b), f.name
+            assert getattr(a, "dtype", None) == getattr(b, "dtype", None), f.name
+    assert back[0]["threat_model"] == rows[0]["threat_model"]
+    assert back[0]["params"] == {"k": 3, "eps": 0.25}

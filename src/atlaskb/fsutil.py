@@ -161,8 +161,10 @@ def plan_replace(out: str, kind: str, label: str, verified: dict | None = None) 
     manifest = read_manifest(target)
     refuse = f"refusing to replace {name}"
     if manifest is None:
+        legacy = any(e.startswith(".atlaskb-") for e in entries)
         raise _usage(f"{refuse}: it holds {shown(entries[0])!r} and no {MANIFEST}, so it was not written by "
-                     f"{label}; choose another --out or empty it")
+                     f"{label}" + (" (or by an atlaskb older than the manifest: if so, delete it and run again)"
+                                   if legacy else "") + "; choose another --out or empty it")
     if manifest["kind"] != kind:
         raise _usage(f"{refuse}: it holds a {manifest['kind']} that atlaskb wrote, not a {kind}; choose another --out")
     listed = manifest["files"]
@@ -322,8 +324,11 @@ def _remove_listed(folder: str) -> bool:
     True when nothing else was there."""
     manifest = read_manifest(folder)
     for rel in (manifest or {}).get("files", {}):
-        path = os.path.join(folder, *rel.split("/"))
-        if ".." not in rel.split("/") and (os.path.isfile(path) or os.path.islink(path)):
+        parts = [p for p in rel.split("/") if p]
+        if ".." in parts or not parts or _linked_folder_on_the_way(folder, parts[:-1]):
+            continue  # never remove through a link: the file would be somewhere else
+        path = os.path.join(folder, *parts)
+        if os.path.isfile(path) or os.path.islink(path):
             with contextlib.suppress(OSError):
                 os.remove(path)
     for name in (MANIFEST, OWNER):
@@ -335,6 +340,19 @@ def _remove_listed(folder: str) -> bool:
         with contextlib.suppress(OSError):
             os.rmdir(sub)
     return not os.path.lexists(folder)
+
+
+def _linked_folder_on_the_way(folder: str, parts: list) -> bool:
+    """Whether any of the folders `parts` below `folder` is a symbolic link (or not a folder)."""
+    path = folder
+    for part in parts:
+        path = os.path.join(path, part)
+        try:
+            if not stat.S_ISDIR(os.lstat(path).st_mode):
+                return True
+        except OSError:
+            return True
+    return False
 
 
 # -- writing ----------------------------------------------------------------------------------
@@ -374,24 +392,54 @@ def output_dir(out: str, kind: str, label: str) -> Iterator[str]:
 
 
 def _swap(tmp: str, plan: Plan) -> None:
+    """Carry the user's top-level entries into `tmp`, then put `tmp` where the old output
+    was. A failure puts everything back as it was; a kill part-way is put back by the
+    next run (`clean_leftovers`), which is why the journal is written first."""
     import shutil
     import tempfile
+
     target = plan.target
-    if plan.keep:
-        _write_owner(tmp, target, plan.keep)  # journal first: a kill mid-move can put them back
-        for entry in plan.keep:
-            os.replace(os.path.join(target, entry), os.path.join(tmp, entry))
-    if plan.exists:
-        old = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.old-", dir=os.path.dirname(target))
-        _write_owner(old, target)
-        os.replace(target, os.path.join(old, _PREVIOUS))
+    moved: list = []
+    old = None
+    try:
+        if plan.keep:
+            _write_owner(tmp, target, plan.keep)
+            for entry in plan.keep:
+                os.replace(os.path.join(target, entry), os.path.join(tmp, entry))
+                moved.append(entry)
+        if plan.exists:
+            old = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.old-", dir=os.path.dirname(target))
+            _write_owner(old, target)
+            os.replace(target, os.path.join(old, _PREVIOUS))
         os.replace(tmp, target)
+    except BaseException:
+        _undo_swap(tmp, target, old, moved)
+        raise
+    with contextlib.suppress(OSError):
         os.remove(os.path.join(target, OWNER))
-        if _remove_listed(os.path.join(old, _PREVIOUS)):
-            shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, target)
-        os.remove(os.path.join(target, OWNER))
+    if old is not None and _remove_listed(os.path.join(old, _PREVIOUS)):
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _undo_swap(tmp: str, target: str, old: str | None, moved: list) -> None:
+    """Put the old output and the user's entries back after a failed swap. Whatever
+    cannot be put back stays in its owned temporary folder for the next run to settle;
+    nothing of the user's is removed."""
+    import shutil
+
+    try:
+        if old is not None:
+            previous = os.path.join(old, _PREVIOUS)
+            if os.path.isdir(previous) and not os.path.lexists(target):
+                os.replace(previous, target)
+            if not os.path.lexists(previous):
+                shutil.rmtree(old)
+        for entry in reversed(moved):
+            os.replace(os.path.join(tmp, entry), os.path.join(target, entry))
+        moved.clear()
+        shutil.rmtree(tmp)
+    except OSError:
+        pass
 
 
 def write_output_file(out: str, data: str | bytes) -> None:

@@ -11,7 +11,8 @@ atomically to
     DIR/cells/<mitigation>/seed-<n>/<technique>.<key>.json
 
 where `<key>` hashes everything its numbers depend on: mitigation, technique, seed,
-configuration hash, backend and device, the data set's content and the cell format. A
+configuration hash, backend and device, the data set's content, the code of the engine
+and the defenses, and the cell format. A
 rerun reuses every valid cell whose key matches and never mixes in one written under
 another configuration (its key differs, so it is not even read). At the end each
 mitigation's `DIR/<mitigation>/results.json` and plots are rebuilt from its cells with
@@ -22,6 +23,8 @@ numbers whichever executor ran the cells and in whatever order they finished.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -37,7 +40,7 @@ from atlaskb.errors import AtlasError, UsageError
 from atlaskb.evidence import SWEEP_MARKER as MARKER  # what makes a folder a sweep folder
 from atlaskb.fsutil import atomic_write, check_out_path, shown
 
-CELL_FORMAT = 1
+CELL_FORMAT = 2
 CLEAN = "clean-accuracy"         # the per-seed clean accuracies, stored as a cell of their own
 MAX_CELL_BYTES = 64 * 1024 * 1024
 EXECUTORS = ("local", "ray")
@@ -48,9 +51,8 @@ EXECUTORS = ("local", "ray")
 def _encode(v):
     """Per-seed rows as JSON: `Points`, threat models and numpy values tagged so that
     decoding gives back the very same numbers (floats round-trip exactly in JSON)."""
-    if isinstance(v, stats.Points):
-        return {"__points__": {"values": v.values.tolist(), "binary": v.binary,
-                               "ids": None if v.ids is None else np.asarray(v.ids).tolist()}}
+    if isinstance(v, stats.Points):  # every field, whatever Points carries (AUCs add `positive`)
+        return {"__points__": {f.name: _encode(getattr(v, f.name)) for f in dataclasses.fields(v)}}
     if isinstance(v, ThreatModel):
         return {"__threat__": v.as_dict()}
     if isinstance(v, np.ndarray):
@@ -67,9 +69,7 @@ def _encode(v):
 def _decode(v):
     if isinstance(v, dict):
         if "__points__" in v:
-            p = v["__points__"]
-            return stats.Points(np.asarray(p["values"], np.float64),
-                                None if p["ids"] is None else np.asarray(p["ids"]), bool(p["binary"]))
+            return stats.Points(**{k: _decode(x) for k, x in v["__points__"].items()})
         if "__threat__" in v:
             return ThreatModel(**v["__threat__"])
         if "__array__" in v:
@@ -87,11 +87,33 @@ def _dataset_fingerprint(ds) -> str:
     return h.hexdigest()[:16]
 
 
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """A hash of the code that computes cells (the engine and the defenses): a cell
+    computed by other code is not reused, even under the same configuration."""
+    import atlaskb.defenses
+    import atlaskb.engine
+
+    h = hashlib.sha256()
+    for pkg in (atlaskb.engine, atlaskb.defenses):
+        root = os.path.dirname(pkg.__file__)
+        for folder, dirs, files in sorted(os.walk(root)):
+            dirs.sort()
+            for name in sorted(files):
+                if name.endswith(".py"):
+                    path = os.path.join(folder, name)
+                    h.update(os.path.relpath(path, root).encode())
+                    with open(path, "rb") as fh:
+                        h.update(fh.read())
+    return h.hexdigest()[:16]
+
+
 def cell_key(setup: runner.RunSetup, technique: str, seed: int) -> dict:
     """Everything a cell's numbers depend on."""
     return {"format": CELL_FORMAT, "mitigation": setup.mod.MITIGATION, "technique": technique,
             "seed": int(seed), "config_hash": setup.cfg.hash(), "backend": setup.backend.name,
-            "device": setup.backend.device, "dataset": _dataset_fingerprint(setup.dataset)}
+            "device": setup.backend.device, "dataset": _dataset_fingerprint(setup.dataset),
+            "code": code_fingerprint()}
 
 
 def key_hash(key: dict) -> str:

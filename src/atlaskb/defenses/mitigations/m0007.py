@@ -265,26 +265,24 @@ def _poison_params(ctx, kind: str, frac: float) -> dict:
 
 # ---- experiments --------------------------------------------------------------------
 
-def poison_training_data(ctx):
-    """AML.T0020: a patch and a blended trigger at the configured poison share."""
-    f = ctx.cfg.poison_frac
+def _patch_and_blend(ctx, frac: float, series: bool, caveat: str = "") -> list:
     rows = []
     for kind in ("patch", "blend"):
-        rows += _backdoor_rows(ctx, f"{kind}:{f:g}", kind, f"{kind}_trigger_poison_{f:g}",
-                               _poison_params(ctx, kind, f), headline=kind == "patch",
-                               series=_rate_series(ctx, kind))
-    return rows + adaptive_trigger(ctx)
+        rows += _backdoor_rows(ctx, f"{kind}:{frac:g}", kind, f"{kind}_trigger_poison_{frac:g}",
+                               _poison_params(ctx, kind, frac), headline=kind == "patch",
+                               series=_rate_series(ctx, kind) if series else None, caveat=caveat)
+    return rows
+
+
+def poison_training_data(ctx):
+    """AML.T0020: a patch and a blended trigger at the configured poison share, then the adaptive one."""
+    return _patch_and_blend(ctx, ctx.cfg.poison_frac, series=True) + adaptive_trigger(ctx)
 
 
 def poison_model(ctx):
     """AML.T0018.000: the attacker controls a larger share of the data, to implant a model backdoor."""
-    f = ctx.cfg.strong_frac
-    rows = []
-    for kind in ("patch", "blend"):
-        rows += _backdoor_rows(ctx, f"{kind}:{f:g}", kind, f"{kind}_trigger_poison_{f:g}",
-                               _poison_params(ctx, kind, f), headline=kind == "patch",
-                               caveat="At this share the poison is about half of the target label.")
-    return rows
+    return _patch_and_blend(ctx, ctx.cfg.strong_frac, series=False,
+                            caveat="At this share the poison is about half of the target label.")
 
 
 def adaptive_trigger(ctx):
