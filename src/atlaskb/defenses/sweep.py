@@ -126,6 +126,8 @@ def cell_path(root: str, key: dict) -> str:
 
 
 def write_cell(root: str, key: dict, rows, seconds: float) -> None:
+    """Write one cell atomically; `rows` as returned or already encoded (encoding is
+    idempotent on encoded data)."""
     doc = {"key": key, "hash": key_hash(key), "seconds": round(seconds, 3), "rows": _encode(rows)}
     atomic_write(cell_path(root, key), json.dumps(doc, sort_keys=True, allow_nan=True))
 
@@ -358,7 +360,7 @@ def sweep(mitigations=(), techniques=(), *, out: str, seeds: int | None = None, 
         for group, result in run_groups:
             setup = setups[group.request.mitigation]
             for t, (rows, secs) in result.items():
-                write_cell(root, cell_key(setup, t, group.seed), _decode(rows), secs)
+                write_cell(root, cell_key(setup, t, group.seed), rows, secs)  # already encoded
                 found[(group.request.mitigation, t, group.seed)] = (_decode(rows), secs)
                 report.computed += 1
             bar.step(f"{group.label} done", advance=len(result))

@@ -79,7 +79,7 @@ def poison(ctx, trigger=backdoor.add_trigger, name="corner"):
 
 # ---- threat models ------------------------------------------------------------------
 
-def white(ctx, adaptive=True, eps=None):
+def white(ctx, eps=None, adaptive=True):
     return ThreatModel("white-box", "linf", ctx.cfg.eps if eps is None else eps, 0, adaptive)
 
 
@@ -97,6 +97,10 @@ def blind(ctx, eps=None):
 
 NO_BUDGET = ThreatModel("none", "none", 0.0, 0, False)
 
+# Quick budgets shared by the evasion mitigations (each module adds its own knobs).
+QUICK_BUDGETS = dict(epochs=30, n_test=300, apgd_steps=20, restarts=2, transfer_steps=20,
+                     eps_curve=(0.05, 0.1, 0.2, 0.3), query_budget=300)
+
 
 # ---- attacks (cached per seed) ------------------------------------------------------
 
@@ -108,7 +112,7 @@ def white_box_attack(ctx, key: str, system, eps: float, criterion=Misclassificat
     """APGD (cross-entropy and margin, restarts) on `system` end to end: through the
     system's own gradient or its stated approximation (BPDA, EOT, joint loss)."""
     return measure.run_attack(ctx, f"evasion:apgd:{key}:{eps:g}", system, apgd(ctx), ctx.x_test, ctx.y_test,
-                              white(ctx, True, eps), criterion)
+                              white(ctx, eps), criterion)
 
 
 def baseline_white(ctx, eps):
@@ -185,7 +189,7 @@ def white_box_rows(ctx, systems: dict, *, notes: dict | None = None, criterion=M
         ):
             curve = [robust(ctx, system, fn(e)) for e in grid]
             out.append(row(f"apgd_linf_{kind}_{name}", "robust_accuracy", b, curve[grid.index(cfg.eps)],
-                           white(ctx, adaptive), params={**common, "defended": name, "defended_attack": what},
+                           white(ctx, adaptive=adaptive), params={**common, "defended": name, "defended_attack": what},
                            series={"x_label": "epsilon (L-inf)", "x": grid, "baseline": b_curve,
                                    "defended": curve},
                            caveat=note if adaptive else "The attacker ignores the defense; a real one would not.",
@@ -290,7 +294,7 @@ def worst_case_rows(ctx, systems: dict, criterion=Misclassification()):
     cb = measure.correct(base, ctx.x_test, ctx.y_test, ctx.test_ids)
     return {
         "AML.T0043": [row("worst_case_linf_per_input", "robust_accuracy", union(ctx, base, bw),
-                          union(ctx, system, dw), white(ctx, True),
+                          union(ctx, system, dw), white(ctx),
                           params={"over": ["apgd (white-box, adaptive)", "simba (scores)", "transfer (none)"],
                                   "defended": name,
                                   "rule": "per test input, robust only if no attack at this eps gets through"})],

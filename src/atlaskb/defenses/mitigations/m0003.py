@@ -40,8 +40,7 @@ class Config(E.EvasionConfig):
 
 
 FULL = Config()
-QUICK = replace(FULL, epochs=30, n_test=300, apgd_steps=20, restarts=2, transfer_steps=20,
-                eps_curve=(0.05, 0.1, 0.2, 0.3), query_budget=300, train_steps=5)
+QUICK = replace(FULL, **E.QUICK_BUDGETS, train_steps=5)
 
 
 def config(quick: bool) -> Config:

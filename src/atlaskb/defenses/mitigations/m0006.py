@@ -25,6 +25,7 @@ from atlaskb.defenses.attacks import fingerprint as fp
 from atlaskb.defenses.attacks.blind import Edit, Transfer
 from atlaskb.defenses.attacks.gradient import APGD, PGD
 from atlaskb.defenses.attacks.query import RayS, SimBA
+from atlaskb.defenses.mitigations import _evasion as E
 from atlaskb.defenses.config import BaseConfig
 from atlaskb.defenses.diversity import adp_regulariser
 from atlaskb.defenses.rows import row
@@ -148,23 +149,12 @@ def _member_training(cfg) -> str:
 
 # ---- threat models ------------------------------------------------------------------
 
-def _white(ctx, eps=None, adaptive=True):
-    return ThreatModel("white-box", "linf", ctx.cfg.eps if eps is None else eps, 0, adaptive)
-
-
-def _scores(ctx):
-    return ThreatModel("scores", "linf", ctx.cfg.eps, ctx.cfg.query_budget, True)
+_white, _scores, _blind, _NONE = E.white, E.scores_tm, E.blind, E.NO_BUDGET
 
 
 def _labels(ctx):
+    """Label-only attacks here run at the same L-inf eps as every other attack (RayS)."""
     return ThreatModel("labels", "linf", ctx.cfg.eps, ctx.cfg.query_budget, True)
-
-
-def _blind(ctx, eps=None):
-    return ThreatModel("none", "linf", ctx.cfg.eps if eps is None else eps, 0, False)
-
-
-_NONE = ThreatModel("none", "none", 0.0, 0, False)
 
 
 # ---- helpers ------------------------------------------------------------------------
