@@ -29,7 +29,7 @@ from atlaskb.model import (
     is_id,
 )
 
-if TYPE_CHECKING:  # only for annotations: importing kb (and so networkx) costs ~90 ms
+if TYPE_CHECKING:  # only for annotations
     from atlaskb.kb import KnowledgeBase
 
 
