@@ -24,7 +24,6 @@ through `queries.tactics_of`, not from invented edges.
 from __future__ import annotations
 
 import datetime as _dt
-import re
 from dataclasses import dataclass, field
 
 from atlaskb.graph import AtlasGraph
@@ -46,10 +45,6 @@ from atlaskb.model import (
     parent_of_id,
     type_of_id,
 )
-
-def slugify(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-
 
 @dataclass
 class KnowledgeBase:
@@ -187,7 +182,7 @@ class _Builder:
 
     # -- objects -----------------------------------------------------------------------
     def add_objects(self, result: SourceResult) -> None:
-        from atlaskb.sources.files import display_path  # not at the top: it imports yaml
+        from atlaskb.sources.files import display_path  # not at the top: see _page_slug
 
         index = len(self.kb.sources)
         # Shown (the site names its sources), never opened again: printable whatever its bytes.
@@ -302,7 +297,7 @@ class _Builder:
             self.kb.findings.append(Finding(
                 "warning", "slug-mismatch", link.file, link.line,
                 f"link path {ref.path[:200]!r} is not the page of {ref.id} ({node.get('file')}); resolved by ID"))
-        elif name and not ref.path.rsplit("/", 1)[-1].endswith(slugify(name)):
+        elif name and not ref.path.rsplit("/", 1)[-1].endswith(_page_slug(name)):
             self.kb.findings.append(Finding(
                 "warning", "slug-mismatch", link.file, link.line,
                 f"link path slug {ref.path.rsplit('/', 1)[-1][:200]!r} does not match {ref.id} ({name}); resolved by ID"))
@@ -385,3 +380,11 @@ def _day(value, name: str) -> str | None:
     except ValueError:
         raise ValueError(f"{name} must be a date (YYYY-MM-DD), not {value!r}") from None
     return text[:10]
+
+
+def _page_slug(name: str) -> str:
+    """`sources.vault.page_slug`, imported when first needed: the sources import yaml,
+    which a load from the cache never needs."""
+    from atlaskb.sources.vault import page_slug
+
+    return page_slug(name)
