@@ -14,7 +14,8 @@ import os
 
 from atlaskb import queries
 from atlaskb.fsutil import output_dir, plan_replace
-from atlaskb.kb import KnowledgeBase, slugify
+from atlaskb.kb import KnowledgeBase
+from atlaskb.sources.vault import page_slug as slugify
 from atlaskb.sources.vault import BOLD_FIELD_RE, LIST_ITEM_RE, RELEASE_FILE, _heading, _is_fence
 from atlaskb.model import (
     ACHIEVES,
