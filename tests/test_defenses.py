@@ -17,6 +17,7 @@ from atlaskb.defenses.systems import Ensemble, Model
 from atlaskb.defenses.threat import TargetedMisclassification, ThreatModel
 from atlaskb.engine import get_backend
 from atlaskb.engine import train as T
+from atlaskb.engine.network import mlp
 
 TINY = replace(m0006.QUICK, epochs=3, n_test=30, apgd_steps=3, apgd_restarts=1, eps_curve=(0.1, 0.5),
                select_steps=2, query_budget=30, shadow_per_family=2, shadow_ensembles_per_family=1,
@@ -36,7 +37,7 @@ def trained():
     ds = data.digits()
     sp = data.split(ds, np.random.default_rng(0))
     rng = np.random.default_rng(1)
-    net = models.mlp(64, (64,), 10, "relu", rng)
+    net = mlp(64, (64,), 10, "relu", rng)
     net = T.train(be, net, ds.x[sp.train], ds.y[sp.train], epochs=10, lr=3e-3, rng=rng)
     clf = Model(be, net)
     return be, ds, sp, clf
@@ -183,7 +184,7 @@ def test_trojaned_tool_poisons_batches_without_touching_the_callers_data():
 def test_majority_vote_counts_votes():
     be = get_backend("numpy")
     rng = np.random.default_rng(0)
-    nets = [models.mlp(64, (8,), 10, "relu", rng) for _ in range(3)]
+    nets = [mlp(64, (8,), 10, "relu", rng) for _ in range(3)]
     x = rng.random((5, 64)).astype(np.float32)
     maj = Ensemble(be, nets, "majority").predict(x)
     votes = np.stack([Model(be, n).predict(x) for n in nets])
