@@ -251,8 +251,9 @@ def small_doc():
     cfg = __import__("dataclasses").replace(
         __import__("atlaskb.defenses.mitigations.m0006", fromlist=["QUICK"]).QUICK,
         epochs=3, n_test=30, apgd_steps=3, eps_curve=(0.1,), select_steps=2)
-    return runner.run("AML.M0006", ["AML.T0043.000", "AML.T0043.003"], backend="numpy", seeds=2,
-                      config=cfg, progress=False, names={})
+    return runner.run(runner.Request("AML.M0006", ["AML.T0043.000", "AML.T0043.003"], backend="numpy", seeds=2,
+                                     config=cfg),
+                      progress=False, names={})
 
 
 def _broken(doc, change):

@@ -27,7 +27,8 @@ TINY = replace(m0002.QUICK, epochs=20, target_train=120, n_test=60, query_budget
 
 @pytest.fixture(scope="module")
 def tiny_doc():
-    return runner.run("AML.M0002", backend="numpy", seeds=2, config=TINY, progress=False, names={})
+    return runner.run(runner.Request("AML.M0002", backend="numpy", seeds=2, config=TINY),
+                      progress=False, names={})
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +70,8 @@ def test_links_match_the_bundled_vault(bundled_kb):
 
 
 def test_same_seeds_give_identical_results(tiny_doc):
-    again = runner.run("AML.M0002", backend="numpy", seeds=2, config=TINY, progress=False, names={})
+    again = runner.run(runner.Request("AML.M0002", backend="numpy", seeds=2, config=TINY),
+                       progress=False, names={})
     strip = lambda d: [{k: v for k, v in r.items()} for r in d["results"]]  # noqa: E731
     assert strip(again) == strip(tiny_doc)
 

@@ -131,12 +131,14 @@ def test_received_data_has_the_stated_poison_and_corruption():
 
 @pytest.fixture(scope="module")
 def doc7():
-    return runner.run("AML.M0007", backend="numpy", seeds=2, config=TINY7, progress=False, names={})
+    return runner.run(runner.Request("AML.M0007", backend="numpy", seeds=2, config=TINY7),
+                      progress=False, names={})
 
 
 @pytest.fixture(scope="module")
 def doc8():
-    return runner.run("AML.M0008", backend="numpy", seeds=2, config=TINY8, progress=False, names={})
+    return runner.run(runner.Request("AML.M0008", backend="numpy", seeds=2, config=TINY8),
+                      progress=False, names={})
 
 
 def test_m0007_rows_are_valid_and_filter_rows_carry_precision_and_recall(doc7):

@@ -151,7 +151,8 @@ def test_every_technique_runs_and_validates(mitigation):
 
     mod = get_mitigation(mitigation)
     cfg = replace(_tiny(mod.QUICK), **({"eot_samples": 2} if hasattr(mod.QUICK, "eot_samples") else {}))
-    doc = runner.run(mitigation, backend="numpy", seeds=2, config=cfg, progress=False, names={})
+    doc = runner.run(runner.Request(mitigation, backend="numpy", seeds=2, config=cfg), progress=False,
+                     names={})
     assert {r["technique"] for r in doc["results"]} == set(mod.EXPERIMENTS)
     white = [r for r in doc["results"] if r["technique"] == "AML.T0043.000"]
     for r in white:

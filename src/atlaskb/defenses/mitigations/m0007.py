@@ -60,9 +60,6 @@ FULL = Config()
 QUICK = replace(FULL, epochs=20, n_test=300, poison_rates=(0.01, 0.05, 0.10), cl_folds=2)
 
 
-def config(quick: bool) -> Config:
-    return QUICK if quick else FULL
-
 
 # ---- the data as received -----------------------------------------------------------
 

@@ -94,9 +94,6 @@ QUICK = replace(FULL, epochs=20, n_clean=10, n_tampered=10, n_shadow=8, nc_steps
                 n_test=300, candidates=2, apgd_steps=20, restarts=2)
 
 
-def config(quick: bool) -> Config:
-    return QUICK if quick else FULL
-
 
 # ---- the defender's data and models -------------------------------------------------
 

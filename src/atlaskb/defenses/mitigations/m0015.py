@@ -63,9 +63,6 @@ FULL = Config()
 QUICK = replace(FULL, **E.QUICK_BUDGETS)
 
 
-def config(quick: bool) -> Config:
-    return QUICK if quick else FULL
-
 
 # ---- systems ------------------------------------------------------------------------
 
