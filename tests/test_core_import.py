@@ -103,7 +103,7 @@ def test_a_failed_import_leaves_the_previous_vault(tmp_path, atlas_yaml_56, monk
     out = tmp_path / "vault"
     run_cli("import", "atlas-yaml", str(atlas_yaml_56), "--out", str(out), "--facts-only")
     before = sorted(p.name for p in out.rglob("*.md"))
-    from atlaskb.export import vault as vault_mod
+    from atlaskb.export import vault_writer as vault_mod
 
     def boom(self, object_id):
         raise RuntimeError("disk full")

@@ -590,7 +590,7 @@ def test_imported_text_cannot_add_structure_to_the_vault(tmp_path):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=_markdown, description=_markdown, step=_markdown, category=_markdown)
 def test_any_text_survives_an_import_round_trip_without_adding_links(tmp_path, name, description, step, category):
-    from atlaskb.export.vault import write_vault
+    from atlaskb.export.vault_writer import write_vault
     from atlaskb.sources.stix import read_stix as read
 
     ext = lambda i: [{"source_name": "mitre-atlas", "external_id": i}]  # noqa: E731

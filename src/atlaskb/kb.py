@@ -21,13 +21,13 @@ through `queries.tactics_of`, not from invented edges.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import networkx as nx
 
 from atlaskb.kbaccess import GraphAccess
 from atlaskb.sources.files import display_path
+from atlaskb.sources.vault import page_slug
 
 from atlaskb.model import (
     EDGE_ENDS,
@@ -43,10 +43,6 @@ from atlaskb.model import (
     parent_of_id,
     type_of_id,
 )
-
-def slugify(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-
 
 @dataclass
 class KnowledgeBase(GraphAccess):
@@ -200,7 +196,7 @@ class _Builder:
             self.kb.findings.append(Finding(
                 "warning", "slug-mismatch", link.file, link.line,
                 f"link path {ref.path[:200]!r} is not the page of {ref.id} ({node.get('file')}); resolved by ID"))
-        elif name and not ref.path.rsplit("/", 1)[-1].endswith(slugify(name)):
+        elif name and not ref.path.rsplit("/", 1)[-1].endswith(page_slug(name)):
             self.kb.findings.append(Finding(
                 "warning", "slug-mismatch", link.file, link.line,
                 f"link path slug {ref.path.rsplit('/', 1)[-1][:200]!r} does not match {ref.id} ({name}); resolved by ID"))

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from atlaskb.errors import NotFound
 from atlaskb.model import (
     ACHIEVES,
+    CASE_STUDY,
     MATURITY_ORDER,
     MITIGATES,
     MITIGATION,
@@ -28,6 +29,7 @@ from atlaskb.model import (
     id_sort_key,
     is_id,
 )
+from atlaskb.stix_vocabulary import shortname
 
 if TYPE_CHECKING:  # only for annotations: importing kb (and so networkx) costs ~90 ms
     from atlaskb.kb import KnowledgeBase
@@ -135,6 +137,17 @@ def full_name(kb: KnowledgeBase, object_id: str) -> str:
     return f"{parent_name}: {name}" if parent_name and name else name
 
 
+def name_of(kb: KnowledgeBase, object_id: str) -> str:
+    """An object's own name; "" for one that has none or is not in the graph (an answer
+    never fails for want of a name)."""
+    return kb.graph.nodes[object_id].get("name") or "" if object_id in kb.graph else ""
+
+
+def named(kb: KnowledgeBase, object_id: str) -> dict:
+    """``{"id", "name"}``: how answers refer to a related object."""
+    return {"id": object_id, "name": name_of(kb, object_id)}
+
+
 # -- checking what a question is about ----------------------------------------------------
 
 def checked(kb: KnowledgeBase, object_id: str, obj_type: str | None = None) -> str:
@@ -165,8 +178,8 @@ def tactic_id(kb: KnowledgeBase, tactic: str) -> str:
     key = str(tactic).strip().lower()
     for t in kb.nodes_of_type(TACTIC):
         d = kb.graph.nodes[t]
-        name = (d.get("name") or "").lower()
-        if key in (t.lower(), name, (d.get("shortname") or "").lower(), "-".join(name.split())):
+        name = d.get("name") or ""
+        if key in (t.lower(), name.lower(), (d.get("shortname") or "").lower(), shortname(name)):
             return t
     return checked(kb, tactic, TACTIC)
 
@@ -218,10 +231,49 @@ def techniques_of_tactic(kb: KnowledgeBase, tactic: str, include_subtechniques: 
     return out
 
 
+# Where anything without a place in the matrix sorts: after every tactic.
+_UNPLACED = 10**6
+
+
 def tactics(kb: KnowledgeBase) -> list[str]:
     """Tactics in matrix order: the order the release (or vault) lists them, which is
     the kill-chain order, falling back to ID order."""
-    return sorted(kb.nodes_of_type(TACTIC), key=lambda t: (kb.graph.nodes[t].get("order", 10**6), id_sort_key(t)))
+    return sorted(kb.nodes_of_type(TACTIC), key=lambda t: (kb.graph.nodes[t].get("order", _UNPLACED), id_sort_key(t)))
+
+
+def tactic_order(kb: KnowledgeBase) -> dict[str, int]:
+    """Each tactic's place in matrix order (`tactics`): the sort key of anything shown
+    tactic by tactic, so that it reads in kill-chain order."""
+    return {t: i for i, t in enumerate(tactics(kb))}
+
+
+def in_matrix_order(kb: KnowledgeBase, tactic_ids, order: dict[str, int] | None = None) -> list[str]:
+    """`tactic_ids` in matrix order (an ID that is no tactic after the tactics, by ID).
+    Pass `order` (`tactic_order`) when sorting many lists."""
+    order = tactic_order(kb) if order is None else order
+    return sorted(tactic_ids, key=lambda t: (order.get(t, _UNPLACED), id_sort_key(t)))
+
+
+def tactic_counts(kb: KnowledgeBase) -> list[dict]:
+    """Each tactic in matrix order, ``{"id", "name", "techniques", "subtechniques"}``:
+    how many top-level techniques achieve it, and how many sub-techniques those have."""
+    rows = []
+    for t in tactics(kb):
+        tops = techniques_of_tactic(kb, t)
+        subs = sum(len(subtechniques(kb, x)) for x in tops)
+        rows.append({**named(kb, t), "techniques": len(tops), "subtechniques": subs})
+    return rows
+
+
+def matrix(kb: KnowledgeBase, include_subtechniques: bool = False) -> list[dict]:
+    """The tactic × technique matrix: the tactics in matrix order, each ``{"id", "name",
+    "techniques": [{"id", "name", "parent"}]}`` with its top-level techniques (and,
+    optionally, each one's sub-techniques right after it)."""
+    columns = []
+    for t in tactics(kb):
+        techs = techniques_of_tactic(kb, t, include_subtechniques=include_subtechniques)
+        columns.append({**named(kb, t), "techniques": [{**named(kb, x), "parent": parent(kb, x)} for x in techs]})
+    return columns
 
 
 # -- mitigation links --------------------------------------------------------------------
@@ -258,6 +310,38 @@ def techniques_for(kb: KnowledgeBase, mitigation: str) -> list[dict]:
     return sorted(out, key=lambda r: id_sort_key(r["id"]))
 
 
+def techniques_by_kill_chain(kb: KnowledgeBase, mitigation: str) -> list[dict]:
+    """`techniques_for`, ordered as a reader of the matrix expects: each technique's
+    tactics in matrix order, and the techniques by the place of their first tactic, then
+    by ID (a technique without a tactic last)."""
+    order = tactic_order(kb)
+    found = techniques_for(kb, mitigation)
+    for t in found:
+        t["tactics"] = in_matrix_order(kb, t["tactics"], order)
+    found.sort(key=lambda t: (order.get(t["tactics"][0], _UNPLACED) if t["tactics"] else _UNPLACED * 10,
+                              id_sort_key(t["id"])))
+    return found
+
+
+def group_by_tactic(kb: KnowledgeBase, techniques: list[dict]) -> dict[str, list[dict]]:
+    """Technique entries (dicts with ``"tactics"``) under each tactic they serve, the
+    tactics in matrix order: an entry with several tactics is under each, one with none
+    under ``""`` (last). The entries keep their order within a tactic."""
+    groups: dict[str, list[dict]] = {}
+    for t in techniques:
+        for tactic in t["tactics"] or [""]:
+            groups.setdefault(tactic, []).append(t)
+    order = tactic_order(kb)
+    return {tactic: groups[tactic] for tactic in
+            sorted(groups, key=lambda x: (order.get(x, _UNPLACED), id_sort_key(x) if x else (9,)))}
+
+
+def case_studies(kb: KnowledgeBase) -> list[dict]:
+    """Every case study, ``{"id", "name", "incident_date", "target"}``, in ID order."""
+    return [{**named(kb, c), "incident_date": kb.graph.nodes[c].get("incident_date"),
+             "target": kb.graph.nodes[c].get("target")} for c in kb.nodes_of_type(CASE_STUDY)]
+
+
 def case_studies_for(kb: KnowledgeBase, technique: str) -> list[dict]:
     """Case studies using `technique`, with the procedure steps that use it."""
     technique = checked(kb, technique, TECHNIQUE)
@@ -284,9 +368,10 @@ def mitigation_count(kb: KnowledgeBase, technique: str) -> int:
 
 
 __all__ = [
-    "resolve", "suggest", "search", "full_name", "checked", "tactic_id", "parent", "subtechniques", "tactics_of", "techniques_of_tactic",
-    "tactics", "mitigations_for", "techniques_for", "case_studies_for", "case_study_count",
-    "maturity_rank", "mitigation_count",
+    "resolve", "suggest", "search", "full_name", "name_of", "named", "checked", "tactic_id", "parent",
+    "subtechniques", "tactics_of", "techniques_of_tactic", "tactics", "tactic_order", "in_matrix_order",
+    "tactic_counts", "matrix", "mitigations_for", "techniques_for", "techniques_by_kill_chain", "group_by_tactic",
+    "case_studies", "case_studies_for", "case_study_count", "maturity_rank", "mitigation_count",
 ]
 
 
@@ -328,6 +413,17 @@ def shortest_path(kb: KnowledgeBase, source: str, target: str) -> list[str] | No
     return None
 
 
+def path_hops(kb: KnowledgeBase, source: str, target: str) -> list[dict] | None:
+    """`shortest_path` as the steps a reader follows: each object ``{"id", "name",
+    "type", "links"}``, where ``links`` are the `links_between` it and the one before
+    (empty for the first). None when the two are not connected."""
+    found = shortest_path(kb, source, target)
+    if found is None:
+        return None
+    return [{**named(kb, node), "type": kb.graph.nodes[node].get("type"),
+             "links": links_between(kb, found[i - 1], node) if i else []} for i, node in enumerate(found)]
+
+
 def links_between(kb: KnowledgeBase, a: str, b: str) -> list[tuple[str, str]]:
     """Every edge joining `a` and `b` as (edge type, "forward" a→b | "backward" b→a)."""
     g = kb.graph
@@ -339,4 +435,4 @@ def links_between(kb: KnowledgeBase, a: str, b: str) -> list[tuple[str, str]]:
     return sorted(found)
 
 
-__all__ += ["neighbours", "shortest_path", "links_between"]
+__all__ += ["neighbours", "shortest_path", "path_hops", "links_between"]

@@ -16,9 +16,9 @@ from atlaskb import __version__
 
 # command name -> "module:attribute"; each module owns its commands.
 COMMANDS = {
-    "export": "atlaskb.cli.core:export",
-    "import": "atlaskb.cli.core:import_",
-    "lint": "atlaskb.cli.core:lint",
+    "export": "atlaskb.cli.export:export",
+    "import": "atlaskb.cli.importer:import_",
+    "lint": "atlaskb.cli.lint:lint",
     "show": "atlaskb.cli.query:show",
     "mitigations": "atlaskb.cli.query:mitigations",
     "techniques": "atlaskb.cli.query:techniques",

@@ -136,7 +136,7 @@ def _covered_table(kb, result: dict, strength: dict) -> Table:
 
 def _with_statuses(kb, result: dict) -> dict:
     """The JSON answer with evidence: `covered` and `claimed` as technique objects."""
-    from atlaskb.cli.query import name_of
+    from atlaskb.queries import name_of
 
     claimed = [{"id": t, "name": name_of(kb, t), "status": c["status"], "counted": c["counted"],
                 "mitigations": [{**m, "name": name_of(kb, m["id"])} for m in c["mitigations"]]}

@@ -18,7 +18,11 @@ def _load(paths: tuple[str, ...], label: str):
     return kb
 
 
-def _show(value) -> str:
+def _change_text(value) -> str:
+    """How a field's value before or after a change reads in the diff table. Not
+    `cli.output.cell`: an absent value shows as ``-`` (so a field set for the first time
+    reads ``-`` → ``demonstrated``), and since one row holds both sides of a change,
+    prose is put on one line and cut at _DESCRIPTION_WIDTH characters; lists stay whole."""
     if isinstance(value, list):
         return ", ".join(str(v) for v in value) or "-"
     if value is None:
@@ -27,7 +31,8 @@ def _show(value) -> str:
     return text if len(text) <= _DESCRIPTION_WIDTH else text[: _DESCRIPTION_WIDTH - 1] + "…"
 
 
-def _steps(steps) -> str:
+def _steps_text(steps) -> str:
+    """A `uses` link's procedure steps before or after a change, as ``step@tactic``."""
     return ", ".join(f"{s.get('step')}@{s.get('tactic') or '?'}" for s in steps) or "-"
 
 
@@ -42,14 +47,14 @@ def tables(result: dict) -> list[Table]:
     for obj in result["changed"]:
         for field, change in obj["changes"].items():
             fields.rows.append({"id": obj["id"], "name": obj["name"], "field": field,
-                                "before": _show(change["before"]), "after": _show(change["after"])})
+                                "before": _change_text(change["before"]), "after": _change_text(change["after"])})
     links = Table([("change", "change"), ("source", "source"), ("type", "type"), ("target", "target"),
                    ("detail", "detail")], [], title="Links added, removed and changed")
     for change in ("links_added", "links_removed"):
         links.rows += [{"change": change[6:], **l, "detail": ""} for l in result[change]]
     for link in result["links_changed"]:
         for field, change in link["changes"].items():
-            show = _steps if field == "steps" else _show
+            show = _steps_text if field == "steps" else _change_text
             links.rows.append({"change": "changed", **link,
                                "detail": f"{field}: {show(change['before'])} → {show(change['after'])}"})
     s = result["summary"]

@@ -82,7 +82,10 @@ def counted(n: int, singular: str, plural: str | None = None) -> str:
 
 
 def cell(value: Any) -> str:
-    """How one value reads in a table or CSV cell."""
+    """How one value reads in a query command's table or CSV cell, for people: absent is
+    empty, booleans yes/no, numbers to three decimals, lists and mappings on one line.
+    Two outputs write values their own way, for the reasons their docstrings give:
+    `atlaskb diff` (`cli.diff._change_text`) and `export csv` (`export.tables._csv_value`)."""
     if value is None:
         return ""
     if isinstance(value, bool):

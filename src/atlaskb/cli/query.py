@@ -1,7 +1,9 @@
 """Query commands: show, mitigations, techniques, tactics, matrix, search, case-studies, path.
 
-Every command builds plain data with `atlaskb.queries` and hands it to `cli.output.emit`,
-so the four formats agree. Commands that take IDs also take several at once, and `-` (or
+Every command takes its answer as plain data from the library (`atlaskb.queries`,
+`atlaskb.describe`), the same data the Python API gives, and hands it with the tables
+people read to `cli.output.emit`, so the four formats agree. What is left here is
+argument handling and presentation. Commands that take IDs also take several at once, and `-` (or
 `--stdin`) reads IDs from standard input one per line: a script asking a hundred
 questions pays the interpreter's start-up and the load once, not a hundred times.
 
@@ -19,8 +21,9 @@ from atlaskb import queries as q
 from atlaskb.cli import pass_app, warn_load_problems
 from atlaskb.cli.linkstatus import evidence_option, read_evidence, status_text
 from atlaskb.cli.output import Table, cell, counted, emit, format_option
+from atlaskb.describe import attach_evidence, describe, with_link_status
 from atlaskb.errors import AtlasError, NotFound
-from atlaskb.model import CASE_STUDY, MITIGATES, MITIGATION, TACTIC, TECHNIQUE, USES, id_sort_key
+from atlaskb.model import CASE_STUDY, MITIGATION, TACTIC, TECHNIQUE
 
 _TYPE_COMMAND = {TECHNIQUE: "mitigations", MITIGATION: "techniques", TACTIC: "show", CASE_STUDY: "show"}
 
@@ -135,85 +138,25 @@ def finish(errors: list[AtlasError]) -> None:
         raise click.exceptions.Exit(1)
 
 
-def name_of(kb, object_id: str) -> str:
-    return kb.graph.nodes[object_id].get("name") or "" if object_id in kb.graph else ""
-
-
-def ref(kb, object_id: str) -> dict:
-    return {"id": object_id, "name": name_of(kb, object_id)}
-
-
-def tactic_order(kb) -> dict[str, int]:
-    return {t: i for i, t in enumerate(q.tactics(kb))}
-
-
 # -- show --------------------------------------------------------------------------------
 
+# Shown apart from the field table (name and description) or not at all.
 _HIDDEN_FIELDS = {"type", "name", "description", "procedure", "order"}
-# Where an object was read from, not what it is: shown with --provenance only.
-PROVENANCE_FIELDS = ("file", "line", "has_page")
 
 
-def describe(kb, object_id: str, provenance: bool = False) -> dict:
-    """One object with its attributes and all its relationships, as plain data (with
-    `provenance`, also where it was read: file, line, has_page)."""
-    node = kb.graph.nodes[object_id]
-    out = {"id": object_id, **{k: v for k, v in node.items()
-                               if k != "order" and (provenance or k not in PROVENANCE_FIELDS)}}
-    obj_type = node.get("type")
-    if obj_type == TECHNIQUE:
-        parent = q.parent(kb, object_id)
-        out["parent"] = ref(kb, parent) if parent else None
-        out["subtechniques"] = [ref(kb, s) for s in q.subtechniques(kb, object_id)]
-        out["tactics"] = [ref(kb, t) for t in q.tactics_of(kb, object_id)]
-        out["mitigations"] = [{k: m[k] for k in ("id", "name", "note")}
-                              for m in q.mitigations_for(kb, object_id)]
-        out["case_studies"] = q.case_studies_for(kb, object_id)
-    elif obj_type == MITIGATION:
-        out["techniques"] = [{k: t[k] for k in ("id", "name", "note", "tactics")}
-                             for t in q.techniques_for(kb, object_id)]
-    elif obj_type == TACTIC:
-        out["techniques"] = [ref(kb, t) for t in q.techniques_of_tactic(kb, object_id, include_subtechniques=True)]
-    elif obj_type == CASE_STUDY:
-        uses = []
-        for _, t, k, d in kb.graph.out_edges(object_id, keys=True, data=True):
-            if k == USES:
-                uses.append({**ref(kb, t), "steps": d.get("steps", [])})
-        uses.sort(key=lambda u: (min((s.get("step") or 0 for s in u["steps"]), default=10**6), id_sort_key(u["id"])))
-        out["techniques"] = uses
-    return out
-
-
-def add_evidence(kb, obj: dict, evidence, statuses=None) -> list[dict]:
-    """Attach measured figures (`evidence`: (mitigation, technique) -> rows) and, with
-    `statuses` (an `atlaskb.linkstatus.LinkStatuses`), each link's evidence status to the
-    object's mitigation/technique entries; returns the flat evidence rows for the table."""
+def evidence_table_rows(measured: list[tuple[str, str, dict]]) -> list[dict]:
+    """The measured rows (`describe.attach_evidence`) as the evidence table's rows: the
+    attack by its label, each side's 95% interval and the paired change's as text."""
     from atlaskb.evidence import attack_label  # only with --evidence
 
-    rows = []
-    obj_type = obj.get("type")
-    entries = obj.get("mitigations") if obj_type == TECHNIQUE else obj.get("techniques") if obj_type == MITIGATION else None
-    for entry in entries or []:
-        m, t = (entry["id"], obj["id"]) if obj_type == TECHNIQUE else (obj["id"], entry["id"])
-        if statuses is not None:
-            st = statuses.status(m, t)
-            entry["status"], entry["reason"] = st.status, st.reason
-        if not kb.graph.has_edge(m, t, key=MITIGATES):
-            continue
-        rows_here = list(evidence.get((m, t)) or [])
-        if not rows_here:
-            continue
-        entry["evidence"] = rows_here
-        for r in rows_here:
-            rows.append({"mitigation": m, "technique": t, "attack": attack_label(str(r.get("attack") or "")),
-                         "metric": r.get("metric"),
-                         "baseline": r.get("baseline"), "defended": r.get("defended"), "ci95": r.get("ci95"),
-                         "baseline_ci": _interval(r.get("ci95"), "baseline"),
-                         "defended_ci": _interval(r.get("ci95"), "defended"),
-                         "better": "higher" if r.get("higher_is_better") else "lower",
-                         "difference": _interval({"d": (r.get("difference") or {}).get("ci95")}, "d"),
-                         "verdict": r.get("verdict", "")})
-    return rows
+    return [{"mitigation": m, "technique": t, "attack": attack_label(str(r.get("attack") or "")),
+             "metric": r.get("metric"),
+             "baseline": r.get("baseline"), "defended": r.get("defended"), "ci95": r.get("ci95"),
+             "baseline_ci": _interval(r.get("ci95"), "baseline"),
+             "defended_ci": _interval(r.get("ci95"), "defended"),
+             "better": "higher" if r.get("higher_is_better") else "lower",
+             "difference": _interval({"d": (r.get("difference") or {}).get("ci95")}, "d"),
+             "verdict": r.get("verdict", "")} for m, t, r in measured]
 
 
 def _interval(ci95, side: str) -> str:
@@ -314,7 +257,7 @@ def show(app, objects, use_stdin, evidence_dirs, provenance, fmt):
     objs, tables = [], []
     for object_id in ids:
         obj = describe(kb, object_id, provenance)
-        rows = add_evidence(kb, obj, statuses.rows, statuses) if statuses is not None else None
+        rows = evidence_table_rows(attach_evidence(kb, obj, statuses.rows, statuses)) if statuses is not None else None
         objs.append(obj)
         tables.extend(show_tables(obj, rows, title or "Measured evidence"))
     if objs:
@@ -349,18 +292,16 @@ def mitigations(app, techniques, use_stdin, rollup, evidence_dirs, fmt):
     ids, errors = resolve_many(kb, queries, TECHNIQUE)
     rows = []
     for t in ids:
-        for m in q.mitigations_for(kb, t, rollup=rollup):
-            row = {"technique": t, **m}
-            if evidence is not None:
-                st = evidence.status(m["id"], m.get("via") or t)
-                row.update(status=st.status, reason=st.reason)
-            rows.append(row)
+        found = q.mitigations_for(kb, t, rollup=rollup)
+        if evidence is not None:
+            found = with_link_status(found, t, evidence)
+        rows += [{"technique": t, **m} for m in found]
     if ids:
         cols = [("id", "ID"), ("name", "Name")] + ([("via", "Via")] if rollup else []) + _status_column(rows) + [
             ("note", "Note")]
         if len(ids) > 1:
             cols.insert(0, ("technique", "Technique"))
-        title = None if len(ids) > 1 else f"Mitigations of {ids[0]} {name_of(kb, ids[0])}"
+        title = None if len(ids) > 1 else f"Mitigations of {ids[0]} {q.name_of(kb, ids[0])}"
         emit(rows, Table(cols, _with_status_text(rows), title=title, caption=counted(len(rows), "mitigation link")),
              app.fmt(fmt), app.no_color)
     finish(errors)
@@ -380,28 +321,20 @@ def techniques(app, mitigation_ids, use_stdin, fmt):
     queries = read_queries(mitigation_ids, use_stdin)
     kb = query_kb(app)
     ids, errors = resolve_many(kb, queries, MITIGATION)
-    order = tactic_order(kb)
     rows, tables = [], []
     for m in ids:
-        found = q.techniques_for(kb, m)
-        for t in found:
-            t["tactics"] = sorted(t["tactics"], key=lambda x: (order.get(x, 10**6), id_sort_key(x)))
-        found.sort(key=lambda t: (order.get(t["tactics"][0], 10**6) if t["tactics"] else 10**7, id_sort_key(t["id"])))
-        rows += [{"mitigation": m, **t} for t in found]
-        groups: dict[str, list[dict]] = {}
-        for t in found:
-            for tac in t["tactics"] or [""]:
-                groups.setdefault(tac, []).append({"mitigation": m, **t})
-        for tac in sorted(groups, key=lambda x: (order.get(x, 10**6), id_sort_key(x) if x else (9,))):
-            title = f"{tac} {name_of(kb, tac)}" if tac else "(no tactic)"
+        found = [{"mitigation": m, **t} for t in q.techniques_by_kill_chain(kb, m)]
+        rows += found
+        for tac, group in q.group_by_tactic(kb, found).items():
+            title = f"{tac} {q.name_of(kb, tac)}" if tac else "(no tactic)"
             if len(ids) > 1:
                 title = f"{m} · {title}"
-            tables.append(Table([("id", "ID"), ("name", "Name"), ("note", "Note")], groups[tac], title=title))
+            tables.append(Table([("id", "ID"), ("name", "Name"), ("note", "Note")], group, title=title))
     if ids:
         if not tables:
             tables.append(Table([("id", "ID"), ("name", "Name"), ("note", "Note")], [], title="Techniques"))
         if len(ids) == 1:
-            tables[-1].caption = f"{len(rows)} technique(s) covered by {ids[0]} {name_of(kb, ids[0])}"
+            tables[-1].caption = f"{len(rows)} technique(s) covered by {ids[0]} {q.name_of(kb, ids[0])}"
         emit(rows, tables, app.fmt(fmt), app.no_color)
     finish(errors)
 
@@ -414,11 +347,7 @@ def techniques(app, mitigation_ids, use_stdin, fmt):
 def tactics(app, fmt):
     """The tactics in kill-chain order, with how many techniques achieve each."""
     kb = query_kb(app)
-    rows = []
-    for t in q.tactics(kb):
-        tops = q.techniques_of_tactic(kb, t)
-        subs = sum(len(q.subtechniques(kb, x)) for x in tops)
-        rows.append({**ref(kb, t), "techniques": len(tops), "subtechniques": subs})
+    rows = q.tactic_counts(kb)
     emit(rows, Table([("id", "ID"), ("name", "Name"), ("techniques", "Techniques"),
                       ("subtechniques", "Sub-techniques")], rows), app.fmt(fmt), app.no_color)
 
@@ -439,11 +368,7 @@ def matrix(app, with_subs, ids_only, width, fmt):
     CSV: one row per (tactic, technique).
     """
     kb = query_kb(app)
-    data = []
-    for t in q.tactics(kb):
-        techs = q.techniques_of_tactic(kb, t, include_subtechniques=with_subs)
-        entries = [{**ref(kb, x), "parent": q.parent(kb, x)} for x in techs]
-        data.append({**ref(kb, t), "techniques": entries})
+    data = q.matrix(kb, include_subtechniques=with_subs)
     fmt = app.fmt(fmt)
     if fmt == "table":
         from atlaskb.cli.output import _is_tty
@@ -516,7 +441,7 @@ def search(app, text, obj_type, fmt):
         raise click.UsageError("give at least one word to search for")
     kb = query_kb(app)
     found = q.search(kb, " ".join(text), obj_type)
-    rows = [{"id": n, "name": name_of(kb, n), "type": kb.graph.nodes[n].get("type")} for n in found]
+    rows = [{"id": n, "name": q.name_of(kb, n), "type": kb.graph.nodes[n].get("type")} for n in found]
     if not rows:
         raise AtlasError(f"nothing matches {' '.join(text)!r}")
     named = [{**r, "name": q.full_name(kb, r["id"])} for r in rows]  # "Direct" alone says nothing
@@ -537,8 +462,7 @@ def case_studies(app, techniques, use_stdin, fmt):
     """
     kb = query_kb(app)
     if not techniques and not use_stdin:
-        rows = [{"id": c, "name": name_of(kb, c), "incident_date": kb.graph.nodes[c].get("incident_date"),
-                 "target": kb.graph.nodes[c].get("target")} for c in kb.nodes_of_type(CASE_STUDY)]
+        rows = q.case_studies(kb)
         emit(rows, Table([("id", "ID"), ("name", "Name"), ("incident_date", "Date"), ("target", "Target")], rows),
              app.fmt(fmt), app.no_color)
         return
@@ -569,17 +493,17 @@ def path(app, a, b, fmt):
     """
     kb = query_kb(app)
     src, dst = resolve_as(kb, a, None), resolve_as(kb, b, None)
-    found = q.shortest_path(kb, src, dst)
+    found = q.path_hops(kb, src, dst)
     if found is None:
         raise AtlasError(f"no path between {src} and {dst}")
-    hops = []
-    for i, node in enumerate(found):
-        link = None
-        if i:
-            links = q.links_between(kb, found[i - 1], node)
-            link = ", ".join(f"{t}" if d == "forward" else f"{t} (reverse)" for t, d in links)
-        hops.append({**ref(kb, node), "type": kb.graph.nodes[node].get("type"), "link": link})
-    data = {"from": src, "to": dst, "length": len(found) - 1, "path": hops}
+    hops = [{"id": h["id"], "name": h["name"], "type": h["type"], "link": _links_text(h["links"]) if i else None}
+            for i, h in enumerate(found)]
+    data = {"from": src, "to": dst, "length": len(hops) - 1, "path": hops}
     rows = [{**h, "step": i} for i, h in enumerate(hops)]
     emit(data, Table([("step", "#"), ("link", "Link from previous"), ("id", "ID"), ("type", "Type"), ("name", "Name")],
-                     rows, title=f"{src} → {dst}: {counted(len(found) - 1, 'link')}"), app.fmt(fmt), app.no_color)
+                     rows, title=f"{src} → {dst}: {counted(len(hops) - 1, 'link')}"), app.fmt(fmt), app.no_color)
+
+
+def _links_text(links: list[tuple[str, str]]) -> str:
+    """The links joining two hops of a path, a backward one marked ``(reverse)``."""
+    return ", ".join(f"{t}" if d == "forward" else f"{t} (reverse)" for t, d in links)

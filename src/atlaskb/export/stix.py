@@ -31,7 +31,8 @@ they must not claim to be the same STIX object at the same ``modified`` stamp. T
 bundle ID is derived from the bundle's content. Attributes STIX has no property for
 (maturity, categories, procedure steps, page-less objects ...) travel as
 ``x_atlaskb_<attr>`` custom properties, which `atlaskb.sources.stix` reads back:
-load → export → load gives the same graph.
+load → export → load gives the same graph. The names both sides use are in
+`atlaskb.stix_vocabulary`.
 """
 
 from __future__ import annotations
@@ -46,15 +47,13 @@ from atlaskb.kb import KnowledgeBase
 from atlaskb.model import (
     ACHIEVES,
     CASE_STUDY,
-    MITIGATES,
     MITIGATION,
-    SUBTECHNIQUE_OF,
     TACTIC,
     TECHNIQUE,
     USES,
     id_sort_key,
 )
-from atlaskb.sources.stix import (
+from atlaskb.stix_vocabulary import (
     ATLAS_SOURCE,
     ATTACK_XREF_SOURCE,
     CUSTOM_PREFIX,
@@ -62,17 +61,16 @@ from atlaskb.sources.stix import (
     KILL_CHAIN,
     MITRE_TEXT,
     NO_DATE,
+    RELATIONSHIP_TYPE,
+    STIX_TYPE,
     TEXT_ORIGIN,
     UNDATED,
-    slug,
+    shortname,
 )
 
 # Our own namespace (UUIDv5 of a URL we name), so our IDs never collide with MITRE's.
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/atlaskb/atlaskb/stix")
-EPOCH = NO_DATE  # for objects with no date of their own; read back as "no date"
 
-STIX_TYPE = {TACTIC: "x-mitre-tactic", TECHNIQUE: "attack-pattern", MITIGATION: "course-of-action",
-             CASE_STUDY: "campaign"}
 ROUTE = {TACTIC: "tactics", TECHNIQUE: "techniques", MITIGATION: "mitigations", CASE_STUDY: "studies"}
 # Node attributes that map to standard STIX properties (or are provenance, not knowledge).
 _STANDARD = {"type", "name", "description", "created", "modified", "attack_ref", "shortname",
@@ -111,7 +109,7 @@ def export_origin(kb: KnowledgeBase) -> str:
 
 def _stamp(date: Any) -> str:
     text = str(date or "")
-    return f"{text[:10]}T00:00:00.000Z" if len(text) >= 10 and text[4] == "-" else EPOCH
+    return f"{text[:10]}T00:00:00.000Z" if len(text) >= 10 and text[4] == "-" else NO_DATE
 
 
 def _jsonable(value: Any) -> Any:
@@ -123,7 +121,7 @@ def tactic_shortname(kb: KnowledgeBase, tactic: str) -> str:
     """The kill-chain phase name of a tactic: its STIX shortname when it came from a
     bundle, else its name lowercased and hyphenated (MITRE's rule), else its ID."""
     node = kb.graph.nodes[tactic]
-    return node.get("shortname") or (slug(node["name"]) if node.get("name") else tactic.lower())
+    return node.get("shortname") or (shortname(node["name"]) if node.get("name") else tactic.lower())
 
 
 def to_bundle(kb: KnowledgeBase) -> dict[str, Any]:
@@ -140,7 +138,7 @@ def to_bundle(kb: KnowledgeBase) -> dict[str, Any]:
     objects.extend(_relationships(kb, ids))
     objects.append({
         "type": "x-mitre-matrix", "spec_version": "2.1", "id": stix_id("x-mitre-matrix", "ATLAS", origin),
-        "created": EPOCH, "modified": EPOCH, "name": "ATLAS",
+        "created": NO_DATE, "modified": NO_DATE, "name": "ATLAS",
         "description": "Tactics of the ATLAS matrix in kill-chain order.",
         "external_references": [{"source_name": ATLAS_SOURCE, "external_id": ATLAS_SOURCE,
                                  "url": "https://atlas.mitre.org"}],
@@ -159,13 +157,13 @@ def data_version(kb: KnowledgeBase) -> str:
 def _collection(kb: KnowledgeBase, objects: list[dict[str, Any]], origin: str) -> dict[str, Any]:
     """The ``x-mitre-collection`` that names every object of the bundle at its version.
     Its own dates span the objects' (never the clock), so it is deterministic too."""
-    dated = [o for o in objects if o["created"] != EPOCH]
+    dated = [o for o in objects if o["created"] != NO_DATE]
     version = data_version(kb)
     collection = {
         "type": "x-mitre-collection", "spec_version": "2.1",
         "id": stix_id("x-mitre-collection", "ATLAS", origin),
-        "created": min((o["created"] for o in dated), default=EPOCH),
-        "modified": max((o["modified"] for o in dated), default=EPOCH),
+        "created": min((o["created"] for o in dated), default=NO_DATE),
+        "modified": max((o["modified"] for o in dated), default=NO_DATE),
         "name": "ATLAS",
         "description": "MITRE ATLAS tactics, techniques, mitigations and case studies, exported by "
                        f"atlaskb {__version__}" + (f" from ATLAS data {version}" if version else "") + ".",
@@ -187,7 +185,7 @@ def _object(kb: KnowledgeBase, node: str, sid: str) -> dict[str, Any]:
     obj_type = data["type"]
     created = _stamp(data.get("created"))
     modified = _stamp(data.get("modified") or data.get("created"))
-    undated = obj_type == CASE_STUDY and created == EPOCH and _stamp(data.get("incident_date")) != EPOCH
+    undated = obj_type == CASE_STUDY and created == NO_DATE and _stamp(data.get("incident_date")) != NO_DATE
     if undated:  # ATLAS dates only the incident; a record of it is no older than that
         created = modified = _stamp(data.get("incident_date"))
     obj: dict[str, Any] = {
@@ -213,7 +211,7 @@ def _object(kb: KnowledgeBase, node: str, sid: str) -> dict[str, Any]:
             ref["url"] = attack["url"]
         refs.append(ref)
     obj["external_references"] = refs
-    if obj_type == CASE_STUDY and _stamp(data.get("incident_date")) != EPOCH:
+    if obj_type == CASE_STUDY and _stamp(data.get("incident_date")) != NO_DATE:
         obj["first_seen"] = _stamp(data.get("incident_date"))
     if obj_type == TACTIC:
         obj["x_mitre_shortname"] = tactic_shortname(kb, node)
@@ -223,7 +221,7 @@ def _object(kb: KnowledgeBase, node: str, sid: str) -> dict[str, Any]:
         phases = queries.tactics_of(kb, node) if inherited else stated
         if phases:
             obj["kill_chain_phases"] = [{"kill_chain_name": KILL_CHAIN, "phase_name": tactic_shortname(kb, t)}
-                                        for t in _matrix_order(kb, phases)]
+                                        for t in queries.in_matrix_order(kb, set(phases))]
             if inherited:
                 obj[CUSTOM_PREFIX + INHERITED_PHASES] = True
         if queries.parent(kb, node):
@@ -243,15 +241,11 @@ def _stated_tactics(kb: KnowledgeBase, node: str) -> list[str]:
     return [v for _, v, k in kb.graph.out_edges(node, keys=True) if k == ACHIEVES]
 
 
-def _matrix_order(kb: KnowledgeBase, tactics: list[str]) -> list[str]:
-    return sorted(set(tactics), key=lambda t: (kb.graph.nodes[t].get("order", 10**6), id_sort_key(t)))
-
-
 def _relationships(kb: KnowledgeBase, ids: dict[str, str]) -> list[dict[str, Any]]:
     rels = []
-    rel_types = {MITIGATES: "mitigates", SUBTECHNIQUE_OF: "subtechnique-of", USES: "uses"}
-    edges = sorted(((u, v, k, d) for u, v, k, d in kb.graph.edges(keys=True, data=True) if k in rel_types),
-                   key=lambda e: (list(rel_types).index(e[2]), id_sort_key(e[0]), id_sort_key(e[1])))
+    order = list(RELATIONSHIP_TYPE)
+    edges = sorted(((u, v, k, d) for u, v, k, d in kb.graph.edges(keys=True, data=True) if k in RELATIONSHIP_TYPE),
+                   key=lambda e: (order.index(e[2]), id_sort_key(e[0]), id_sort_key(e[1])))
     for u, v, k, d in edges:
         if u not in ids or v not in ids:
             continue
@@ -259,7 +253,7 @@ def _relationships(kb: KnowledgeBase, ids: dict[str, str]) -> list[dict[str, Any
         stamp = _stamp(src.get("modified") or src.get("created"))
         rel: dict[str, Any] = {
             "type": "relationship", "spec_version": "2.1", "id": stix_id("relationship", f"{k}|{u}|{v}", text_origin(kb, u)),
-            "created": stamp, "modified": stamp, "relationship_type": rel_types[k],
+            "created": stamp, "modified": stamp, "relationship_type": RELATIONSHIP_TYPE[k],
             "source_ref": ids[u], "target_ref": ids[v],
         }
         if d.get("note"):

@@ -38,13 +38,17 @@ EDGE_COLUMNS = ["source", "source_name", "type", "target", "target_name", "note"
 MITIGATES_COLUMNS = ["mitigation", "mitigation_name", "technique", "technique_name", "note"]
 
 
-def _cell(value: Any) -> str:
+def _csv_value(value: Any) -> str:
+    """How one value is written in an exported CSV cell: for programs, not people (the
+    query commands' tables use `atlaskb.cli.output.cell`), so numbers keep full
+    precision, booleans are ``true``/``false``, lists are joined by ``;`` (IDs and labels
+    never hold one) and mappings are JSON."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (list, tuple)):
-        return ";".join(_cell(v) for v in value)
+        return ";".join(_csv_value(v) for v in value)
     if isinstance(value, dict):
         return json.dumps(value, sort_keys=True, ensure_ascii=False)
     return str(value)
@@ -102,7 +106,7 @@ def to_csv(kb: KnowledgeBase, what: str = "nodes") -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(columns)
     for row in rows(kb):
-        writer.writerow([csv_cell(_cell(row[c])) for c in columns])
+        writer.writerow([csv_cell(_csv_value(row[c])) for c in columns])
     return buf.getvalue()
 
 

@@ -29,6 +29,7 @@ from atlaskb.model import (
     type_of_id,
 )
 from atlaskb.sources.files import MAX_DATA_BYTES, YamlProblem, bounded, display_path, load_data_yaml, read_text
+from atlaskb.stix_vocabulary import MITRE_TEXT, TEXT_ORIGIN
 
 
 def _date(value: Any) -> str | None:
@@ -104,7 +105,7 @@ def read_atlas_yaml(path: str, display: str | None = None) -> SourceResult:
         return result
     result.meta["version"] = _scalar_text(data.get("version")) or ""
     result.meta["name"] = _scalar_text(data.get("name")) or ""
-    result.meta["text_origin"] = "mitre-atlas"  # MITRE's own words (see atlaskb.sources.stix.TEXT_ORIGIN)
+    result.meta[TEXT_ORIGIN] = MITRE_TEXT  # MITRE's own words
     add = _Adder(result, display)
     for matrix in data["matrices"]:
         if not isinstance(matrix, dict):

@@ -16,7 +16,8 @@ stix2 rejects exactly the defective bundles this reader has to accept, and gives
 numbers.
 
 Properties named ``x_atlaskb_<attr>`` (written by our exporter) are read back into the
-object's or link's attributes, which is what makes export → import round-trip.
+object's or link's attributes, which is what makes export → import round-trip; the names
+both sides use are in `atlaskb.stix_vocabulary`.
 """
 
 from __future__ import annotations
@@ -28,10 +29,7 @@ from typing import Any
 
 from atlaskb.model import (
     ACHIEVES,
-    CASE_STUDY,
     MITIGATES,
-    MITIGATION,
-    SUBTECHNIQUE_OF,
     TACTIC,
     TECHNIQUE,
     USES,
@@ -52,47 +50,26 @@ from atlaskb.sources.files import (
     read_text,
     printable,
 )
+from atlaskb.stix_vocabulary import (
+    ATLAS_SOURCE,
+    ATLAS_TYPE,
+    ATTACK_SOURCE,
+    ATTACK_XREF_SOURCE,
+    CUSTOM_PREFIX,
+    INHERITED_PHASES,
+    KILL_CHAIN,
+    LINK_TYPE,
+    MITRE_TEXT,
+    NO_DATE,
+    TEXT_ORIGIN,
+    UNDATED,
+    shortname,
+)
 
-ATLAS_SOURCE = "mitre-atlas"
-ATTACK_SOURCE = "mitre-attack"
-# Where our exporter puts the ATT&CK technique an ATLAS object adapts: not under
-# ATTACK_SOURCE, which tools read as the object's own ATT&CK ID. Both are read.
-ATTACK_XREF_SOURCE = "attack-cross-reference"
-KILL_CHAIN = "mitre-atlas"
-CUSTOM_PREFIX = "x_atlaskb_"
-# STIX requires `created`/`modified`; our exporter writes this for objects that have no
-# date, and this reader reads it as "no date".
-NO_DATE = "1970-01-01T00:00:00.000Z"
-# Markers our exporter writes (as x_atlaskb_<name>: true) for values that stand in for
-# what the source does not state: a sub-technique's phases taken from its parent, and a
-# case study's created/modified taken from its incident date. Read as "not stated".
-INHERITED_PHASES = "inherited_phases"
-UNDATED = "undated"
-# Whose words describe the objects: a source's `text_origin` (kept in its meta). MITRE's
-# release and MITRE's bundle are MITRE_TEXT; a vault is "vault"; our own bundles say
-# which in their collection's x_atlaskb_text_origin. STIX IDs depend on it.
-TEXT_ORIGIN = "text_origin"
-MITRE_TEXT = "mitre-atlas"
-
-# STIX object type -> the ATLAS object type it carries.
-STIX_TYPES = {
-    "x-mitre-tactic": TACTIC,
-    "attack-pattern": TECHNIQUE,
-    "course-of-action": MITIGATION,
-    "campaign": CASE_STUDY,
-    "report": CASE_STUDY,
-}
-# Relationship types we turn into links. Anything else between ATLAS objects is reported.
-LINK_TYPES = {"mitigates": MITIGATES, "subtechnique-of": SUBTECHNIQUE_OF, "uses": USES}
 # Object types that carry no ATLAS knowledge and are skipped without comment.
 _BOOKKEEPING = {"identity", "marking-definition", "x-mitre-collection", "x-mitre-matrix",
                 "extension-definition", "language-content", "note", "opinion", "grouping"}
 _WS = re.compile(r"[ \t\n\r]*")
-
-
-def slug(name: str) -> str:
-    """How ATLAS and the Navigator name a tactic in kill chains: lowercase, hyphenated."""
-    return "-".join(name.lower().split())
 
 
 def read_stix(path: str, display: str | None = None) -> SourceResult:
@@ -464,7 +441,7 @@ class _Reader:
 
     def add_object(self, stix_id: str, obj: dict, index: int) -> None:
         stix_type = obj["type"]
-        expected = STIX_TYPES.get(stix_type)
+        expected = ATLAS_TYPE.get(stix_type)
         if expected is None:
             (self.ignored if stix_type in _BOOKKEEPING else self.foreign).add(stix_id)
             return
@@ -514,7 +491,7 @@ class _Reader:
         phases: dict[str, str] = {}
         for record in self.records.values():
             if record.type == TACTIC:
-                for key in (record.attrs.get("shortname"), slug(record.name) if record.name else None):
+                for key in (record.attrs.get("shortname"), shortname(record.name) if record.name else None):
                     if key:
                         phases.setdefault(key, record.id)
         return phases
@@ -584,7 +561,7 @@ class _Reader:
                           f"(other end: {other}); link not added")
                 return
             ends.append(object_id)
-        link_type = LINK_TYPES.get(rel_type)
+        link_type = LINK_TYPE.get(rel_type)
         if link_type is None:
             self.find("warning", "unsupported-relationship", index,
                       f"{rel_type} relationship {ends[0]} → {ends[1]} is not an ATLAS relationship type; not added")

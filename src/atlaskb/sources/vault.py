@@ -42,6 +42,7 @@ from atlaskb.sources.files import (
     load_frontmatter_yaml,
     read_text,
 )
+from atlaskb.stix_vocabulary import TEXT_ORIGIN, VAULT_TEXT
 
 PAGE_SUFFIXES = (".md", ".markdown", ".mdx")
 
@@ -179,6 +180,16 @@ def normalise_link_path(path: str) -> str:
         if path.endswith(suffix):
             path = path[: -len(suffix)]
     return path
+
+
+def page_slug(text: str) -> str:
+    """The file-name form of a name in a vault's page paths (`Evade AI Model` →
+    `evade-ai-model`): lowercase, each run of anything but a-z and 0-9 one hyphen, none
+    at either end, so that a name holding `/`, `:` or `&` still makes a safe file name.
+    The KnowledgeBase checks link paths against it; `atlaskb import` names its pages by
+    it. Not a tactic's kill-chain shortname, which keeps punctuation
+    (`atlaskb.stix_vocabulary.shortname`)."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
 def parse_page(text: str, file: str, rel: str) -> tuple[ObjectRecord | None, list[LinkRecord], list[Finding]]:
@@ -493,7 +504,7 @@ def _add_section_links(page: _Page, section: _Section, text: str, lineno: int) -
 def read_page(path: str, display: str | None = None, rel: str | None = None) -> SourceResult:
     """Read one page file (any extension) as a one-page source."""
     display = display or display_path(path)
-    result = SourceResult(path=path, kind="page", meta={"text_origin": "vault"})
+    result = SourceResult(path=path, kind="page", meta={TEXT_ORIGIN: VAULT_TEXT})
     text = read_text(path, display, MAX_PAGE_BYTES, result.findings)
     if text is None:
         return result
@@ -585,5 +596,5 @@ def read_vault(root: str) -> SourceResult:
             result.links.extend(links)
     result.meta["root"] = display_path(os.path.abspath(root))
     result.meta.update(read_release_file(root, result.findings))
-    result.meta["text_origin"] = "vault"  # the vault's own words (see atlaskb.sources.stix.TEXT_ORIGIN)
+    result.meta[TEXT_ORIGIN] = VAULT_TEXT  # the vault's own words
     return result

@@ -1,6 +1,6 @@
 """Write a KnowledgeBase as a markdown vault in the format the vault loader reads.
 
-Used by `atlaskb import atlas-yaml FILE --out DIR`: with full text (a user's own copy,
+Used by `atlaskb import atlas-yaml FILE --out DIR` and `atlaskb import stix`: with full text (a user's own copy,
 MITRE's prose included) or `facts_only` (IDs, names, dates, maturity, categories and
 relationships, plus our own summaries), which is how `data/atlas/` is generated.
 Both sides of every relationship are written, so the result lints clean and loads back
@@ -14,7 +14,8 @@ import os
 
 from atlaskb import queries
 from atlaskb.fsutil import output_dir, plan_replace
-from atlaskb.kb import KnowledgeBase, slugify
+from atlaskb.kb import KnowledgeBase
+from atlaskb.sources.vault import page_slug as slugify
 from atlaskb.sources.vault import BOLD_FIELD_RE, LIST_ITEM_RE, RELEASE_FILE, _heading, _is_fence
 from atlaskb.model import (
     ACHIEVES,
@@ -38,6 +39,31 @@ LABEL = "atlaskb import"
 def check_vault_out(out: str) -> None:
     """Refuse, before reading the input, an --out that a vault may not replace."""
     plan_replace(out, KIND, LABEL)
+
+
+def read_summaries(paths) -> dict[str, str]:
+    """Our own {ID: summary} YAML files (or every .yaml/.yml in a folder), merged in order:
+    the descriptions a facts-only vault is written with (`data/summaries/`)."""
+    from atlaskb.errors import UsageError
+    from atlaskb.sources.files import YamlProblem, load_frontmatter_yaml
+
+    files = []
+    for p in paths:
+        if os.path.isdir(p):
+            files += sorted(os.path.join(p, f) for f in os.listdir(p) if f.endswith((".yaml", ".yml")))
+        else:
+            files.append(p)
+    texts: dict[str, str] = {}
+    for f in files:
+        with open(f, encoding="utf-8") as fh:
+            try:
+                data = load_frontmatter_yaml(fh.read())
+            except YamlProblem as e:
+                raise UsageError(f"{f}:{e.line}: {e}") from None
+        if not isinstance(data, dict):
+            raise UsageError(f"{f}: expected a mapping of ID to summary")
+        texts.update({str(k): str(v) for k, v in data.items()})
+    return texts
 
 
 def _inline(value) -> str:
