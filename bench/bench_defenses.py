@@ -95,7 +95,9 @@ def digits_split(seed: int = 0):
 
 def train_members(x, y, seed: int = 0):
     """The five members, trained with the engine (numpy backend) for a fixed budget."""
-    nets = [mlp(sizes, act, seed=seed + i) for i, (sizes, act) in enumerate(MEMBERS)]
+    nets = [mlp(sizes[0], sizes[1:-1], sizes[-1], act, np.random.default_rng(seed + i),
+                f"mlp-{act}-" + "x".join(map(str, sizes[1:-1])))  # the family names the shape
+            for i, (sizes, act) in enumerate(MEMBERS)]
     return T.train(get_backend("numpy"), nets, x, y, epochs=30, batch_size=64, lr=2e-3, seed=seed)
 
 
@@ -190,7 +192,7 @@ def gpu_workload(quick: bool) -> dict:
     set_threads(os.cpu_count() or 1)
     n_train, n_attack, d = (20000, 2000, 784) if quick else (200000, 20000, 784)
     x, y = synthetic(n_train, d, 10, seed=1)
-    nets = [mlp([d, 1024, 1024, 10], seed=i) for i in range(5)]
+    nets = [mlp(d, (1024, 1024), 10, "relu", np.random.default_rng(i)) for i in range(5)]
     out = {"status": "ran", "device_name": torch.cuda.get_device_name(0), "cpu_threads": torch.get_num_threads(),
            "train_samples": n_train,
            "attack_samples": n_attack, "features": d, "members": "5 x [784, 1024, 1024, 10]"}

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from atlaskb.defenses import data, models
+from atlaskb.defenses import data
 from atlaskb.engine import get_backend
 from atlaskb.engine import train as T
+from atlaskb.engine.network import mlp
 
 
 def test_pgd_and_apgd_agree_with_torchattacks():
@@ -19,7 +20,7 @@ def test_pgd_and_apgd_agree_with_torchattacks():
     ds = data.digits()
     sp = data.split(ds, np.random.default_rng(0))
     r = np.random.default_rng(1)
-    net = T.train(get_backend("numpy"), models.mlp(64, (64,), 10, "relu", r), ds.x[sp.train], ds.y[sp.train],
+    net = T.train(get_backend("numpy"), mlp(64, (64,), 10, "relu", r), ds.x[sp.train], ds.y[sp.train],
                   epochs=10, lr=3e-3, rng=r)
     system = Ensemble(get_backend("torch", "cpu"), [net])
     x, y = ds.x[sp.test][:120], ds.y[sp.test][:120]

@@ -17,6 +17,7 @@ from atlaskb.defenses.systems import Ensemble, Model
 from atlaskb.defenses.threat import TargetedMisclassification, ThreatModel
 from atlaskb.engine import get_backend
 from atlaskb.engine import train as T
+from atlaskb.engine.network import mlp
 
 TINY = replace(m0006.QUICK, epochs=3, n_test=30, apgd_steps=3, apgd_restarts=1, eps_curve=(0.1, 0.5),
                select_steps=2, query_budget=30, shadow_per_family=2, shadow_ensembles_per_family=1,
@@ -26,7 +27,8 @@ TINY = replace(m0006.QUICK, epochs=3, n_test=30, apgd_steps=3, apgd_restarts=1, 
 
 @pytest.fixture(scope="module")
 def tiny_doc():
-    return runner.run("AML.M0006", backend="numpy", seeds=2, config=TINY, progress=False, names={})
+    return runner.run(runner.Request("AML.M0006", backend="numpy", seeds=2, config=TINY),
+                      progress=False, names={})
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +38,7 @@ def trained():
     ds = data.digits()
     sp = data.split(ds, np.random.default_rng(0))
     rng = np.random.default_rng(1)
-    net = models.mlp(64, (64,), 10, "relu", rng)
+    net = mlp(64, (64,), 10, "relu", rng)
     net = T.train(be, net, ds.x[sp.train], ds.y[sp.train], epochs=10, lr=3e-3, rng=rng)
     clf = Model(be, net)
     return be, ds, sp, clf
@@ -69,7 +71,8 @@ def test_every_technique_the_graph_lists_gets_a_result(tiny_doc, bundled_kb):
 
 
 def test_same_seeds_give_identical_results(tiny_doc):
-    again = runner.run("AML.M0006", backend="numpy", seeds=2, config=TINY, progress=False, names={})
+    again = runner.run(runner.Request("AML.M0006", backend="numpy", seeds=2, config=TINY),
+                       progress=False, names={})
     a, b = dict(tiny_doc), dict(again)
     a["provenance"] = {k: v for k, v in a["provenance"].items() if k != "timings"}
     b["provenance"] = {k: v for k, v in b["provenance"].items() if k != "timings"}
@@ -77,7 +80,7 @@ def test_same_seeds_give_identical_results(tiny_doc):
 
 
 def test_one_technique_alone_matches_the_full_run(tiny_doc):
-    one = runner.run("AML.M0006", ["aml.t0043.002"], backend="numpy", seeds=2, config=TINY,
+    one = runner.run(runner.Request("AML.M0006", ["aml.t0043.002"], backend="numpy", seeds=2, config=TINY),
                      progress=False, names={})
     assert one["results"] == [r for r in tiny_doc["results"] if r["technique"] == "AML.T0043.002"]
 
@@ -141,8 +144,9 @@ def test_diversity_training_is_joint_deterministic_and_recorded():
         ensemble.train_members(be, x, y, 10, ds.image_shape, replace(cfg, diversity=0.5),
                                np.random.default_rng(5), specs=specs,
                                augment={0: compromised.trojaned_tool(ds.image_shape, 0, 0.2)})
-    doc = runner.run("AML.M0006", ["AML.T0043.002"], backend="numpy", seeds=1, config=TINY,
-                     progress=False, names={}, diversity=0.5)
+    doc = runner.run(runner.Request("AML.M0006", ["AML.T0043.002"], backend="numpy", seeds=1, config=TINY,
+                                    diversity=0.5),
+                     progress=False, names={})
     assert doc["provenance"]["config"]["diversity"] == 0.5
     assert doc["provenance"]["config_hash"] != TINY.hash()
     assert "joint" in doc["results"][0]["params"]["member_training"]
@@ -183,7 +187,7 @@ def test_trojaned_tool_poisons_batches_without_touching_the_callers_data():
 def test_majority_vote_counts_votes():
     be = get_backend("numpy")
     rng = np.random.default_rng(0)
-    nets = [models.mlp(64, (8,), 10, "relu", rng) for _ in range(3)]
+    nets = [mlp(64, (8,), 10, "relu", rng) for _ in range(3)]
     x = rng.random((5, 64)).astype(np.float32)
     maj = Ensemble(be, nets, "majority").predict(x)
     votes = np.stack([Model(be, n).predict(x) for n in nets])
@@ -240,8 +244,9 @@ def test_not_an_npz_file(tmp_path):
 
 def test_torch_backend_runs_the_same_experiment_when_installed(tiny_doc):
     pytest.importorskip("torch")
-    b = runner.run("AML.M0006", ["AML.T0043.003"], backend="torch", device="cpu", seeds=2,
-                   config=TINY, progress=False, names={})
+    b = runner.run(runner.Request("AML.M0006", ["AML.T0043.003"], backend="torch", device="cpu", seeds=2,
+                                  config=TINY),
+                   progress=False, names={})
     assert b["backend"] == "torch" and b["device"] == "cpu" and "torch" in b["provenance"]["versions"]
     a = [r for r in tiny_doc["results"] if r["technique"] == "AML.T0043.003"]
     # same seeds, same algorithm: float32 rounding may move a point or two at most
@@ -280,8 +285,9 @@ def test_data_that_leaves_an_attack_nothing_to_measure_is_a_clear_error(tmp_path
     p = tmp_path / "skewed.npz"
     np.savez(p, x=rng.random((200, 64)).astype(np.float32), y=np.r_[np.zeros(199, np.int64), [1]])
     with pytest.raises(runner.AtlasError, match="AML.T0010.001.*could not be measured") as info:
-        runner.run("AML.M0006", ["AML.T0010.001"], backend="numpy", seeds=1, config=TINY,
-                   progress=False, names={}, dataset=str(p))
+        runner.run(runner.Request("AML.M0006", ["AML.T0010.001"], backend="numpy", seeds=1, config=TINY,
+                                  dataset=str(p)),
+                   progress=False, names={})
     assert not isinstance(info.value, results.ResultsError)
 
 
@@ -290,7 +296,7 @@ def test_one_seed_still_has_intervals_from_the_test_points():
     points' sampling error, and the plot title says there is no spread over seeds."""
     from atlaskb.defenses import plots
 
-    doc = runner.run("AML.M0006", ["AML.T0043.003"], backend="numpy", seeds=1, config=TINY,
+    doc = runner.run(runner.Request("AML.M0006", ["AML.T0043.003"], backend="numpy", seeds=1, config=TINY),
                      progress=False, names={})
     for r in doc["results"]:
         for side in ("baseline", "defended"):
@@ -307,8 +313,9 @@ def test_one_seed_still_has_intervals_from_the_test_points():
 def test_fingerprinting_runs_when_the_attacker_owns_fewer_images_than_probes():
     """synthetic:20 leaves the attacker 5 images; asking for 10 real probes from them was
     an internal error (numpy's choice without replacement)."""
-    doc = runner.run("AML.M0006", ["AML.T0014"], backend="numpy", seeds=1,
-                     config=replace(TINY, probes=20), progress=False, names={}, dataset="synthetic:20")
+    doc = runner.run(runner.Request("AML.M0006", ["AML.T0014"], backend="numpy", seeds=1,
+                                    config=replace(TINY, probes=20), dataset="synthetic:20"),
+                     progress=False, names={})
     assert doc["results"][0]["metric"] == "identification_accuracy"
 
 

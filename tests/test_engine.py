@@ -19,7 +19,7 @@ from atlaskb.engine import (
     Flatten,
     Network,
     ToImage,
-    cnn,
+    convnet,
     flat_grads,
     flat_params,
     get_backend,
@@ -36,8 +36,8 @@ def _nets():
     conv = Network.create([ToImage(2, 5, 7), Conv2d(2, 3, 3), Act("tanh"), AvgPool2(), Flatten(),
                            Dense(3 * 2 * 3, 4)], np.random.default_rng(3), "conv")
     return {
-        "relu": mlp([70, 9, 7, 4], "relu", seed=1),
-        "tanh": mlp([70, 6, 4], "tanh", seed=2),
+        "relu": mlp(70, (9, 7), 4, "relu", np.random.default_rng(1)),
+        "tanh": mlp(70, (6,), 4, "tanh", np.random.default_rng(2)),
         "conv": conv,
     }
 
@@ -250,7 +250,7 @@ def test_save_load_round_trip(tmp_path, kind):
 
 def test_safetensors_round_trip(tmp_path):
     pytest.importorskip("safetensors")
-    net = cnn((1, 8, 8), 10, seed=1)
+    net = convnet((1, 8, 8), 10, np.random.default_rng(1))
     net.save(str(tmp_path / "m.safetensors"))
     back = Network.load(str(tmp_path / "m.safetensors"))
     assert back.layers == net.layers
@@ -258,7 +258,7 @@ def test_safetensors_round_trip(tmp_path):
 
 
 def test_pickled_files_are_refused(tmp_path):
-    net = mlp([4, 3, 2], seed=0)
+    net = mlp(4, (3,), 2, "relu", np.random.default_rng(0))
     arrays = {f"p{i}.{k}": v for i, p in enumerate(net.params) for k, v in p.items()}
     # An .npz whose spec is an object array (stored as a pickle by numpy).
     evil = tmp_path / "evil.npz"
@@ -275,7 +275,7 @@ def test_pickled_files_are_refused(tmp_path):
 
 
 def test_weights_that_do_not_match_the_spec_are_refused(tmp_path):
-    net = mlp([4, 3, 2], seed=0)
+    net = mlp(4, (3,), 2, "relu", np.random.default_rng(0))
     net.params[0]["W"] = net.params[0]["W"][:, :2]
     net.save(str(tmp_path / "bad.npz"))
     with pytest.raises(AtlasError, match="expected"):
@@ -309,7 +309,8 @@ def test_training_reduces_loss_and_is_deterministic(backend, request):
         request.getfixturevalue("one_torch_thread")
     be = get_backend(backend)
     X, y = _digits()
-    start = [mlp([64, 32, 10], seed=0), cnn((1, 8, 8), 10, channels=(4,), seed=1)]
+    start = [mlp(64, (32,), 10, "relu", np.random.default_rng(0)),
+             convnet((1, 8, 8), 10, np.random.default_rng(1), channels=4)]
     a = T.train(be, start, X, y, epochs=4, batch_size=32, lr=1e-2, seed=7)
     b = T.train(be, start, X, y, epochs=4, batch_size=32, lr=1e-2, seed=7)
     c = T.train(be, start, X, y, epochs=4, batch_size=32, lr=1e-2, seed=8)
@@ -329,7 +330,7 @@ def test_training_reduces_loss_and_is_deterministic(backend, request):
 def test_subsets_and_diversity_training():
     be = get_backend("numpy")
     X, y = _digits(300)
-    nets = [mlp([64, 16, 10], seed=i) for i in range(3)]
+    nets = [mlp(64, (16,), 10, "relu", np.random.default_rng(i)) for i in range(3)]
     parts = [np.arange(i, 300, 3) for i in range(3)]
     sub = T.train(be, nets, X, y, epochs=2, batch_size=50, lr=3e-3, seed=0, subsets=parts)
     assert len(sub) == 3
@@ -347,7 +348,7 @@ def test_rng_and_batch_hook():
     be = get_backend("numpy")
     X, y = _digits(120)
     X0, y0 = X.copy(), y.copy()
-    net = mlp([64, 8, 10], seed=0)
+    net = mlp(64, (8,), 10, "relu", np.random.default_rng(0))
     seen = []
 
     def hook(xb, yb, gen):
@@ -377,16 +378,16 @@ def test_votes():
     z[0, 1, 2] = 9.0                                 # sample 1: members 0 -> 2, 1 -> 0, 2 -> 1
     z[1, 1, 0] = 1.0
     z[2, 1, 1] = 1.0
-    assert T.combine_votes(z, "hard").tolist() == [1, 2]  # the tie goes to the soft vote
+    assert T.combine_votes(z, "majority").tolist() == [1, 2]  # the tie goes to the soft vote
     assert T.combine_votes(z, "soft").tolist() == [1, 2]
     for vote in T.VOTES:  # the scores a system answers with: a distribution, same argmax
         p = T.vote_proba(z, vote)
         assert np.allclose(p.sum(1), 1) and (p.argmax(1) == T.combine_votes(z, vote)).all()
     counts = np.array([[1, 2, 0], [1, 1, 1]])
-    assert np.allclose(T.vote_proba(z, "hard"), (counts + 0.5 * T.vote_proba(z, "soft")) / 3.5)
+    assert np.allclose(T.vote_proba(z, "majority"), (counts + 0.5 * T.vote_proba(z, "soft")) / 3.5)
     be = get_backend("numpy")
     X, _ = _digits(20)
-    nets = [mlp([64, 8, 10], seed=i) for i in range(3)]
+    nets = [mlp(64, (8,), 10, "relu", np.random.default_rng(i)) for i in range(3)]
     p = T.predict_proba(be, nets, X)
     assert p.shape == (20, 10) and np.allclose(p.sum(1), 1, atol=1e-5)
     assert np.array_equal(T.predict(be, nets, X), p.argmax(1))
@@ -423,7 +424,7 @@ def test_cuda_matches_cpu():
     assert gg.device.type == "cuda"
     np.testing.assert_allclose(cpu.to_numpy(gc), gpu.to_numpy(gg), atol=1e-8)
     X, Y = _digits(200)
-    trained = T.train(gpu, mlp([64, 16, 10], seed=0), X, Y, epochs=2, batch_size=50, seed=0)
+    trained = T.train(gpu, mlp(64, (16,), 10, "relu", np.random.default_rng(0)), X, Y, epochs=2, batch_size=50, seed=0)
     assert trained.meta["train_loss"][-1] < trained.meta["train_loss"][0]
 
 

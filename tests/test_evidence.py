@@ -8,7 +8,7 @@ from atlaskb import load
 from atlaskb.errors import SourceError
 import copy
 
-from atlaskb.evidence import evidence_for, load_evidence, load_results, missing_links, validate
+from atlaskb.evidence import load_evidence, load_results, missing_links, validate
 
 
 def _result(technique="AML.T0043.002", **over):
@@ -40,9 +40,9 @@ def test_results_map_to_their_link_and_leave_the_graph_alone(tmp_path):
     before = copy.deepcopy(dict(kb.graph.edges[("AML.M0006", "AML.T0043.002", "mitigates")]))
     ev = load_evidence(_write(tmp_path, _doc([_result()])))
     assert missing_links(kb, ev) == []
-    (row,) = evidence_for(ev, "AML.M0006", "AML.T0043.002")
+    (row,) = ev[("AML.M0006", "AML.T0043.002")]
     assert row["defended"] == 0.52
-    assert evidence_for(ev, "AML.M0006", "AML.T0043.001") == []
+    assert ("AML.M0006", "AML.T0043.001") not in ev
     assert dict(kb.graph.edges[("AML.M0006", "AML.T0043.002", "mitigates")]) == before
 
 

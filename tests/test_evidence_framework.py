@@ -10,7 +10,7 @@ import types
 import numpy as np
 import pytest
 
-from atlaskb.defenses import check_module, data, list_mitigations, models, registry, results, rows, runner, stats
+from atlaskb.defenses import check_module, data, list_mitigations, registry, results, rows, runner, stats
 from atlaskb.defenses.attacks import AccessDenied
 from atlaskb.defenses.attacks.blind import Edit, Transfer
 from atlaskb.defenses.attacks.gradient import APGD, PGD, checkpoints
@@ -19,6 +19,7 @@ from atlaskb.defenses.systems import Ensemble, InputTransform, Model, PostProces
 from atlaskb.defenses.threat import Misclassification, TargetedMisclassification, ThreatModel
 from atlaskb.engine import get_backend
 from atlaskb.engine import train as T
+from atlaskb.engine.network import mlp
 
 BACKENDS = ["numpy", "torch"]
 
@@ -38,7 +39,7 @@ def nets():
     out = []
     for i, act in enumerate(("relu", "tanh")):
         r = np.random.default_rng(10 + i)
-        net = models.mlp(64, (48,), 10, act, r)
+        net = mlp(64, (48,), 10, act, r)
         out.append(T.train(be, net, ds.x[sp.train], ds.y[sp.train], epochs=8, lr=3e-3, rng=r))
     x, y = ds.x[sp.test][:60], ds.y[sp.test][:60]
     return out, x, y, ds.x[sp.attacker]
@@ -250,8 +251,9 @@ def small_doc():
     cfg = __import__("dataclasses").replace(
         __import__("atlaskb.defenses.mitigations.m0006", fromlist=["QUICK"]).QUICK,
         epochs=3, n_test=30, apgd_steps=3, eps_curve=(0.1,), select_steps=2)
-    return runner.run("AML.M0006", ["AML.T0043.000", "AML.T0043.003"], backend="numpy", seeds=2,
-                      config=cfg, progress=False, names={})
+    return runner.run(runner.Request("AML.M0006", ["AML.T0043.000", "AML.T0043.003"], backend="numpy", seeds=2,
+                                     config=cfg),
+                      progress=False, names={})
 
 
 def _broken(doc, change):

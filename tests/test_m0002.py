@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from atlaskb.defenses import data, models, results, runner, stats
+from atlaskb.defenses import data, results, runner, stats
 from atlaskb.defenses.attacks import extraction as ex
 from atlaskb.defenses.attacks import privacy as pv
 from atlaskb.defenses.attacks.query import HopSkipJump, SimBA
@@ -17,6 +17,7 @@ from atlaskb.defenses.systems import Model
 from atlaskb.defenses.threat import ThreatModel
 from atlaskb.engine import get_backend
 from atlaskb.engine import train as T
+from atlaskb.engine.network import mlp
 
 TINY = replace(m0002.QUICK, epochs=20, target_train=120, n_test=60, query_budget=60, attacked_points=12,
                mi_points=40, mi_noise_samples=6, inversion_starts=1, inversion_steps=4, inversion_samples=6,
@@ -26,7 +27,8 @@ TINY = replace(m0002.QUICK, epochs=20, target_train=120, n_test=60, query_budget
 
 @pytest.fixture(scope="module")
 def tiny_doc():
-    return runner.run("AML.M0002", backend="numpy", seeds=2, config=TINY, progress=False, names={})
+    return runner.run(runner.Request("AML.M0002", backend="numpy", seeds=2, config=TINY),
+                      progress=False, names={})
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +38,7 @@ def served():
     ds = data.digits()
     sp = data.split(ds, np.random.default_rng(0))
     r = np.random.default_rng(3)
-    net = T.train(be, models.mlp(64, (64,), 10, "relu", r), ds.x[sp.train], ds.y[sp.train], epochs=15,
+    net = T.train(be, mlp(64, (64,), 10, "relu", r), ds.x[sp.train], ds.y[sp.train], epochs=15,
                   lr=3e-3, rng=r)
     model = Model(be, net)
     arms = {a: m0002.serve(m0002.QUICK, model, a) for a in ("baseline",) + m0002.ARMS}
@@ -68,7 +70,8 @@ def test_links_match_the_bundled_vault(bundled_kb):
 
 
 def test_same_seeds_give_identical_results(tiny_doc):
-    again = runner.run("AML.M0002", backend="numpy", seeds=2, config=TINY, progress=False, names={})
+    again = runner.run(runner.Request("AML.M0002", backend="numpy", seeds=2, config=TINY),
+                       progress=False, names={})
     strip = lambda d: [{k: v for k, v in r.items()} for r in d["results"]]  # noqa: E731
     assert strip(again) == strip(tiny_doc)
 
@@ -121,7 +124,7 @@ def test_hopskipjump_with_a_large_budget_fools_an_undefended_model(served):
 
 def test_hopskipjump_refuses_l2():
     with pytest.raises(ValueError, match="linf"):
-        HopSkipJump(np.zeros((2, 4), np.float32))(Model(get_backend("numpy"), models.mlp(4, (3,), 2, "relu",
+        HopSkipJump(np.zeros((2, 4), np.float32))(Model(get_backend("numpy"), mlp(4, (3,), 2, "relu",
                                                   np.random.default_rng(0))), np.zeros((1, 4), np.float32),
                                                   np.zeros(1, int), ThreatModel("labels", "l2", 1.0, 10),
                                                   np.random.default_rng(0))
@@ -184,7 +187,7 @@ def test_copies_train_on_soft_targets_and_match_the_victim(served):
 
 def test_soft_targets_refuse_a_batch_hook():
     be = get_backend("numpy")
-    net = models.mlp(4, (3,), 2, "relu", np.random.default_rng(0))
+    net = mlp(4, (3,), 2, "relu", np.random.default_rng(0))
     x = np.random.default_rng(0).random((8, 4)).astype(np.float32)
     q = np.full((8, 2), 0.5, np.float32)
     T.train(be, net, x, q, epochs=1)  # soft targets train
@@ -214,7 +217,7 @@ def test_soft_targets_train_alike_on_numpy_and_torch():
     r = np.random.default_rng(0)
     x = r.random((40, 6)).astype(np.float32)
     q = r.dirichlet(np.ones(3), 40).astype(np.float32)
-    net = models.mlp(6, (5,), 3, "relu", np.random.default_rng(1))
+    net = mlp(6, (5,), 3, "relu", np.random.default_rng(1))
     out = {b: T.train(get_backend(b, "cpu") if b == "torch" else get_backend(b), net, x, q, epochs=3,
                       batch_size=16, lr=1e-2, rng=np.random.default_rng(2)) for b in ("numpy", "torch")}
     pn = T.predict_proba(get_backend("numpy"), [out["numpy"]], x)
@@ -228,7 +231,7 @@ def test_adaptive_copy_of_reverse_sigmoid_scores_is_at_least_as_faithful(served)
     perturbed scores: the adaptive attacker is at least as strong as the non-adaptive one."""
     be, ds, sp, _ = served
     r = np.random.default_rng(4)  # a confident (overfit) victim, as in the experiment
-    net = T.train(be, models.mlp(64, (128,), 10, "relu", r), ds.x[sp.train][:200], ds.y[sp.train][:200],
+    net = T.train(be, mlp(64, (128,), 10, "relu", r), ds.x[sp.train][:200], ds.y[sp.train][:200],
                   epochs=200, lr=3e-3, rng=r)
     victim_model = Model(be, net)
     api = m0002.serve(m0002.QUICK, victim_model, "reverse_sigmoid")

@@ -23,9 +23,9 @@ TINY = replace(m0006.QUICK, epochs=4, n_test=40, apgd_steps=5, apgd_restarts=2, 
 
 @pytest.fixture(scope="module")
 def doc():
-    return runner.run("AML.M0006", ["AML.T0010.001", "AML.T0010.003", "AML.T0043.000", "AML.T0043.002",
-                                    "AML.T0043.004"], backend="numpy", seeds=2, config=TINY, progress=False,
-                      names={})
+    return runner.run(runner.Request("AML.M0006", ["AML.T0010.001", "AML.T0010.003", "AML.T0043.000", "AML.T0043.002",
+                                                   "AML.T0043.004"], backend="numpy", seeds=2, config=TINY),
+                      progress=False, names={})
 
 
 def _rows(doc, technique):
@@ -33,7 +33,7 @@ def _rows(doc, technique):
 
 
 def test_full_mode_budgets_meet_the_contract():
-    full = m0006.config(False)
+    full = cfg_mod.mode_config(m0006, False)
     assert full.apgd_restarts >= 5 and full.apgd_steps >= 100
     assert full.targets_per_family >= 30 and full.shadow_ensembles_per_family > 0
     assert cfg_mod.default_seeds(False) >= 10

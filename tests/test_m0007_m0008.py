@@ -9,12 +9,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from atlaskb.defenses import data, models, results, rows, runner, sanitize, validation
+from atlaskb.defenses import data, results, rows, runner, sanitize, validation
 from atlaskb.defenses.attacks import backdoor, compromised
 from atlaskb.defenses.context import SeedContext
 from atlaskb.defenses.mitigations import m0007, m0008
 from atlaskb.engine import get_backend
 from atlaskb.engine import train as T
+from atlaskb.engine.network import mlp
 
 TINY7 = replace(m0007.QUICK, epochs=8, n_test=60, poison_rates=(0.05,), cl_folds=2)
 TINY8 = replace(m0008.QUICK, epochs=8, n_clean=3, n_tampered=3, n_shadow=2, nc_steps=5, nc_samples=5,
@@ -80,7 +81,7 @@ def clean_net():
     be = get_backend("numpy")
     ds = data.digits()
     r = np.random.default_rng(0)
-    return be, ds, T.train(be, models.mlp(64, (32,), 10, "relu", r), ds.x[:900], ds.y[:900], epochs=10,
+    return be, ds, T.train(be, mlp(64, (32,), 10, "relu", r), ds.x[:900], ds.y[:900], epochs=10,
                            lr=3e-3, rng=r)
 
 
@@ -92,7 +93,7 @@ def test_trigger_branch_keeps_clean_answers_and_fires_on_the_trigger(clean_net):
     assert np.array_equal(T.predict(be, bad, x), T.predict(be, net, x))
     assert (T.predict(be, bad, backdoor.add_trigger(x, ds.image_shape)) == 4).all()
     with pytest.raises(ValueError, match="one-hidden-layer"):
-        compromised.add_trigger_branch(models.mlp(64, (8, 8), 10, "relu", np.random.default_rng(0)),
+        compromised.add_trigger_branch(mlp(64, (8, 8), 10, "relu", np.random.default_rng(0)),
                                        ds.image_shape, 0)
 
 
@@ -100,7 +101,7 @@ def test_reverse_engineering_finds_the_smallest_mask_at_a_patch_backdoors_target
     be, ds, _ = clean_net
     r = np.random.default_rng(1)
     xp, yp = backdoor.poison_set(ds.x[900:1300], ds.image_shape, 7, 90, r)
-    net = T.train(be, models.mlp(64, (32,), 10, "relu", r), np.concatenate([ds.x[:900], xp]),
+    net = T.train(be, mlp(64, (32,), 10, "relu", r), np.concatenate([ds.x[:900], xp]),
                   np.concatenate([ds.y[:900], yp]), epochs=15, lr=3e-3, rng=r)
     norms, hit = validation.reverse_engineer(be, net, ds.x[1300:1330], 10, steps=80, rng=r)
     assert int(np.argmin(norms)) == 7 and hit[7] >= 0.9
@@ -130,12 +131,14 @@ def test_received_data_has_the_stated_poison_and_corruption():
 
 @pytest.fixture(scope="module")
 def doc7():
-    return runner.run("AML.M0007", backend="numpy", seeds=2, config=TINY7, progress=False, names={})
+    return runner.run(runner.Request("AML.M0007", backend="numpy", seeds=2, config=TINY7),
+                      progress=False, names={})
 
 
 @pytest.fixture(scope="module")
 def doc8():
-    return runner.run("AML.M0008", backend="numpy", seeds=2, config=TINY8, progress=False, names={})
+    return runner.run(runner.Request("AML.M0008", backend="numpy", seeds=2, config=TINY8),
+                      progress=False, names={})
 
 
 def test_m0007_rows_are_valid_and_filter_rows_carry_precision_and_recall(doc7):

@@ -17,6 +17,7 @@ from atlaskb.defenses.mitigations import _evasion as E
 from atlaskb.defenses.systems import REJECT, InputTransform, Model
 from atlaskb.defenses.threat import Misclassification, ThreatModel
 from atlaskb.engine import get_backend
+from atlaskb.engine.network import mlp
 
 IMG = (1, 8, 8)
 
@@ -129,11 +130,10 @@ def _criterion(mod):
 def test_input_transform_uses_the_transforms_own_derivative():
     be = get_backend("numpy")
     ds = data.digits()
-    from atlaskb.defenses import models
     from atlaskb.engine import train as T
 
     r = np.random.default_rng(0)
-    net = T.train(be, models.mlp(64, (32,), 10, "relu", r), ds.x[:300], ds.y[:300], epochs=3, rng=r)
+    net = T.train(be, mlp(64, (32,), 10, "relu", r), ds.x[:300], ds.y[:300], epochs=3, rng=r)
     med = InputTransform(Model(be, net), transforms.median_filter(IMG, 2))
     quant = InputTransform(Model(be, net), transforms.bit_depth(2))
     assert "own derivative" in med.approximation and "bpda-identity" in quant.approximation
@@ -151,7 +151,8 @@ def test_every_technique_runs_and_validates(mitigation):
 
     mod = get_mitigation(mitigation)
     cfg = replace(_tiny(mod.QUICK), **({"eot_samples": 2} if hasattr(mod.QUICK, "eot_samples") else {}))
-    doc = runner.run(mitigation, backend="numpy", seeds=2, config=cfg, progress=False, names={})
+    doc = runner.run(runner.Request(mitigation, backend="numpy", seeds=2, config=cfg), progress=False,
+                     names={})
     assert {r["technique"] for r in doc["results"]} == set(mod.EXPERIMENTS)
     white = [r for r in doc["results"] if r["technique"] == "AML.T0043.000"]
     for r in white:
@@ -167,7 +168,6 @@ def test_adversarial_training_raises_robust_accuracy(backend):
     weights: robust accuracy at the training eps rises well above normal training."""
     if backend == "torch":
         pytest.importorskip("torch")
-    from atlaskb.defenses import models
     from atlaskb.defenses.attacks.gradient import PGD
     from atlaskb.engine import train as T
 
@@ -180,7 +180,7 @@ def test_adversarial_training_raises_robust_accuracy(backend):
     with runner.pinned_threads(backend):
         for name, adv in (("normal", None), ("pgd-at", T.pgd_adversary(be, 0.1, 5))):
             r = np.random.default_rng(3)
-            net = T.train(be, models.mlp(64, (64,), 10, "relu", r), x, y, epochs=12, lr=3e-3, rng=r, adversary=adv)
+            net = T.train(be, mlp(64, (64,), 10, "relu", r), x, y, epochs=12, lr=3e-3, rng=r, adversary=adv)
             m = Model(be, net)
             out = PGD(steps=10)(m, xt, yt, ThreatModel("white-box", "linf", 0.1), np.random.default_rng(0))
             acc[name] = (m.predict(out.x_adv) == yt).mean()
@@ -189,13 +189,12 @@ def test_adversarial_training_raises_robust_accuracy(backend):
 
 @pytest.fixture(scope="module")
 def small_net():
-    from atlaskb.defenses import models
     from atlaskb.engine import train as T
 
     be = get_backend("numpy")
     ds = data.digits()
     r = np.random.default_rng(0)
-    net = T.train(be, models.mlp(64, (32,), 10, "relu", r), ds.x[:600], ds.y[:600], epochs=10, rng=r)
+    net = T.train(be, mlp(64, (32,), 10, "relu", r), ds.x[:600], ds.y[:600], epochs=10, rng=r)
     return be, ds, net
 
 

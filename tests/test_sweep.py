@@ -37,7 +37,8 @@ def _results(folder) -> dict:
 def reference(tmp_path_factory):
     """`defend run` with the same seeds: what every sweep must reproduce."""
     out = tmp_path_factory.mktemp("run") / "evidence"
-    runner.run("AML.M0006", ["AML.T0043.003"], quick=True, seeds=2, dataset="synthetic:400", out=str(out))
+    runner.run(runner.Request("AML.M0006", ["AML.T0043.003"], quick=True, seeds=2, dataset="synthetic:400"),
+               out=str(out))
     with open(out / "results.json", encoding="utf-8") as fh:
         return _without_timings(json.load(fh))
 

@@ -273,8 +273,3 @@ def missing_links(kb, evidence: Evidence) -> list[Finding]:
                 "warning", "evidence-without-edge", evidence.paths.get((m, t), ""), 0,
                 f"evidence for {m} → {t} but the loaded sources have no such mitigates link"))
     return findings
-
-
-def evidence_for(evidence: Evidence | None, mitigation: str, technique: str) -> list[dict]:
-    """The result rows for one link (empty when none)."""
-    return list((evidence or {}).get((mitigation, technique), []))

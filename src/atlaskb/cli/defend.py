@@ -67,8 +67,9 @@ def run(app, mitigation, techniques, backend, device, quick, seeds, dataset, div
     from atlaskb.fsutil import shown
 
     techs = [t.strip() for v in techniques for t in v.split(",") if t.strip()]
-    doc = runner.run(mitigation, techs, backend=backend, device=device, quick=quick, seeds=seeds,
-                     out=out, dataset=dataset, names=_names(app), diversity=diversity)
+    request = runner.Request(mitigation, tuple(techs), backend=backend, device=device, quick=quick, seeds=seeds,
+                             dataset=dataset, diversity=diversity)
+    doc = runner.run(request, out=out, names=_names(app))
     n_seeds = len(doc["provenance"]["seeds"])
     click.echo(f"{counted(len(doc['results']), 'result')} for {doc['mitigation']} "
                f"({doc['backend']} on {doc['device']}, {counted(n_seeds, 'seed')}) "

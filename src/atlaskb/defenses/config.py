@@ -1,9 +1,10 @@
 """Run settings: every budget in one frozen object per mitigation, so the config hash in
 results.json pins them.
 
-A mitigation module subclasses `BaseConfig` with its own fields and exposes
-`config(quick: bool)`; `BaseConfig` holds what every experiment here shares (training
-budget of a model, test points, the default L-infinity budget).
+A mitigation module subclasses `BaseConfig` with its own fields and declares two
+instances, `FULL` (evidence) and `QUICK` (small budgets, indicative only); `mode_config`
+picks one. `BaseConfig` holds what every experiment here shares (training budget of a
+model, test points, the default L-infinity budget).
 """
 
 from __future__ import annotations
@@ -34,3 +35,9 @@ class BaseConfig:
 
 def default_seeds(quick: bool) -> int:
     return QUICK_SEEDS if quick else FULL_SEEDS
+
+
+def mode_config(mod, quick: bool) -> BaseConfig:
+    """A mitigation module's configuration for a quick or a full run: its `QUICK` or
+    `FULL`, or `BaseConfig()` for a module that declares neither."""
+    return getattr(mod, "QUICK" if quick else "FULL", None) or BaseConfig()

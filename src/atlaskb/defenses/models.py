@@ -9,33 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from atlaskb.engine.network import Act, AvgPool2, Conv2d, Dense, Flatten, Network, ToImage
+from atlaskb.engine.network import Network, convnet, mlp
 
 FAMILIES = ("mlp-relu", "mlp-tanh", "conv")
-
-
-def mlp(n_in: int, hidden: tuple[int, ...], n_out: int, act: str, rng: np.random.Generator,
-        family: str | None = None) -> Network:
-    """A fully connected net: n_in -> hidden... -> n_out with `act` between layers."""
-    layers, prev = [], n_in
-    for h in hidden:
-        layers += [Dense(prev, h), Act(act)]
-        prev = h
-    layers.append(Dense(prev, n_out))
-    return Network.create(layers, rng, family or f"mlp-{act}",
-                          {"hidden": list(hidden), "activation": act})
-
-
-def convnet(image: tuple[int, int, int], n_out: int, rng: np.random.Generator,
-            channels: int = 8) -> Network:
-    """conv3x3 -> relu -> avgpool2 -> dense: small enough for the numpy backend on 8x8
-    digits, and structurally unlike the MLPs (weight sharing, local receptive fields)."""
-    c, h, w = image
-    if h < 4 or w < 4:
-        raise ValueError("the conv member needs images of at least 4x4")
-    layers = [ToImage(c, h, w), Conv2d(c, channels, 3), Act("relu"), AvgPool2(), Flatten(),
-              Dense(channels * (h // 2) * (w // 2), n_out)]
-    return Network.create(layers, rng, "conv", {"channels": channels})
 
 
 def member_specs(image: tuple[int, int, int]) -> list[dict]:

@@ -40,9 +40,6 @@ def validate(doc: dict) -> dict:
     interval; the verdict is the one that interval gives in the metric's direction; the
     threat model is complete.
     """
-    from atlaskb.defenses.rows import RATES
-    from atlaskb.defenses.stats import verdict
-
     problems = evidence.validate(doc)
     if problems:
         raise ResultsError("; ".join(problems))
@@ -55,50 +52,73 @@ def validate(doc: dict) -> dict:
     if not doc["results"]:
         raise ResultsError("results must be a non-empty list")
     for i, r in enumerate(doc["results"]):
-        where = f"results[{i}]"
-        for k in ("plots", "difference", "verdict", "threat_model"):
-            if k not in r:
-                raise ResultsError(f"{where}: missing [{k!r}]")
-        if not isinstance(r["higher_is_better"], bool):
-            raise ResultsError(f"{where}: higher_is_better must be true or false")
-        rate = r["metric"] in RATES
-        for k in ("baseline", "defended"):
-            _num(r[k], f"{where}.{k}")
-            ci = (r["ci95"] or {}).get(k)
-            _pair(ci, f"{where}.ci95.{k}")
-            if not ci[0] - 1e-9 <= r[k] <= ci[1] + 1e-9:
-                raise ResultsError(f"{where}.ci95.{k}: interval {ci} does not contain the mean {r[k]}")
-            if rate:
-                if not (0.0 <= r[k] <= 1.0 and 0.0 <= ci[0] and ci[1] <= 1.0):
-                    raise ResultsError(f"{where}.{k}: a rate and its interval must lie in [0, 1]")
-                if not ci[1] > ci[0]:
-                    raise ResultsError(f"{where}.ci95.{k}: zero-width interval {ci} for a rate "
-                                       "measured on finitely many points")
-        diff = r["difference"]
-        if not isinstance(diff, dict):
-            raise ResultsError(f"{where}.difference: expected {{mean, ci95}}")
-        _num(diff.get("mean"), f"{where}.difference.mean")
-        _pair(diff.get("ci95"), f"{where}.difference.ci95")
-        lo, hi = diff["ci95"]
-        if abs(diff["mean"] - (r["defended"] - r["baseline"])) > 2e-6:
-            raise ResultsError(f"{where}.difference.mean {diff['mean']} is not defended - baseline "
-                               f"({r['defended']} - {r['baseline']})")
-        if not lo - 1e-9 <= diff["mean"] <= hi + 1e-9:
-            raise ResultsError(f"{where}.difference.ci95 {diff['ci95']} does not contain its mean")
-        if rate and not hi > lo:
-            raise ResultsError(f"{where}.difference.ci95: zero-width interval for a rate")
-        expected = verdict([lo, hi], r["higher_is_better"])
-        if r["verdict"] != expected:
-            raise ResultsError(f"{where}.verdict is {r['verdict']!r} but the paired interval "
-                               f"{diff['ci95']} says {expected!r}")
-        tm = r["threat_model"]
-        if not isinstance(tm, dict) or set(tm) != {"knowledge", "norm", "eps", "queries", "adaptive"}:
-            raise ResultsError(f"{where}.threat_model: expected knowledge, norm, eps, queries, adaptive")
-        if tm["knowledge"] not in KNOWLEDGE or not isinstance(tm["adaptive"], bool):
-            raise ResultsError(f"{where}.threat_model: unknown knowledge or adaptive not true/false")
-        _num(tm["eps"], f"{where}.threat_model.eps")
-        _num(tm["queries"], f"{where}.threat_model.queries")
+        _check_row(r, f"results[{i}]")
     return doc
+
+
+def _check_row(r: dict, where: str) -> None:
+    """One result row: its arms, its paired difference and verdict, its threat model."""
+    from atlaskb.defenses.rows import RATES
+
+    for k in ("plots", "difference", "verdict", "threat_model"):
+        if k not in r:
+            raise ResultsError(f"{where}: missing [{k!r}]")
+    if not isinstance(r["higher_is_better"], bool):
+        raise ResultsError(f"{where}: higher_is_better must be true or false")
+    rate = r["metric"] in RATES
+    for k in ("baseline", "defended"):
+        _check_arm(r, k, where, rate)
+    _check_difference(r, where, rate)
+    _check_threat_model(r["threat_model"], where)
+
+
+def _check_arm(r: dict, k: str, where: str, rate: bool) -> None:
+    """An arm's mean lies in its interval; a rate and its interval lie in [0, 1], and the
+    interval has positive width (finitely many test points never pin a rate exactly)."""
+    _num(r[k], f"{where}.{k}")
+    ci = (r["ci95"] or {}).get(k)
+    _pair(ci, f"{where}.ci95.{k}")
+    if not ci[0] - 1e-9 <= r[k] <= ci[1] + 1e-9:
+        raise ResultsError(f"{where}.ci95.{k}: interval {ci} does not contain the mean {r[k]}")
+    if rate:
+        if not (0.0 <= r[k] <= 1.0 and 0.0 <= ci[0] and ci[1] <= 1.0):
+            raise ResultsError(f"{where}.{k}: a rate and its interval must lie in [0, 1]")
+        if not ci[1] > ci[0]:
+            raise ResultsError(f"{where}.ci95.{k}: zero-width interval {ci} for a rate "
+                               "measured on finitely many points")
+
+
+def _check_difference(r: dict, where: str, rate: bool) -> None:
+    """The difference is defended - baseline, lies in its own interval, and the verdict is
+    the one that interval gives in the metric's direction."""
+    from atlaskb.defenses.stats import verdict
+
+    diff = r["difference"]
+    if not isinstance(diff, dict):
+        raise ResultsError(f"{where}.difference: expected {{mean, ci95}}")
+    _num(diff.get("mean"), f"{where}.difference.mean")
+    _pair(diff.get("ci95"), f"{where}.difference.ci95")
+    lo, hi = diff["ci95"]
+    if abs(diff["mean"] - (r["defended"] - r["baseline"])) > 2e-6:
+        raise ResultsError(f"{where}.difference.mean {diff['mean']} is not defended - baseline "
+                           f"({r['defended']} - {r['baseline']})")
+    if not lo - 1e-9 <= diff["mean"] <= hi + 1e-9:
+        raise ResultsError(f"{where}.difference.ci95 {diff['ci95']} does not contain its mean")
+    if rate and not hi > lo:
+        raise ResultsError(f"{where}.difference.ci95: zero-width interval for a rate")
+    expected = verdict([lo, hi], r["higher_is_better"])
+    if r["verdict"] != expected:
+        raise ResultsError(f"{where}.verdict is {r['verdict']!r} but the paired interval "
+                           f"{diff['ci95']} says {expected!r}")
+
+
+def _check_threat_model(tm, where: str) -> None:
+    if not isinstance(tm, dict) or set(tm) != {"knowledge", "norm", "eps", "queries", "adaptive"}:
+        raise ResultsError(f"{where}.threat_model: expected knowledge, norm, eps, queries, adaptive")
+    if tm["knowledge"] not in KNOWLEDGE or not isinstance(tm["adaptive"], bool):
+        raise ResultsError(f"{where}.threat_model: unknown knowledge or adaptive not true/false")
+    _num(tm["eps"], f"{where}.threat_model.eps")
+    _num(tm["queries"], f"{where}.threat_model.queries")
 
 
 def _pair(ci, where):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from atlaskb.defenses import get_mitigation, plots, results, rows as rows_mod, stats
-from atlaskb.defenses.config import BaseConfig, default_seeds
+from atlaskb.defenses.config import default_seeds, mode_config
 from atlaskb.defenses.data import get_dataset
 from atlaskb.errors import AtlasError, UsageError
 from atlaskb.evidence import rounded
@@ -161,25 +161,46 @@ class RunSetup:
     quick: bool
 
 
-def prepare(mitigation: str, techniques=(), *, backend: str = "numpy", device: str = "auto",
-            quick: bool = False, seeds: int | None = None, dataset: str = "digits", config=None,
-            diversity: float | None = None, seed_list: list[int] | None = None) -> RunSetup:
+@dataclass(frozen=True)
+class Request:
+    """What to measure, as plain data (a sweep sends it to worker processes): the
+    mitigation, its techniques (default: every one it measures), the seeds, and the engine,
+    data set and configuration. `seeds` counts seeds 0..N-1 (default 10, or 3 with `quick`:
+    indicative only); `seed_list` names them outright. `config` replaces the mitigation's
+    own (tests use tiny budgets); `diversity` (when not None) overrides the config's
+    `diversity` field where it has one, so provenance and config hash record it."""
+
+    mitigation: str
+    techniques: tuple = ()
+    backend: str = "numpy"
+    device: str = "auto"
+    quick: bool = False
+    seeds: int | None = None
+    seed_list: tuple | None = None
+    dataset: str = "digits"
+    config: object = None
+    diversity: float | None = None
+
+
+def prepare(request: Request) -> RunSetup:
     """Check the request and build its `RunSetup`: an unknown mitigation, technique,
     seed count or --diversity is an error before any training."""
     from atlaskb.engine import get_backend
 
-    mod = get_mitigation(mitigation)
-    chosen = select_techniques(mod, techniques)
+    mod = get_mitigation(request.mitigation)
+    chosen = select_techniques(mod, request.techniques)
+    seed_list = request.seed_list
     if seed_list is None:
-        seeds = default_seeds(quick) if seeds is None else seeds
+        seeds = default_seeds(request.quick) if request.seeds is None else request.seeds
         if seeds < 1:
             raise AtlasError("--seeds must be at least 1")
         seed_list = list(range(seeds))
     if not seed_list:
         raise AtlasError("at least one seed is needed")
-    be = get_backend(backend, device)
-    ds = get_dataset(dataset)
-    cfg = config or (mod.config(quick) if hasattr(mod, "config") else BaseConfig())
+    be = get_backend(request.backend, request.device)
+    ds = get_dataset(request.dataset)
+    cfg = request.config or mode_config(mod, request.quick)
+    diversity = request.diversity
     if diversity is not None:
         if not (diversity >= 0 and math.isfinite(diversity)):
             raise AtlasError(f"--diversity must be a finite number >= 0, got {diversity}")
@@ -188,7 +209,7 @@ def prepare(mitigation: str, techniques=(), *, backend: str = "numpy", device: s
                 raise AtlasError(f"{mod.MITIGATION} has no --diversity setting")
         else:
             cfg = replace(cfg, diversity=float(diversity))
-    return RunSetup(mod, chosen, list(seed_list), be, ds, cfg, bool(quick))
+    return RunSetup(mod, chosen, list(seed_list), be, ds, cfg, bool(request.quick))
 
 
 def run_seed(setup: RunSetup, seed: int, techniques=None, clean: bool = True, on_step=None):
@@ -236,19 +257,12 @@ def assemble(setup: RunSetup, per_tech: dict, clean: dict, timings: dict, total_
     return doc, rows
 
 
-def run(mitigation: str, techniques=(), *, backend: str = "numpy", device: str = "auto",
-        quick: bool = False, seeds: int | None = None, out: str | None = None, dataset: str = "digits",
-        progress: bool | None = None, config=None, names: dict | None = None,
-        diversity: float | None = None, seed_list: list[int] | None = None) -> dict:
-    """Run and (if `out`) write the evidence; returns the results document.
-
-    `seeds` defaults to 10 in full mode and 3 with `quick` (indicative only); `seed_list`
-    names the seeds outright. `diversity` (when not None) overrides the config's
-    `diversity` field where the mitigation's config has one; it is part of the config, so
-    provenance and config hash record it.
-    """
-    setup = prepare(mitigation, techniques, backend=backend, device=device, quick=quick, seeds=seeds,
-                    dataset=dataset, config=config, diversity=diversity, seed_list=seed_list)
+def run(request: Request, *, out: str | None = None, progress: bool | None = None,
+        names: dict | None = None) -> dict:
+    """Run the request and (if `out`) write the evidence folder; returns the results
+    document. `progress` shows a bar (default: on a terminal); `names` are technique names
+    for plot titles (default: from the bundled knowledge base)."""
+    setup = prepare(request)
     if out is not None:
         check_out_dir(out)  # before minutes of training, not after ('' is refused, not skipped)
     t_start = time.perf_counter()

@@ -152,28 +152,11 @@ def read_cell(root: str, key: dict):
 
 # ---- the plan ----------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Request:
-    """What every worker needs to rebuild a `RunSetup` (plain data: it crosses processes)."""
-
-    mitigation: str
-    techniques: tuple
-    backend: str
-    device: str
-    quick: bool
-    dataset: str
-    seeds: tuple
-
-    def setup(self) -> runner.RunSetup:
-        return runner.prepare(self.mitigation, self.techniques, backend=self.backend, device=self.device,
-                              quick=self.quick, dataset=self.dataset, seed_list=list(self.seeds))
-
-
 @dataclass
 class Group:
     """One (mitigation, seed): the techniques (and clean accuracy) still to compute."""
 
-    request: Request
+    request: runner.Request
     seed: int
     techniques: list
     clean: bool
@@ -194,7 +177,7 @@ class SweepReport:
 def compute_group(group: Group) -> dict:
     """Run one group in this process: {technique: (encoded rows, seconds)}, plus the clean
     accuracy under `CLEAN`. A top-level function, so worker processes and Ray can call it."""
-    setup = group.request.setup()
+    setup = runner.prepare(group.request)
     with runner.pinned_threads(setup.backend.name):
         t0 = time.perf_counter()
         rows, clean, secs = runner.run_seed(setup, group.seed, group.techniques, clean=group.clean)
@@ -282,7 +265,7 @@ def _clean_partial_cells(root: str) -> None:
                     os.remove(os.path.join(folder, name))
 
 
-def plan(mitigations, techniques, *, backend, device, quick, seeds, dataset) -> list[Request]:
+def plan(mitigations, techniques, *, backend, device, quick, seeds, dataset) -> list[runner.Request]:
     """One request per mitigation; `techniques` narrows each to those it measures (a
     technique that no chosen mitigation measures is an error)."""
     from atlaskb.defenses import registry
@@ -297,7 +280,8 @@ def plan(mitigations, techniques, *, backend, device, quick, seeds, dataset) -> 
         used.update(mine)
         if wanted and not mine:
             continue
-        requests.append(Request(mod.MITIGATION, tuple(mine), backend, device, quick, dataset, tuple(seeds)))
+        requests.append(runner.Request(mod.MITIGATION, tuple(mine), backend, device, quick,
+                                       seed_list=tuple(seeds), dataset=dataset))
     missing = [t for t in wanted if t not in used]
     if missing:
         raise runner.UnknownTechnique(f"no chosen mitigation measures {', '.join(missing)}")
@@ -322,11 +306,21 @@ def sweep(mitigations=(), techniques=(), *, out: str, seeds: int | None = None, 
         raise UsageError("--seeds must be at least 1")
     requests = plan(mitigations, techniques, backend=backend, device=device, quick=quick,
                     seeds=list(range(n_seeds)), dataset=dataset)
-    setups = {r.mitigation: r.setup() for r in requests}  # every request checked before any work
+    setups = {r.mitigation: runner.prepare(r) for r in requests}  # every request checked before any work
     root = prepare_out(out)
     log = log or (lambda line: None)
     report = SweepReport()
+    found, groups = _stored_cells(root, requests, setups, report, log)
+    run_groups = _run_ray(groups, workers, address) if executor == "ray" else _run_local(groups, workers)
+    _compute(root, groups, run_groups, setups, found, report, log, progress)
+    for r in requests:
+        report.written.append(_rebuild(root, setups[r.mitigation], found, names))
+    return report
 
+
+def _stored_cells(root: str, requests, setups: dict, report: SweepReport, log):
+    """The valid cells already in `root` ({(mitigation, technique, seed): (rows, seconds)})
+    and the groups still to compute; an unusable cell is logged and recomputed."""
     found: dict[tuple, tuple] = {}
     groups = []
     for r in requests:
@@ -352,8 +346,12 @@ def sweep(mitigations=(), techniques=(), *, out: str, seeds: int | None = None, 
                         need_clean = False
             if todo or need_clean:
                 groups.append(Group(r, seed, todo, need_clean))
+    return found, groups
 
-    run_groups = _run_ray(groups, workers, address) if executor == "ray" else _run_local(groups, workers)
+
+def _compute(root: str, groups: list, run_groups, setups: dict, found: dict, report: SweepReport, log,
+             progress: bool) -> None:
+    """Write each group's cells as the executor finishes it, and add them to `found`."""
     total = sum(len(g.techniques) + g.clean for g in groups)
     with runner._Progress(total, progress) as bar:
         bar.step(f"{len(groups)} group(s) to compute")
@@ -367,16 +365,16 @@ def sweep(mitigations=(), techniques=(), *, out: str, seeds: int | None = None, 
             log(f"{group.label}: computed {len(result)} cell{'s' * (len(result) != 1)} "
                 f"({', '.join(result)})")
 
-    for r in requests:
-        setup = setups[r.mitigation]
-        per_tech = {t: [found[(r.mitigation, t, s)][0] for s in setup.seed_list] for t in setup.chosen}
-        timings = {t: sum(found[(r.mitigation, t, s)][1] for s in setup.seed_list) for t in setup.chosen}
-        cleans = [found[(r.mitigation, CLEAN, s)][0] for s in setup.seed_list]
-        clean = {"baseline": [c["baseline"] for c in cleans], "defended": [c["defended"] for c in cleans]}
-        doc, rows = runner.assemble(setup, per_tech, clean, timings, sum(timings.values()))
-        dest = os.path.join(root, r.mitigation)
-        runner.write(doc, rows, setup.chosen, dest, names)
-        report.written.append(dest)
-    return report
 
-
+def _rebuild(root: str, setup: runner.RunSetup, found: dict, names: dict | None) -> str:
+    """A mitigation's results.json and plots from its cells, by `defend run`'s own code;
+    returns the folder."""
+    m = setup.mod.MITIGATION
+    per_tech = {t: [found[(m, t, s)][0] for s in setup.seed_list] for t in setup.chosen}
+    timings = {t: sum(found[(m, t, s)][1] for s in setup.seed_list) for t in setup.chosen}
+    cleans = [found[(m, CLEAN, s)][0] for s in setup.seed_list]
+    clean = {"baseline": [c["baseline"] for c in cleans], "defended": [c["defended"] for c in cleans]}
+    doc, rows = runner.assemble(setup, per_tech, clean, timings, sum(timings.values()))
+    dest = os.path.join(root, m)
+    runner.write(doc, rows, setup.chosen, dest, names)
+    return dest

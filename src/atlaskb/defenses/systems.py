@@ -68,8 +68,8 @@ class Ensemble(System):
     """
 
     def __init__(self, backend: Backend, networks: list[Network], vote: str = "soft"):
-        if vote not in ("soft", "majority"):
-            raise ValueError(f"unknown vote {vote!r}; choose soft or majority")
+        if vote not in T.VOTES:
+            raise ValueError(f"unknown vote {vote!r}; choose one of {T.VOTES}")
         if not networks:
             raise ValueError("an ensemble needs at least one network")
         self.backend, self.networks, self.vote = backend, list(networks), vote
@@ -87,12 +87,12 @@ class Ensemble(System):
     def scores(self, x):
         if len(x) == 0:
             return _empty_scores(self.n_classes)
-        return T.vote_proba(self.member_logits(x), "soft" if self.vote == "soft" else "hard")
+        return T.vote_proba(self.member_logits(x), self.vote)
 
     def predict(self, x):
         if len(x) == 0:
             return np.zeros(0, np.int64)
-        return T.combine_votes(self.member_logits(x), "soft" if self.vote == "soft" else "hard")
+        return T.combine_votes(self.member_logits(x), self.vote)
 
     def gradient(self, x, y, loss="ce", rng=None):
         if loss not in self.losses:

@@ -20,7 +20,7 @@ from atlaskb.engine.network import (
     Flatten,
     Network,
     ToImage,
-    cnn,
+    convnet,
     mlp,
 )
 from atlaskb.errors import UsageError
@@ -34,7 +34,7 @@ TORCH_MISSING = ("the torch backend needs PyTorch, which is not installed; "
 
 __all__ = [
     "Act", "AvgPool2", "Backend", "Bound", "Conv2d", "Dense", "Flatten", "Network", "ToImage",
-    "BACKENDS", "DEVICES", "DTYPES", "cnn", "cuda_available", "flat_grads", "flat_params",
+    "BACKENDS", "DEVICES", "DTYPES", "convnet", "cuda_available", "flat_grads", "flat_params",
     "get_backend", "mlp", "resolve_device", "torch_available",
 ]
 

@@ -93,46 +93,30 @@ def init_params(layer, rng: np.random.Generator) -> dict[str, np.ndarray]:
     return {}
 
 
-def _rng(seed) -> np.random.Generator:
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+def mlp(n_in: int, hidden: Sequence[int], n_out: int, act: str, rng: np.random.Generator,
+        family: str | None = None) -> "Network":
+    """A fully connected net: n_in -> hidden... -> n_out with `act` between layers, weights
+    drawn from `rng` (the same generator state gives the same weights)."""
+    layers, prev = [], n_in
+    for h in hidden:
+        layers += [Dense(prev, h), Act(act)]
+        prev = h
+    layers.append(Dense(prev, n_out))
+    return Network.create(layers, rng, family or f"mlp-{act}",
+                          {"hidden": list(hidden), "activation": act})
 
 
-def mlp(sizes: Sequence[int], activation: str = "relu", seed=0, family: str = "",
-        meta: dict | None = None) -> "Network":
-    """A fully connected network: sizes = [n_in, hidden..., n_out], `activation` between layers.
-
-    `seed` is an int or a numpy Generator; the same seed gives the same weights.
-    """
-    sizes = [int(s) for s in sizes]
-    if len(sizes) < 2:
-        raise ValueError("mlp needs at least [n_in, n_out]")
-    layers: list = []
-    for i in range(len(sizes) - 1):
-        layers.append(Dense(sizes[i], sizes[i + 1]))
-        if i < len(sizes) - 2:
-            layers.append(Act(activation))
-    fam = family or f"mlp-{activation}-" + "x".join(str(s) for s in sizes[1:-1])
-    return Network.create(layers, _rng(seed), fam, meta)
-
-
-def cnn(image_shape: tuple[int, int, int], n_classes: int, channels: Sequence[int] = (8,),
-        hidden: Sequence[int] = (), activation: str = "relu", seed=0, family: str = "",
-        meta: dict | None = None) -> "Network":
-    """A small convnet on flat inputs: [conv3×3 → act → avgpool2] per entry of `channels`,
-    then flatten and dense layers (`hidden`, then `n_classes`)."""
-    c, h, w = (int(v) for v in image_shape)
-    layers: list = [ToImage(c, h, w)]
-    for co in channels:
-        layers += [Conv2d(c, int(co), 3), Act(activation), AvgPool2()]
-        c, h, w = int(co), h // 2, w // 2
-    layers.append(Flatten())
-    n = c * h * w
-    for width in hidden:
-        layers += [Dense(n, int(width)), Act(activation)]
-        n = int(width)
-    layers.append(Dense(n, int(n_classes)))
-    fam = family or f"cnn-{activation}-" + "x".join(str(int(v)) for v in channels)
-    return Network.create(layers, _rng(seed), fam, meta)
+def convnet(image: tuple[int, int, int], n_out: int, rng: np.random.Generator,
+            channels: int = 8) -> "Network":
+    """conv3x3 -> relu -> avgpool2 -> dense on flat inputs viewed as `image` (C, H, W):
+    small enough for the numpy backend on 8x8 digits, and structurally unlike an MLP
+    (weight sharing, local receptive fields)."""
+    c, h, w = image
+    if h < 4 or w < 4:
+        raise ValueError("the conv net needs images of at least 4x4")
+    layers = [ToImage(c, h, w), Conv2d(c, channels, 3), Act("relu"), AvgPool2(), Flatten(),
+              Dense(channels * (h // 2) * (w // 2), n_out)]
+    return Network.create(layers, rng, "conv", {"channels": channels})
 
 
 @dataclass

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from atlaskb.engine.network import Network
 
 LOSSES = ("ce", "margin")
 COMBINES = ("mean-prob", "mean-logit", "sum")
-VOTES = ("soft", "hard")
+VOTES = ("soft", "majority")  # how an ensemble answers: mean softmax, or members' label counts
 
 
 # ---- binding ------------------------------------------------------------------------
@@ -105,34 +106,49 @@ def attack_loss(backend: Backend, logits_list: list, y, loss: str = "ce",
         raise ValueError(f"unknown loss {loss!r}; choose one of {LOSSES}")
     if combine not in COMBINES:
         raise ValueError(f"unknown combine {combine!r}; choose one of {COMBINES}")
-    be = backend
-    m = len(logits_list)
-    k = logits_list[0].shape[1]
-    onehot = be.one_hot(y, k)
-    if combine == "sum":
-        pers, grads = [], []
-        for z in logits_list:
-            if loss == "ce":
-                lp = be.log_softmax(z)
-                pers.append(-be.sum(lp * onehot, axis=1))
-                grads.append(be.exp(lp) - onehot)
-            else:
-                onej = be.one_hot(be.argmax(z - onehot * 1e9, axis=1), k)
-                pers.append(be.sum(z * (onej - onehot), axis=1))
-                grads.append(onej - onehot)
-        return sum(pers[1:], pers[0]), grads
-    if combine == "mean-logit":
-        zbar = logits_list[0] if m == 1 else be.sum(be.stack(logits_list, 0), axis=0) / m
+    onehot = backend.one_hot(y, logits_list[0].shape[1])
+    by_combine = {"sum": _summed_member_loss, "mean-logit": _mean_logit_loss, "mean-prob": _mean_prob_loss}
+    return by_combine[combine](backend, logits_list, onehot, loss)
+
+
+def _summed_member_loss(be: Backend, logits_list: list, onehot, loss: str):
+    """combine="sum": each member's own loss, summed; each member keeps its own gradient."""
+    k = onehot.shape[1]
+    pers, grads = [], []
+    for z in logits_list:
         if loss == "ce":
-            lp = be.log_softmax(zbar)
-            per = -be.sum(lp * onehot, axis=1)
-            g = (be.exp(lp) - onehot) / m
+            lp = be.log_softmax(z)
+            pers.append(-be.sum(lp * onehot, axis=1))
+            grads.append(be.exp(lp) - onehot)
         else:
-            j = be.argmax(zbar - onehot * 1e9, axis=1)
-            onej = be.one_hot(j, k)
-            per = be.sum(zbar * (onej - onehot), axis=1)
-            g = (onej - onehot) / m
-        return per, [g] * m
+            onej = be.one_hot(be.argmax(z - onehot * 1e9, axis=1), k)
+            pers.append(be.sum(z * (onej - onehot), axis=1))
+            grads.append(onej - onehot)
+    return sum(pers[1:], pers[0]), grads
+
+
+def _mean_logit_loss(be: Backend, logits_list: list, onehot, loss: str):
+    """combine="mean-logit": the loss of the members' mean logits; each member gets 1/M of
+    its gradient."""
+    m, k = len(logits_list), onehot.shape[1]
+    zbar = logits_list[0] if m == 1 else be.sum(be.stack(logits_list, 0), axis=0) / m
+    if loss == "ce":
+        lp = be.log_softmax(zbar)
+        per = -be.sum(lp * onehot, axis=1)
+        g = (be.exp(lp) - onehot) / m
+    else:
+        j = be.argmax(zbar - onehot * 1e9, axis=1)
+        onej = be.one_hot(j, k)
+        per = be.sum(zbar * (onej - onehot), axis=1)
+        g = (onej - onehot) / m
+    return per, [g] * m
+
+
+def _mean_prob_loss(be: Backend, logits_list: list, onehot, loss: str):
+    """combine="mean-prob": the loss of the soft vote p̄ (the mean of the members'
+    softmax), with log p̄ taken by log-sum-exp over members so it stays finite; a member's
+    gradient is weighted by its share of p̄."""
+    m, k = len(logits_list), onehot.shape[1]
     z = be.stack(logits_list, 0)  # (M, N, K)
     lp = _log_softmax(be, z, axis=2)
     p = be.exp(lp)
@@ -229,9 +245,29 @@ def train(backend: Backend, nets, X, y, epochs: int = 20, batch_size: int = 64,
       adversarial training (see `pgd_adversary`).
     Same seed (or generator state), data and backend (and thread count) ⇒ identical weights.
     """
-    be = backend
     single = isinstance(nets, Network)
     nets = [nets] if single else list(nets)
+    joint = diversity > 0 or regulariser is not None
+    X_np, y_np = _training_arrays(nets, X, y, subsets, joint, batch_hook)
+    trainer = _Trainer(backend, X_np, y_np, batch_size, lr, weight_decay, diversity, regulariser,
+                       batch_hook, adversary, callback)
+    bounds = [backend.bind(n, trainable=True) for n in nets]
+    if joint:
+        histories = trainer.jointly(bounds, epochs, rng if rng is not None else np.random.default_rng(seed))
+    else:
+        histories = trainer.each(bounds, epochs, seed, rng, subsets)
+    out = []
+    for b, hist in zip(bounds, histories):
+        net = b.to_network(backend)
+        net.meta = dict(net.meta, train_loss=[round(v, 8) for v in hist])
+        out.append(net)
+    return out[0] if single else out
+
+
+def _training_arrays(nets: list, X, y, subsets, joint: bool, batch_hook) -> tuple[np.ndarray, np.ndarray]:
+    """(X, y) as numpy, labels int64 or soft targets float32; a request that cannot be
+    trained (no networks, mismatched shapes, subsets with joint training, a batch hook with
+    soft targets) is a ValueError before any work."""
     if not nets:
         raise ValueError("no networks to train")
     y_np = np.asarray(y)
@@ -244,82 +280,115 @@ def train(backend: Backend, nets, X, y, epochs: int = 20, batch_size: int = 64,
         raise ValueError(f"X must be (N, features) with one label per row; got {X_np.shape}, {y_np.shape}")
     if subsets is not None and len(subsets) != len(nets):
         raise ValueError("subsets needs one index array per network")
-    joint = diversity > 0 or regulariser is not None
     if joint and subsets is not None:
         raise ValueError("diversity training uses shared minibatches; it cannot take subsets")
-    if batch_hook is None:
-        Xb, yb = be.asarray(X_np), be.asarray(y_np)
-    bounds = [be.bind(n, trainable=True) for n in nets]
-    histories: list[list[float]] = [[] for _ in nets]
+    return X_np, y_np
 
-    def step(group: list[Bound], idx: np.ndarray, state: dict, gen: np.random.Generator):
-        if batch_hook is None:
-            xb, ybat = be.take_rows(Xb, idx), be.take_rows(yb, idx)
-        else:
-            xh, yh = batch_hook(X_np[idx], y_np[idx], gen)
-            xb, ybat = be.asarray(xh), be.asarray(np.asarray(yh).astype(np.int64))
-        if adversary is not None:
-            xb = adversary(group, xb, ybat, gen)
-        outs, tape = be.forward(group, xb, wrt=("params",))
+
+@dataclass
+class _Trainer:
+    """One `train` call's data and settings; `step` is one Adam update of a group of bound
+    networks on one minibatch, `jointly` and `each` are the two ways of ordering them."""
+
+    be: Backend
+    X: np.ndarray
+    y: np.ndarray
+    batch_size: int
+    lr: float
+    weight_decay: float
+    diversity: float
+    regulariser: Callable | None
+    batch_hook: Callable | None
+    adversary: Callable | None
+    callback: Callable | None
+
+    def __post_init__(self):
+        if self.batch_hook is None:  # slice batches from arrays already on the device
+            self.Xb, self.yb = self.be.asarray(self.X), self.be.asarray(self.y)
+
+    def batch(self, idx: np.ndarray, gen: np.random.Generator):
+        """The minibatch at `idx` as backend arrays, through the batch hook when there is one."""
+        be = self.be
+        if self.batch_hook is None:
+            return be.take_rows(self.Xb, idx), be.take_rows(self.yb, idx)
+        xh, yh = self.batch_hook(self.X[idx], self.y[idx], gen)
+        return be.asarray(xh), be.asarray(np.asarray(yh).astype(np.int64))
+
+    def logit_grads(self, outs: list, ybat) -> tuple[list, list]:
+        """Each member's cross-entropy and its gradient w.r.t. the member's logits, with
+        the joint terms (diversity, regulariser) added."""
+        be = self.be
         losses, glogits = [], []
+        for z in outs:
+            loss, g = softmax_cross_entropy(be, z, ybat)
+            losses.append(loss)
+            glogits.append(g)
+        if self.diversity > 0:
+            extra = _diversity_grads(be, outs, self.diversity, int(ybat.shape[0]))
+            glogits = [g + e for g, e in zip(glogits, extra)]
+        if self.regulariser is not None:
+            extra = self.regulariser(be, outs, ybat)
+            glogits = [g + e for g, e in zip(glogits, extra)]
+        return losses, glogits
+
+    def step(self, group: list[Bound], idx: np.ndarray, state: dict, gen: np.random.Generator) -> list:
+        """One update of `group` on the rows `idx`; returns each member's batch loss."""
+        be = self.be
+        xb, ybat = self.batch(idx, gen)
+        if self.adversary is not None:
+            xb = self.adversary(group, xb, ybat, gen)
+        outs, tape = be.forward(group, xb, wrt=("params",))
         with be.no_grad():  # closed-form logit gradients; keeps torch from holding graphs
-            for z in outs:
-                loss, g = softmax_cross_entropy(be, z, ybat)
-                losses.append(loss)
-                glogits.append(g)
-            if diversity > 0:
-                extra = _diversity_grads(be, outs, diversity, int(ybat.shape[0]))
-                glogits = [g + e for g, e in zip(glogits, extra)]
-            if regulariser is not None:
-                extra = regulariser(be, outs, ybat)
-                glogits = [g + e for g, e in zip(glogits, extra)]
+            losses, glogits = self.logit_grads(outs, ybat)
         _, grads = be.backward(tape, glogits)
-        if weight_decay:
+        if self.weight_decay:
             for b, gb in zip(group, grads):
                 for p, gp in zip(b.params, gb):
                     if "W" in gp:
-                        gp["W"] = gp["W"] + weight_decay * p["W"]
-        be.adam_step(flat_params(group), flat_grads(grads), state, lr)
+                        gp["W"] = gp["W"] + self.weight_decay * p["W"]
+        be.adam_step(flat_params(group), flat_grads(grads), state, self.lr)
         return losses
 
-    if joint:
-        gen = rng if rng is not None else np.random.default_rng(seed)
+    def jointly(self, bounds: list[Bound], epochs: int, gen: np.random.Generator) -> list[list[float]]:
+        """All networks on the same minibatches, one Adam state: per-network loss histories."""
+        histories: list[list[float]] = [[] for _ in bounds]
         state: dict = {}
-        n = len(y_np)
+        n = len(self.y)
         for epoch in range(epochs):
             perm = gen.permutation(n)
             sums = [0.0] * len(bounds)
             n_batches = 0
-            for start in range(0, n, batch_size):
-                losses = step(bounds, perm[start:start + batch_size], state, gen)
+            for start in range(0, n, self.batch_size):
+                losses = self.step(bounds, perm[start:start + self.batch_size], state, gen)
                 sums = [s + loss for s, loss in zip(sums, losses)]
                 n_batches += 1
             for i, s in enumerate(sums):
-                histories[i].append(be.item(s) / n_batches)
-            if callback:
-                callback(epoch, -1, float(np.mean([h[-1] for h in histories])))
-    else:
+                histories[i].append(self.be.item(s) / n_batches)
+            if self.callback:
+                self.callback(epoch, -1, float(np.mean([h[-1] for h in histories])))
+        return histories
+
+    def each(self, bounds: list[Bound], epochs: int, seed: int, rng, subsets) -> list[list[float]]:
+        """Each network in turn on its own shuffles (and subset): per-network loss histories."""
+        histories: list[list[float]] = []
         for i, b in enumerate(bounds):
             gen = rng if rng is not None else np.random.default_rng([int(seed), i])
-            idx_all = np.arange(len(y_np)) if subsets is None else np.asarray(subsets[i], np.int64)
+            idx_all = np.arange(len(self.y)) if subsets is None else np.asarray(subsets[i], np.int64)
             if len(idx_all) == 0:
                 raise ValueError(f"network {i} has an empty training subset")
-            state = {}
+            state: dict = {}
+            history: list[float] = []
             for epoch in range(epochs):
                 perm = idx_all[gen.permutation(len(idx_all))]
                 total, n_batches = 0.0, 0
-                for start in range(0, len(perm), batch_size):
-                    total = total + step([b], perm[start:start + batch_size], state, gen)[0]
+                for start in range(0, len(perm), self.batch_size):
+                    total = total + self.step([b], perm[start:start + self.batch_size], state, gen)[0]
                     n_batches += 1
-                histories[i].append(be.item(total) / n_batches)
-                if callback:
-                    callback(epoch, i, histories[i][-1])
-    out = []
-    for b, hist in zip(bounds, histories):
-        net = b.to_network(be)
-        net.meta = dict(net.meta, train_loss=[round(v, 8) for v in hist])
-        out.append(net)
-    return out[0] if single else out
+                history.append(self.be.item(total) / n_batches)
+                if self.callback:
+                    self.callback(epoch, i, history[-1])
+            histories.append(history)
+        return histories
 
 
 def pgd_adversary(backend: Backend, eps: float, steps: int, step_size: float | None = None):
@@ -367,7 +436,7 @@ def predict_proba(backend: Backend, nets, X, batch_size: int = 4096) -> np.ndarr
 
 def _vote_scores(member_logits: np.ndarray, vote: str) -> np.ndarray:
     """Unnormalised (N, K) scores whose argmax is the vote: the mean softmax ("soft"), or
-    member label counts plus half the mean softmax ("hard"), so ties go to the soft vote
+    member label counts plus half the mean softmax ("majority"), so ties go to the soft vote
     and the tie-break (at most 0.5) can never outweigh a whole vote."""
     if vote not in VOTES:
         raise ValueError(f"unknown vote {vote!r}; choose one of {VOTES}")
@@ -386,8 +455,8 @@ def _vote_scores(member_logits: np.ndarray, vote: str) -> np.ndarray:
 
 
 def combine_votes(member_logits: np.ndarray, vote: str = "soft") -> np.ndarray:
-    """Labels from (M, N, K) member logits. "soft": argmax of the mean softmax. "hard":
-    majority of the members' labels, ties broken by the soft vote (deterministic)."""
+    """Labels from (M, N, K) member logits. "soft": argmax of the mean softmax. "majority":
+    the members' most frequent label, ties broken by the soft vote (deterministic)."""
     return _vote_scores(member_logits, vote).argmax(axis=1)
 
 
@@ -402,7 +471,7 @@ def vote_proba(member_logits: np.ndarray, vote: str = "soft") -> np.ndarray:
 
 
 def predict(backend: Backend, nets, X, vote: str = "soft", batch_size: int = 4096) -> np.ndarray:
-    """Labels (numpy int64) of one network or an ensemble by soft or majority ("hard") vote."""
+    """Labels (numpy int64) of one network or an ensemble by soft or majority vote (`VOTES`)."""
     return combine_votes(logits(backend, nets, X, batch_size), vote).astype(np.int64)
 
 

@@ -79,16 +79,20 @@ def finish(system, x: np.ndarray, x_adv: np.ndarray, y: np.ndarray, criterion: C
 
 
 class Attack:
-    """Base class. Subclasses set `knowledge` (the access they need) and implement `run`."""
+    """Base class. Subclasses set `knowledge` (the access they need), `norm` (the ball they
+    search, "linf" or "l2"; None: any threat model's) and implement `run`."""
 
     knowledge: tuple[str, ...] = ("white-box",)
     name = "attack"
+    norm: str | None = None
 
     def __call__(self, system, x, y, threat_model: ThreatModel, rng: np.random.Generator,
                  criterion: Criterion = Misclassification()) -> Outcome:
         if threat_model.knowledge not in self.knowledge:
             raise ValueError(f"{self.name} needs an attacker with {' or '.join(self.knowledge)} "
                              f"knowledge; the threat model gives {threat_model.knowledge}")
+        if self.norm is not None and threat_model.norm != self.norm:
+            raise ValueError(f"{self.name} works in the {self.norm} ball; the threat model says {threat_model.norm}")
         x = np.asarray(x)
         y = np.asarray(y, np.int64)
         access = Access(system, threat_model)

@@ -28,13 +28,12 @@ HALVINGS = 3
 class SimBA(Attack):
     knowledge = ("scores", "white-box")
     name = "simba"
+    norm = "linf"
 
     def __init__(self, halvings: int = HALVINGS):
         self.halvings = halvings
 
     def run(self, access, x, y, tm, rng, criterion):
-        if tm.norm != "linf":
-            raise ValueError("SimBA here works in the linf ball")
         budget, eps = tm.queries, tm.eps
         n, d = x.shape
         x64 = x.astype(np.float64)
@@ -81,11 +80,45 @@ class SimBA(Attack):
         return xa, np.minimum(queries, budget)
 
 
+class _LabelOracle:
+    """A label-only attacker's questions: `oracle(cand, owners)` sends `cand` (cast to
+    `dtype` when given), charges one query to each row's owner and says which rows the
+    criterion counts as adversarial. `queries` holds every input's count so far."""
+
+    def __init__(self, access, y, criterion, n: int, dtype=None):
+        self.access, self.y, self.criterion, self.dtype = access, y, criterion, dtype
+        self.queries = np.zeros(n, np.int64)
+
+    def __call__(self, cand, owners):
+        np.add.at(self.queries, owners, 1)
+        if self.dtype is not None:
+            cand = cand.astype(self.dtype)
+        return self.criterion(self.access.predict(cand), self.y[owners])
+
+
+def _adversarial_starts(oracle: _LabelOracle, pool, tries: int, budget: int, rng, into) -> np.ndarray:
+    """Starting points for label-only attacks: up to `tries` rounds, each input that has
+    none yet (and budget left) draws one of the attacker's own images from `pool` and keeps
+    it (written into `into`) when the system already labels it adversarially. Returns
+    which inputs found one."""
+    found = np.zeros(len(into), bool)
+    for _ in range(min(tries, len(pool))):
+        idx = np.flatnonzero(~found & (oracle.queries < budget))
+        if len(idx) == 0:
+            break
+        cand = pool[rng.integers(0, len(pool), len(idx))]
+        ok = oracle(cand, idx)
+        into[idx[ok]] = cand[ok]
+        found[idx[ok]] = True
+    return found
+
+
 class Boundary(Attack):
     """Label-only; `pool` holds the attacker's own images (starting points)."""
 
     knowledge = ("labels", "scores", "white-box")
     name = "boundary"
+    norm = "l2"
 
     def __init__(self, pool: np.ndarray, search_steps: int = 8, starts: int = 20):
         self.pool, self.search_steps, self.starts = pool, search_steps, starts
@@ -94,46 +127,48 @@ class Boundary(Attack):
         return {"search_steps": self.search_steps, "starting_points_tried": self.starts}
 
     def run(self, access, x, y, tm, rng, criterion):
-        if tm.norm != "l2":
-            raise ValueError("the boundary attack measures success in L2")
         budget, l2_max = tm.queries, tm.eps
         n = len(x)
-        queries = np.zeros(n, np.int64)
+        oracle = _LabelOracle(access, y, criterion, n)
         used = np.full(n, budget, np.int64)
-        pool = self.pool
-
-        def is_adv(cand, idx):
-            queries[idx] += 1
-            return criterion(access.predict(cand), y[idx])
-
         start = np.zeros_like(x)
-        found = np.zeros(n, bool)
-        for _ in range(min(self.starts, len(pool))):
-            idx = np.flatnonzero(~found & (queries < budget))
-            if len(idx) == 0:
-                break
-            cand = pool[rng.integers(0, len(pool), len(idx))]
-            ok = is_adv(cand, idx)
-            start[idx[ok]] = cand[ok]
-            found[idx[ok]] = True
+        found = _adversarial_starts(oracle, self.pool, self.starts, budget, rng, start)
+        xa = self._approach(oracle, x, start, found, budget)
+        dist = np.linalg.norm(xa - x, axis=1)
+        done = found & (dist <= l2_max)
+        used[done] = oracle.queries[done]
+        self._walk(oracle, x, xa, dist, found, done, used, tm, rng)
+        # The outcome is the closest adversarial found; outside the budget it is not a
+        # success, so the input itself is returned (the attacker sends nothing better).
+        xa[~done] = x[~done]
+        return xa, np.minimum(used, budget)
+
+    def _approach(self, oracle, x, start, found, budget):
+        """Binary search on the segment from each start towards its input: the point
+        nearest the input that is still adversarial."""
+        n = len(x)
         lo, hi = np.zeros(n), np.ones(n)
         for _ in range(self.search_steps):
-            idx = np.flatnonzero(found & (queries < budget))
+            idx = np.flatnonzero(found & (oracle.queries < budget))
             if len(idx) == 0:
                 break
             mid = (lo[idx] + hi[idx]) / 2
-            ok = is_adv((x[idx] + mid[:, None] * (start[idx] - x[idx])).astype(x.dtype), idx)
+            ok = oracle((x[idx] + mid[:, None] * (start[idx] - x[idx])).astype(x.dtype), idx)
             hi[idx[ok]] = mid[ok]
             lo[idx[~ok]] = mid[~ok]
-        xa = (x + hi[:, None] * (start - x)).astype(x.dtype)
-        dist = np.linalg.norm(xa - x, axis=1)
-        done = found & (dist <= l2_max)
-        used[done] = queries[done]
+        return (x + hi[:, None] * (start - x)).astype(x.dtype)
+
+    @staticmethod
+    def _walk(oracle, x, xa, dist, found, done, used, tm, rng):
+        """Walk along the boundary (in place): a random orthogonal step plus a step towards
+        the input, kept when still adversarial and closer; step sizes grow on success and
+        shrink on failure. An input is done once within `tm.eps` (L2)."""
+        n = len(x)
         spherical, source = np.full(n, 0.2), np.full(n, 0.05)
         while True:
-            idx = np.flatnonzero(found & ~done & (queries < budget))
+            idx = np.flatnonzero(found & ~done & (oracle.queries < tm.queries))
             if len(idx) == 0:
-                break
+                return
             diff = x[idx] - xa[idx]
             dd = np.linalg.norm(diff, axis=1, keepdims=True) + 1e-12
             eta = rng.normal(size=diff.shape)
@@ -143,7 +178,7 @@ class Boundary(Attack):
             cand += source[idx, None] * (x[idx] - cand)
             cand = np.clip(cand, 0.0, 1.0).astype(x.dtype)
             closer = np.linalg.norm(cand - x[idx], axis=1) < dd[:, 0]
-            ok = is_adv(cand, idx) & closer
+            ok = oracle(cand, idx) & closer
             acc, rej = idx[ok], idx[~ok]
             xa[acc] = cand[ok]
             spherical[acc] = np.minimum(spherical[acc] * 1.1, 1.0)
@@ -151,13 +186,9 @@ class Boundary(Attack):
             spherical[rej] = np.maximum(spherical[rej] * 0.95, 1e-3)
             source[rej] = np.maximum(source[rej] * 0.95, 1e-3)
             dist[acc] = np.linalg.norm(xa[acc] - x[acc], axis=1)
-            newly = acc[dist[acc] <= l2_max]
+            newly = acc[dist[acc] <= tm.eps]
             done[newly] = True
-            used[newly] = queries[newly]
-        # The outcome is the closest adversarial found; outside the budget it is not a
-        # success, so the input itself is returned (the attacker sends nothing better).
-        xa[~done] = x[~done]
-        return xa, np.minimum(used, budget)
+            used[newly] = oracle.queries[newly]
 
 
 class RayS(Attack):
@@ -173,13 +204,12 @@ class RayS(Attack):
 
     knowledge = ("labels", "scores", "white-box")
     name = "rays"
+    norm = "linf"
 
     def __init__(self, tolerance: float = 0.05):
         self.tolerance = tolerance
 
     def run(self, access, x, y, tm, rng, criterion):
-        if tm.norm != "linf":
-            raise ValueError("RayS works in the linf ball")
         budget, eps = tm.queries, tm.eps
         n, dim = x.shape
         x64 = x.astype(np.float64)
@@ -261,6 +291,7 @@ class HopSkipJump(Attack):
 
     knowledge = ("labels", "scores", "white-box")
     name = "hopskipjump"
+    norm = "linf"
 
     def __init__(self, pool: np.ndarray, init_evals: int = 20, max_evals: int = 100,
                  search_steps: int = 10, step_halvings: int = 8, starts: int = 20):
@@ -272,83 +303,82 @@ class HopSkipJump(Attack):
                 "step_halvings": self.step_halvings, "starting_points_tried": self.starts}
 
     def run(self, access, x, y, tm, rng, criterion):
-        if tm.norm != "linf":
-            raise ValueError("this HopSkipJump works in the linf ball")
         budget, eps = tm.queries, tm.eps
-        n, d = x.shape
-        queries = np.zeros(n, np.int64)
+        n = len(x)
+        oracle = _LabelOracle(access, y, criterion, n, dtype=x.dtype)
         used = np.full(n, budget, np.int64)
-
-        def is_adv(cand, owner):
-            np.add.at(queries, owner, 1)
-            return criterion(access.predict(cand.astype(x.dtype)), y[owner])
-
-        def linf(a, idx):
-            return np.abs(a - x[idx]).max(axis=1) if len(idx) else np.zeros(0)
-
-        def to_boundary(far, idx):
-            """Binary search on the L-inf radius between x (not adversarial) and `far` (adversarial)."""
-            lo, hi = np.zeros(len(idx)), linf(far, idx)
-            for _ in range(self.search_steps):
-                mid = (lo + hi) / 2
-                ok = is_adv(np.clip(far, x[idx] - mid[:, None], x[idx] + mid[:, None]), idx)
-                hi, lo = np.where(ok, mid, hi), np.where(ok, lo, mid)
-            return np.clip(far, x[idx] - hi[:, None], x[idx] + hi[:, None])
-
         best = x.astype(np.float64).copy()
-        found = np.zeros(n, bool)
-        for _ in range(min(self.starts, len(self.pool))):
-            idx = np.flatnonzero(~found & (queries < budget))
-            if len(idx) == 0:
-                break
-            cand = self.pool[rng.integers(0, len(self.pool), len(idx))]
-            ok = is_adv(cand, idx)
-            best[idx[ok]] = cand[ok]
-            found[idx[ok]] = True
-        idx = np.flatnonzero(found & (queries + self.search_steps <= budget))
-        best[idx] = to_boundary(best[idx], idx)
+        found = _adversarial_starts(oracle, self.pool, self.starts, budget, rng, best)
+        idx = np.flatnonzero(found & (oracle.queries + self.search_steps <= budget))
+        best[idx] = self._to_boundary(oracle, x, best[idx], idx)
         dist = np.where(found, np.abs(best - x).max(axis=1), np.inf)
         done = found & (dist <= eps)
-        used[done] = queries[done]
+        used[done] = oracle.queries[done]
         t = 0
         while True:
             t += 1
             b_t = int(min(self.init_evals * np.sqrt(t), self.max_evals))
             cost = b_t + self.step_halvings + self.search_steps
-            idx = np.flatnonzero(found & ~done & (queries + cost <= budget))
+            idx = np.flatnonzero(found & ~done & (oracle.queries + cost <= budget))
             if len(idx) == 0:
                 break
-            xb = best[idx]
-            delta = np.maximum(dist[idx] / d, 1e-4)
-            u = rng.normal(size=(len(idx), b_t, d))
-            u /= np.linalg.norm(u, axis=2, keepdims=True)
-            probes = np.clip(xb[:, None, :] + (delta * np.sqrt(d))[:, None, None] * u, 0.0, 1.0)
-            phi = np.where(is_adv(probes.reshape(-1, d), np.repeat(idx, b_t)), 1.0, -1.0).reshape(len(idx), b_t)
-            mean = phi.mean(axis=1, keepdims=True)
-            mixed = (np.abs(mean) < 1.0)[:, 0]
-            phi = np.where(mixed[:, None], phi - mean, phi)
-            direction = np.sign(np.einsum("ib,ibd->id", phi, u))
-            xi = dist[idx] / np.sqrt(t)
-            moved = np.zeros(len(idx), bool)
-            cand = xb.copy()
-            for _ in range(self.step_halvings):
-                todo = np.flatnonzero(~moved)
-                if len(todo) == 0:
-                    break
-                c = np.clip(xb[todo] + xi[todo, None] * direction[todo], 0.0, 1.0)
-                ok = is_adv(c, idx[todo])
-                cand[todo[ok]] = c[ok]
-                moved[todo[ok]] = True
-                xi[todo[~ok]] /= 2
-            m = idx[moved]
-            if len(m):
-                new = to_boundary(cand[moved], m)
-                nd = linf(new, m)
-                closer = nd < dist[m]
-                best[m[closer]], dist[m[closer]] = new[closer], nd[closer]
-                newly = m[closer & (nd <= eps)]
-                done[newly] = True
-                used[newly] = queries[newly]
+            self._iterate(oracle, x, best, dist, idx, t, b_t, rng)
+            newly = idx[dist[idx] <= eps]
+            done[newly] = True
+            used[newly] = oracle.queries[newly]
         out = np.clip(best, x - eps, x + eps)
         out[~found] = x[~found]
         return np.clip(out, 0.0, 1.0).astype(x.dtype), np.minimum(used, budget)
+
+    def _to_boundary(self, oracle, x, far, idx):
+        """Binary search on the L-inf radius between x (not adversarial) and `far` (adversarial)."""
+        lo, hi = np.zeros(len(idx)), _linf(far, x, idx)
+        for _ in range(self.search_steps):
+            mid = (lo + hi) / 2
+            ok = oracle(np.clip(far, x[idx] - mid[:, None], x[idx] + mid[:, None]), idx)
+            hi, lo = np.where(ok, mid, hi), np.where(ok, lo, mid)
+        return np.clip(far, x[idx] - hi[:, None], x[idx] + hi[:, None])
+
+    def _iterate(self, oracle, x, best, dist, idx, t, b_t, rng):
+        """Iteration `t` for the inputs `idx` (in place on `best` and `dist`): estimate the
+        boundary's normal from `b_t` probes, step along its sign, search back to the
+        boundary, and keep the new point where it is closer."""
+        xb = best[idx]
+        d = x.shape[1]
+        delta = np.maximum(dist[idx] / d, 1e-4)
+        u = rng.normal(size=(len(idx), b_t, d))
+        u /= np.linalg.norm(u, axis=2, keepdims=True)
+        probes = np.clip(xb[:, None, :] + (delta * np.sqrt(d))[:, None, None] * u, 0.0, 1.0)
+        phi = np.where(oracle(probes.reshape(-1, d), np.repeat(idx, b_t)), 1.0, -1.0).reshape(len(idx), b_t)
+        mean = phi.mean(axis=1, keepdims=True)
+        mixed = (np.abs(mean) < 1.0)[:, 0]
+        phi = np.where(mixed[:, None], phi - mean, phi)
+        direction = np.sign(np.einsum("ib,ibd->id", phi, u))
+        cand, moved = self._step(oracle, xb, dist[idx] / np.sqrt(t), direction, idx)
+        m = idx[moved]
+        if len(m):
+            new = self._to_boundary(oracle, x, cand[moved], m)
+            nd = _linf(new, x, m)
+            closer = nd < dist[m]
+            best[m[closer]], dist[m[closer]] = new[closer], nd[closer]
+
+    def _step(self, oracle, xb, xi, direction, idx):
+        """A step of size `xi` along `direction`, halved (up to `step_halvings` tries) until
+        it stays adversarial: (the stepped points, which inputs moved)."""
+        moved = np.zeros(len(idx), bool)
+        cand = xb.copy()
+        for _ in range(self.step_halvings):
+            todo = np.flatnonzero(~moved)
+            if len(todo) == 0:
+                break
+            c = np.clip(xb[todo] + xi[todo, None] * direction[todo], 0.0, 1.0)
+            ok = oracle(c, idx[todo])
+            cand[todo[ok]] = c[ok]
+            moved[todo[ok]] = True
+            xi[todo[~ok]] /= 2
+        return cand, moved
+
+
+def _linf(a, x, idx):
+    """L-inf distance of each row of `a` from its input `x[idx]`."""
+    return np.abs(a - x[idx]).max(axis=1) if len(idx) else np.zeros(0)

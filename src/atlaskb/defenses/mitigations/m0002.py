@@ -89,9 +89,6 @@ QUICK = replace(FULL, n_test=300, query_budget=500, attacked_points=60, inversio
                 fingerprint_epochs=15)
 
 
-def config(quick: bool) -> Config:
-    return QUICK if quick else FULL
-
 
 # ---- the four ways of serving the model ---------------------------------------------
 

@@ -43,9 +43,6 @@ FULL = Config()
 QUICK = replace(FULL, **E.QUICK_BUDGETS, train_steps=5)
 
 
-def config(quick: bool) -> Config:
-    return QUICK if quick else FULL
-
 
 def _hardened(ctx, stream, x, y, spec=None):
     adv = T.pgd_adversary(ctx.backend, ctx.cfg.train_eps, ctx.cfg.train_steps)

@@ -73,9 +73,6 @@ QUICK = replace(FULL, epochs=30, n_test=300, apgd_steps=20, apgd_restarts=1, eps
                 probes=20, targets_per_family=4, fingerprint_epochs=10, fingerprint_train=200)
 
 
-def config(quick: bool) -> Config:
-    return QUICK if quick else FULL
-
 
 BASELINES = ("same_per_member_budget", "same_total_budget", "best_member")
 STRONGEST = "strongest of " + ", ".join(BASELINES) + " (per seed, under the same attack)"

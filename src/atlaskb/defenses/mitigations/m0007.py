@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from atlaskb.defenses import measure, models, sanitize
+from atlaskb.defenses import measure, sanitize
 from atlaskb.defenses import stats as S
 from atlaskb.defenses.attacks import backdoor
 from atlaskb.defenses.config import BaseConfig
@@ -25,6 +25,7 @@ from atlaskb.defenses.rows import row
 from atlaskb.defenses.systems import Model
 from atlaskb.defenses.threat import ThreatModel
 from atlaskb.engine import train as T
+from atlaskb.engine.network import mlp
 
 MITIGATION = "AML.M0007"
 DESCRIPTION = (
@@ -58,9 +59,6 @@ class Config(BaseConfig):
 FULL = Config()
 QUICK = replace(FULL, epochs=20, n_test=300, poison_rates=(0.01, 0.05, 0.10), cl_folds=2)
 
-
-def config(quick: bool) -> Config:
-    return QUICK if quick else FULL
 
 
 # ---- the data as received -----------------------------------------------------------
@@ -136,7 +134,7 @@ def received(ctx, scenario: str):
 
 def _fit(ctx, x, y, stream: str = "train", epochs: int | None = None):
     r = ctx.rng("m0007", stream)
-    net = models.mlp(x.shape[1], (ctx.cfg.hidden,), ctx.n_classes, "relu", r)
+    net = mlp(x.shape[1], (ctx.cfg.hidden,), ctx.n_classes, "relu", r)
     return T.train(ctx.backend, net, x, y, epochs=epochs or ctx.cfg.epochs, batch_size=ctx.cfg.batch,
                    lr=ctx.cfg.lr, rng=r)
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from atlaskb.defenses import measure, models, validation
+from atlaskb.defenses import measure, validation
 from atlaskb.defenses import stats as S
 from atlaskb.defenses.attacks import backdoor, compromised
 from atlaskb.defenses.attacks.gradient import APGD, PGD
@@ -35,6 +35,7 @@ from atlaskb.defenses.rows import row
 from atlaskb.defenses.systems import Model
 from atlaskb.defenses.threat import ThreatModel
 from atlaskb.engine import train as T
+from atlaskb.engine.network import mlp
 
 MITIGATION = "AML.M0008"
 DESCRIPTION = (
@@ -93,9 +94,6 @@ QUICK = replace(FULL, epochs=20, n_clean=10, n_tampered=10, n_shadow=8, nc_steps
                 n_test=300, candidates=2, apgd_steps=20, restarts=2)
 
 
-def config(quick: bool) -> Config:
-    return QUICK if quick else FULL
-
 
 # ---- the defender's data and models -------------------------------------------------
 
@@ -106,7 +104,7 @@ def _val(ctx):
 
 
 def _fit(ctx, x, y, r, epochs=None, adversary=None):
-    net = models.mlp(x.shape[1], (ctx.cfg.hidden,), ctx.n_classes, "relu", r)
+    net = mlp(x.shape[1], (ctx.cfg.hidden,), ctx.n_classes, "relu", r)
     return T.train(ctx.backend, net, x, y, epochs=epochs or ctx.cfg.epochs, batch_size=ctx.cfg.batch,
                    lr=ctx.cfg.lr, rng=r, adversary=adversary)
 

@@ -42,9 +42,6 @@ FULL = Config()
 QUICK = replace(FULL, **E.QUICK_BUDGETS, eot_samples=4)
 
 
-def config(quick: bool) -> Config:
-    return QUICK if quick else FULL
-
 
 # ---- systems ------------------------------------------------------------------------
 

@@ -21,13 +21,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from atlaskb.defenses import detectors, measure, models, transforms
+from atlaskb.defenses import detectors, measure, transforms
 from atlaskb.defenses import stats as S
 from atlaskb.defenses.mitigations import _evasion as E
 from atlaskb.defenses.rows import row
 from atlaskb.defenses.systems import Model, Rejecting
 from atlaskb.defenses.threat import Misclassification
 from atlaskb.engine import train as T
+from atlaskb.engine.network import mlp
 
 MITIGATION = "AML.M0015"
 DESCRIPTION = (
@@ -62,9 +63,6 @@ FULL = Config()
 QUICK = replace(FULL, **E.QUICK_BUDGETS)
 
 
-def config(quick: bool) -> Config:
-    return QUICK if quick else FULL
-
 
 # ---- systems ------------------------------------------------------------------------
 
@@ -82,7 +80,7 @@ def _learned_detector(ctx, classifier, x_fit, y_fit, tag):
     x = np.concatenate([x_fit, *adv])
     y = np.concatenate([np.zeros(len(x_fit), np.int64), np.ones(sum(len(a) for a in adv), np.int64)])
     rn = ctx.rng("m0015:detector", tag)
-    net = models.mlp(x.shape[1], (cfg.detector_hidden,), 2, "relu", rn)
+    net = mlp(x.shape[1], (cfg.detector_hidden,), 2, "relu", rn)
     return Model(ctx.backend, T.train(ctx.backend, net, x, y, epochs=cfg.epochs, batch_size=cfg.batch,
                                       lr=cfg.lr, rng=rn))
 
