@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from test_site_support import bundled_site, hostile_vault, html_files, parse, tree_bytes, write_page
+from site_support import bundled_site, hostile_vault, html_files, parse, tree_bytes, write_page
 
 import atlaskb
 from atlaskb import coverage, queries

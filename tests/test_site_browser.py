@@ -10,7 +10,7 @@ import os
 import shutil
 
 import pytest
-from test_site_support import bundled_site
+from site_support import bundled_site
 
 CHROMIUM = os.environ.get("ATLASKB_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 # What the machine's closed network needs: no background requests to Google's hosts.
@@ -240,7 +240,7 @@ def test_evidence_fits_a_phone(browser, tmp_path):
 def _odd_vault(root):
     """Very long unbroken names, a bare URL longer than a phone, an empty title, and a
     mitigation known only from a link."""
-    from test_site_support import write_page
+    from site_support import write_page
 
     long_word = "Supercalifragilisticexpialidocious-Reconnaissance-Without-Any-Spaces-At-All"
     write_page(root, "tactics/t.md", f'---\nid: t\ntitle: "AML.TA0901: {long_word}"\n---\n\n'

@@ -264,7 +264,7 @@ def test_whole_matrix_fits_at_desktop_widths_and_scroll_is_announced(browser, si
 
 
 def test_vault_text_reaches_the_page_only_as_text(browser, tmp_path):  # noqa: F811
-    from test_site_support import write_page
+    from site_support import write_page
 
     root = tmp_path / "vault"
     evil = "<img src=x onerror=\"document.title='pwned'\">"

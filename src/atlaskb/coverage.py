@@ -125,68 +125,103 @@ def _scalar(path: str, node, what: str) -> str:
 
 
 def _profile_from_node(path: str, root) -> Profile:
+    """The profile a composed YAML document states; UsageError naming the line otherwise."""
     import yaml
 
-    items = root
-    if isinstance(root, yaml.MappingNode):
-        keys = {_scalar(path, k, "a key"): (k, v) for k, v in root.value}
-        unknown = sorted(set(keys) - {"mitigations", "name", "description", "notes"})
-        if unknown:
-            raise UsageError(f"{_where(path, keys[unknown[0]][0])}: unknown key {unknown[0]!r}; "
-                             "a profile has `mitigations:` (and optionally `name:`, `description:`)")
-        if "mitigations" not in keys:
-            raise UsageError(f"{_where(path, root)}: no `mitigations:` key")
-        items = keys["mitigations"][1]
     profile = Profile()
+    items = _mitigations_node(path, root)
     if isinstance(items, yaml.ScalarNode):
-        if items.value.strip() in ("", "~", "null"):
+        if _is_null(items):
             return profile  # `mitigations:` with nothing: nothing deployed
         raise UsageError(f"{_where(path, items)}: `mitigations` must be a list or mapping of mitigation IDs")
-    if isinstance(items, yaml.SequenceNode):
-        entries = []
-        for item in items.value:
-            if isinstance(item, yaml.MappingNode):
-                fields = {_scalar(path, k, "a key"): v for k, v in item.value}
-                if "id" not in fields:
-                    raise UsageError(f"{_where(path, item)}: a mitigation entry needs an `id`")
-                entries.append((fields.pop("id"), fields, item))
-            else:
-                entries.append((item, {}, item))
-    else:  # mapping ID -> {note, strength} | null
-        entries = []
-        for k, v in items.value:
-            if isinstance(v, yaml.MappingNode):
-                fields = {_scalar(path, fk, "a key"): fv for fk, fv in v.value}
-            elif isinstance(v, yaml.ScalarNode) and v.value.strip() in ("", "~", "null"):
-                fields = {}
-            else:
-                raise UsageError(f"{_where(path, v)}: expected {{note, strength}} for {k.value}")
-            entries.append((k, fields, k))
+    entries = _list_entries(path, items) if isinstance(items, yaml.SequenceNode) else _mapping_entries(path, items)
     for id_node, fields, node in entries:
-        mid = _scalar(path, id_node, "a mitigation ID")
-        if not mid:
-            raise UsageError(f"{_where(path, node)}: empty mitigation ID")
-        if is_id(mid.upper()):
-            mid = mid.upper()
-        unknown = sorted(set(fields) - {"note", "strength"})
-        if unknown:
-            raise UsageError(f"{_where(path, fields[unknown[0]])}: unknown field {unknown[0]!r} "
-                             "(a mitigation entry has id, note, strength)")
-        if mid not in profile.mitigations:
-            profile.mitigations.append(mid)
-        if "note" in fields:
-            profile.notes[mid] = _scalar(path, fields["note"], "note")
-        if "strength" in fields:
-            raw = _scalar(path, fields["strength"], "strength")
-            try:
-                value = float(raw)
-            except ValueError:
-                value = float("nan")
-            if not 0.0 <= value <= 1.0:
-                raise UsageError(f"{_where(path, fields['strength'])}: strength must be a number from 0 to 1, "
-                                 f"not {raw!r}")
-            profile.strength[mid] = value
+        _add_entry(path, profile, id_node, fields, node)
     return profile
+
+
+def _is_null(node) -> bool:
+    return node.value.strip() in ("", "~", "null")
+
+
+def _mitigations_node(path: str, root):
+    """The node listing the mitigations: the value of `mitigations:` in a mapping, or the
+    document itself (a bare list)."""
+    import yaml
+
+    if not isinstance(root, yaml.MappingNode):
+        return root
+    keys = {_scalar(path, k, "a key"): (k, v) for k, v in root.value}
+    unknown = sorted(set(keys) - {"mitigations", "name", "description", "notes"})
+    if unknown:
+        raise UsageError(f"{_where(path, keys[unknown[0]][0])}: unknown key {unknown[0]!r}; "
+                         "a profile has `mitigations:` (and optionally `name:`, `description:`)")
+    if "mitigations" not in keys:
+        raise UsageError(f"{_where(path, root)}: no `mitigations:` key")
+    return keys["mitigations"][1]
+
+
+def _list_entries(path: str, items) -> list[tuple]:
+    """(ID node, {field: node}, node for messages) of each item of a list: an ID, or a
+    mapping with `id` and optional fields."""
+    import yaml
+
+    entries = []
+    for item in items.value:
+        if isinstance(item, yaml.MappingNode):
+            fields = {_scalar(path, k, "a key"): v for k, v in item.value}
+            if "id" not in fields:
+                raise UsageError(f"{_where(path, item)}: a mitigation entry needs an `id`")
+            entries.append((fields.pop("id"), fields, item))
+        else:
+            entries.append((item, {}, item))
+    return entries
+
+
+def _mapping_entries(path: str, items) -> list[tuple]:
+    """The same from a mapping ID -> {note, strength} or ID -> null."""
+    import yaml
+
+    entries = []
+    for k, v in items.value:
+        if isinstance(v, yaml.MappingNode):
+            fields = {_scalar(path, fk, "a key"): fv for fk, fv in v.value}
+        elif isinstance(v, yaml.ScalarNode) and _is_null(v):
+            fields = {}
+        else:
+            raise UsageError(f"{_where(path, v)}: expected {{note, strength}} for {k.value}")
+        entries.append((k, fields, k))
+    return entries
+
+
+def _add_entry(path: str, profile: Profile, id_node, fields: dict, node) -> None:
+    """One mitigation entry into `profile` (an ID is upper-cased; names stay as written)."""
+    mid = _scalar(path, id_node, "a mitigation ID")
+    if not mid:
+        raise UsageError(f"{_where(path, node)}: empty mitigation ID")
+    if is_id(mid.upper()):
+        mid = mid.upper()
+    unknown = sorted(set(fields) - {"note", "strength"})
+    if unknown:
+        raise UsageError(f"{_where(path, fields[unknown[0]])}: unknown field {unknown[0]!r} "
+                         "(a mitigation entry has id, note, strength)")
+    if mid not in profile.mitigations:
+        profile.mitigations.append(mid)
+    if "note" in fields:
+        profile.notes[mid] = _scalar(path, fields["note"], "note")
+    if "strength" in fields:
+        profile.strength[mid] = _strength(path, fields["strength"])
+
+
+def _strength(path: str, node) -> float:
+    raw = _scalar(path, node, "strength")
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        raise UsageError(f"{_where(path, node)}: strength must be a number from 0 to 1, not {raw!r}")
+    return value
 
 
 # -- coverage --------------------------------------------------------------------------------
@@ -196,21 +231,36 @@ def percent(ratio: float) -> str:
     return f"{ratio * 100:.0f}%"
 
 
-def mitigation_ids(kb, names) -> list[str]:
-    """Mitigations as a user names them (an ID in any case, with or without `AML.`, or a
-    name) -> their IDs, in the order given, each once. An unknown one raises NotFound,
-    with suggestions."""
+@dataclass
+class Deployed:
+    """The mitigations in place, resolved to IDs: `ids` in the order first named, each
+    once; a profile's `strength` and `notes` keyed by those IDs."""
+
+    ids: list[str]
+    strength: dict[str, float] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+def resolve_deployed(kb, names, strength: dict | None = None, notes: dict | None = None) -> Deployed:
+    """Mitigations as a user names them (`queries.resolve`'s rule: an ID in any case, with
+    or without `AML.`, or a name) -> their IDs, with `strength` and `notes` (keyed as the
+    user named the mitigation) re-keyed by ID. This is the one place a profile's or
+    `--have`'s names become IDs: `compute`, `recommend`, the CLI and the site all use it.
+
+    An unknown name in `names` raises NotFound, with suggestions. A strength or note
+    keyed by a name that matches nothing is dropped (it belongs to no deployed
+    mitigation); when two names of one mitigation carry a value, the later one wins.
+    """
     ids: list[str] = []
     for name in names:
         mid = q.resolve(kb, name, MITIGATION)
         if mid not in ids:
             ids.append(mid)
-    return ids
+    return Deployed(ids, {m: float(v) for m, v in _by_mitigation_id(kb, strength or {}).items()},
+                    _by_mitigation_id(kb, notes or {}))
 
 
-def by_mitigation_id(kb, mapping: dict) -> dict:
-    """{mitigation as the user named it: value} -> {its ID: value}, as a profile's notes
-    and strengths are shown. Names that match nothing are dropped: `compute` reports them."""
+def _by_mitigation_id(kb, mapping: dict) -> dict:
     out = {}
     for name, value in mapping.items():
         try:
@@ -218,20 +268,6 @@ def by_mitigation_id(kb, mapping: dict) -> dict:
         except NotFound:
             continue
     return out
-
-
-def _resolve_have(kb, have, strength) -> tuple[list[str], dict[str, float]]:
-    """Resolve IDs or names of mitigations; the strengths re-keyed by resolved ID."""
-    resolved: list[str] = []
-    strengths: dict[str, float] = {}
-    for item in have:
-        mid = q.resolve(kb, item, MITIGATION)  # NotFound, with suggestions, for unknown ones
-        if mid not in resolved:
-            resolved.append(mid)
-        s = (strength or {}).get(item, (strength or {}).get(mid))
-        if s is not None:
-            strengths[mid] = float(s)
-    return sorted(resolved, key=id_sort_key), strengths
 
 
 def _levels(kb, have: list[str], strengths: dict[str, float], counts=None) -> dict[str, float]:
@@ -274,7 +310,8 @@ def compute(kb, have, strength: dict[str, float] | None = None, evidence=None,
         raise UsageError(f"require must be one of {', '.join(REQUIRE)}, not {require!r}")
     if require != CLAIMED and evidence is None:
         raise UsageError(f"--require {require} needs evidence: give --evidence DIR")
-    ids, strengths = _resolve_have(kb, have, strength)
+    deployed = resolve_deployed(kb, have, strength)
+    ids, strengths = sorted(deployed.ids, key=id_sort_key), deployed.strength
     counts = None if require == CLAIMED else (lambda m, t: evidence.status(m, t).status == SUPPORTED)
     levels = _levels(kb, ids, strengths, counts)
     techniques = kb.nodes_of_type(TECHNIQUE)
@@ -358,7 +395,8 @@ def recommend(kb, have, top: int = 5, strength: dict[str, float] | None = None, 
         raise UsageError(f"rank must be one of {', '.join(RANKS)}, not {rank!r}")
     if rank == "effect" and evidence is None:
         raise UsageError("--rank effect needs measurements: give --evidence DIR")
-    ids, strengths = _resolve_have(kb, have, strength)
+    deployed = resolve_deployed(kb, have, strength)
+    ids, strengths = sorted(deployed.ids, key=id_sort_key), deployed.strength
     levels = _levels(kb, ids, strengths)
     residual = {t: technique_weight(kb, t) * (1.0 - levels.get(t, 0.0)) for t in kb.nodes_of_type(TECHNIQUE)}
     uncovered = {t for t in residual if levels.get(t, 0.0) <= 0.0}
@@ -407,4 +445,4 @@ def _greedy(kb, picks: list, top: int, candidates: dict, residual: dict, uncover
             uncovered.discard(t)
 
 
-__all__ = ["Profile", "load_profile", "compute", "recommend", "technique_weight", "MATURITY_FACTOR", "NotFound"]
+__all__ = ["Deployed", "Profile", "load_profile", "resolve_deployed", "compute", "recommend", "technique_weight", "MATURITY_FACTOR", "NotFound"]

@@ -217,6 +217,11 @@ def tactics_of(kb: KnowledgeBase, technique: str) -> list[str]:
     return []
 
 
+def tactics_inherited(kb: KnowledgeBase, technique: str) -> bool:
+    """True when `technique` states no tactic and `tactics_of` gives it an ancestor's."""
+    return not _out(kb, checked(kb, technique, TECHNIQUE), ACHIEVES) and bool(tactics_of(kb, technique))
+
+
 def techniques_of_tactic(kb: KnowledgeBase, tactic: str, include_subtechniques: bool = False) -> list[str]:
     """Top-level techniques that achieve `tactic` (ID, shortname or name), and optionally
     their sub-techniques."""

@@ -13,16 +13,20 @@ from atlaskb.cli.linkstatus import evidence_option, read_evidence, status_text
 from atlaskb.cli.paths import SafePath
 from atlaskb.cli.output import KeepOrder, Table, emit, format_option
 from atlaskb.cli.query import query_kb
-from atlaskb.coverage import by_mitigation_id, percent
+from atlaskb.coverage import percent, resolve_deployed
 
-have_option = click.option(
-    "--have", "have", multiple=True, metavar="M1,M2,...",
-    help="Deployed mitigations (IDs or names), comma-separated or repeated. `--have ''` means none.",
-)
-profile_option = click.option(
-    "--profile", "profile_path", type=SafePath(dir_okay=False),
-    help="YAML profile listing the deployed mitigations (with optional note and strength).",
-)
+HAVE_HELP = "Deployed mitigations (IDs or names), comma-separated or repeated. `--have ''` means none."
+PROFILE_HELP = "YAML profile listing the deployed mitigations (with optional note and strength)."
+
+
+def deployed_options(have_help: str = HAVE_HELP, profile_help: str = PROFILE_HELP):
+    """--have and --profile, the deployed mitigations, declared once for every command
+    that takes them (`coverage`, `recommend`, `site build`, `export navigator`); each
+    command's help says what they do there. Read them with `deployed` or `have_items`."""
+    def decorate(command):
+        command = click.option("--profile", "profile_path", type=SafePath(dir_okay=False), help=profile_help)(command)
+        return click.option("--have", "have", multiple=True, metavar="M1,M2,...", help=have_help)(command)
+    return decorate
 
 
 def have_items(have) -> list[str]:
@@ -54,8 +58,7 @@ require_option = click.option(
 
 
 @click.command()
-@have_option
-@profile_option
+@deployed_options()
 @evidence_option
 @require_option
 @click.option("--gaps", "gap_count", type=click.IntRange(min=0), default=15, show_default=True,
@@ -86,7 +89,8 @@ def coverage(app, have, profile_path, evidence_dirs, require, gap_count, fmt):
     fmt = app.fmt(fmt)
     # The profile keys notes and strengths as it names the mitigation (an ID, a short ID,
     # a name): key them by the resolved ID, as `compute` did, for the table.
-    notes, strength = by_mitigation_id(kb, notes), by_mitigation_id(kb, strength)
+    resolved = resolve_deployed(kb, items, strength, notes)
+    notes, strength = resolved.notes, resolved.strength
     names = {m: kb.graph.nodes[m].get("name", "") for m in result["have"]}
     have_rows = [{"id": m, "name": names[m], "strength": strength.get(m, 1.0), "note": notes.get(m, "")}
                  for m in result["have"]]
@@ -163,8 +167,7 @@ def _status_tables(result: dict, require: str) -> list[Table]:
 
 
 @click.command()
-@have_option
-@profile_option
+@deployed_options()
 @evidence_option
 @click.option("--rank", type=click.Choice(["claims", "effect"]), default="claims", show_default=True,
               help="Rank by the weight of the techniques a mitigation claims, or (with --evidence) by its "

@@ -8,7 +8,7 @@ import importlib
 import click
 
 from atlaskb.cli import pass_app
-from atlaskb.cli.coverage import deployed, have_option, profile_option
+from atlaskb.cli.coverage import deployed, deployed_options
 from atlaskb.cli.linkstatus import evidence_option, read_evidence
 from atlaskb.cli.output import dump_json
 from atlaskb.cli.paths import OutPath
@@ -61,8 +61,7 @@ _out_option = click.option("--out", "out", type=OutPath(dir_okay=False),
 @click.option("--score", type=click.Choice(["case-studies", "mitigations", "coverage", "evidence"]),
               default="case-studies", show_default=True,
               help="What a technique's score counts (evidence: the best evidence status of its links).")
-@have_option
-@profile_option
+@deployed_options()
 @evidence_option
 @click.option("--case-study", "case_study", metavar="ID|all",
               help="Instead of a score: MITRE's layer of one case study (the techniques it uses); "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from atlaskb.cli import pass_app
+from atlaskb.cli.coverage import deployed_options
 from atlaskb.cli.paths import OutPath, SafePath
 from atlaskb.errors import AtlasError, UsageError
 
@@ -17,25 +18,23 @@ def site():
 @site.command("build")
 @click.option("--out", "out", default="site", show_default=True, type=OutPath(file_okay=False),
               help="Folder to write; replaced atomically, so a failed build keeps the old site.")
-@click.option("--have", multiple=True, metavar="M1,M2,...",
-              help="Mitigations you have (IDs or names, comma-separated or repeated): colour the matrix by coverage "
-                   "and add the coverage page.")
-@click.option("--profile", "profile_path", type=SafePath(dir_okay=False),
-              help="A defense profile file (see `atlaskb coverage`), instead of --have.")
+@deployed_options(have_help="Mitigations you have (IDs or names, comma-separated or repeated): colour the matrix "
+                            "by coverage and add the coverage page.",
+                  profile_help="A defense profile file (see `atlaskb coverage`), instead of --have.")
 @click.option("--evidence", "evidence_dir", type=SafePath(file_okay=False), multiple=True,
               help="Folder written by `atlaskb defend run`: show its measured results and plots.")
 @pass_app
 def build(app, out, have, profile_path, evidence_dir):
     """Write the site to OUT; open OUT/index.html in a browser (no server needed)."""
     from atlaskb.cli.coverage import have_items
-    from atlaskb.coverage import mitigation_ids
+    from atlaskb.coverage import resolve_deployed
     from atlaskb.fsutil import shown
     from atlaskb.site import build_site
 
     if have and profile_path:
         raise UsageError("give either --have or --profile, not both")
     kb = app.kb
-    have_ids = mitigation_ids(kb, have_items(have)) if have else None
+    have_ids = resolve_deployed(kb, have_items(have)).ids if have else None
     profile = _load_profile(profile_path) if profile_path else None
     try:
         result = build_site(kb, out, have=have_ids, profile=profile, evidence_dir=list(evidence_dir) or None)

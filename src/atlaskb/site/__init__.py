@@ -2,8 +2,9 @@
 
 `build_site(kb, out_dir, ...)` is the entry point (see `build.py`); `markdown.py` renders
 and sanitises untrusted text, `context.py` precomputes every page's relationships,
-`search.py` writes the offline index, `evidence.py` and `coverage.py` prepare the
-reference-defense and coverage views, `scale.py` holds the colour-blind-safe palette.
+`search.py` writes the offline index, `evidence_pages.py` and `coverage_page.py` prepare
+the measured results and the coverage page from `atlaskb.evidence` and `atlaskb.coverage`,
+`scale.py` holds the colour-blind-safe palette.
 """
 
 from atlaskb.site.build import BuildResult, build_site

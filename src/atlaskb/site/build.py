@@ -27,9 +27,9 @@ from atlaskb.fsutil import output_dir, plan_replace
 from atlaskb.kb import KnowledgeBase
 from atlaskb.model import CASE_STUDY, MITIGATION, TACTIC, TECHNIQUE
 from atlaskb.resources import templates_dir
-from atlaskb.site import evidence as evidence_mod
-from atlaskb.site import scale, statuses
+from atlaskb.site import evidence_pages, scale, statuses
 from atlaskb.site.context import SiteModel, build_model
+from atlaskb.site.coverage_page import RECOMMENDATIONS, coverage_view
 from atlaskb.site.links import Linker
 from atlaskb.site.matrix_data import FILE as MATRIX_DATA_FILE
 from atlaskb.site.matrix_data import evidence_legend, matrix_data, matrix_script
@@ -44,6 +44,7 @@ LABEL = "atlaskb site build"
 
 PAGE_TEMPLATES = {TACTIC: "tactic.html", TECHNIQUE: "technique.html", MITIGATION: "mitigation.html",
                   CASE_STUDY: "case_study.html"}
+OTHER_OBJECT_TEMPLATE = "other_object.html"  # objects of a type without a template of its own
 
 
 @dataclass
@@ -158,86 +159,110 @@ def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evid
     check_out_dir(out_dir)
     result = BuildResult(out_dir=out_dir)
     if evidence_dir is not None and evidence is None:
-        from atlaskb.evidence import load_evidence
-
-        dirs = [evidence_dir] if isinstance(evidence_dir, (str, os.PathLike)) else list(evidence_dir)
-        for d in dirs:
-            if not os.path.isdir(d):
-                raise UsageError(f"evidence folder {d} does not exist")
-        evidence = load_evidence(dirs)
-    if evidence is not None:
-        from atlaskb.evidence import missing_links
-
-        for finding in missing_links(kb, evidence):
-            if finding.message not in result.warnings:
-                result.warnings.append(finding.message)
+        evidence = _read_evidence(evidence_dir)
     model = build_model(kb, evidence)
-    statuses_read = None
-    if evidence is not None:
-        from atlaskb.linkstatus import of_evidence
-
-        # Results from before paired verdicts are still shown, but no status is read from them.
-        statuses_read = of_evidence(kb, evidence, strict=False)
-        model.link_status = statuses_read.statuses(kb)
-        if statuses_read.unjudged:
-            n = len(statuses_read.unjudged)
-            result.warnings.append(f"{n} link{'s' if n != 1 else ''} with results that carry no paired verdict "
-                                   "(written before verdicts): shown without an evidence status; "
-                                   "run `atlaskb defend run` again")
-    coverage_view = None
-    claimed_vs_supported = None
-    if have is not None or profile is not None:
-        from atlaskb.site.coverage import coverage_view as make_coverage_view
-
-        coverage_view = make_coverage_view(model, have=have, profile=profile)
-        if statuses_read is not None and not statuses_read.unjudged:
-            from atlaskb.site.coverage import RECOMMENDATIONS
-
-            claimed_vs_supported = statuses.claimed_vs_supported(model, statuses_read, have=have, profile=profile,
-                                                                 recommendations=RECOMMENDATIONS)
-    edges, by_pair, plots = evidence_mod.collect(model, evidence)
-    result.coverage = coverage_view is not None
+    statuses_read = _attach_statuses(model, evidence, result.warnings)
+    coverage, claimed_vs_supported = _coverage(model, have, profile, statuses_read)
+    edges, by_pair, plots = evidence_pages.collect(model, evidence)
+    result.coverage = coverage is not None
     result.evidence_edges = len(edges)
     result.problems = len(kb.findings)
 
     env = make_environment(templates)
-    if coverage_view is not None:
-        cells = coverage_view.cells
+    common = _common_context(model, coverage, claimed_vs_supported, by_pair, bool(edges))
+    with output_dir(out_dir, KIND, LABEL) as tmp:
+        result.pages = _write_pages(env, tmp, common, model, coverage, edges)
+        evidence_pages.write_plots(plots, tmp)
+        result.files = sum(len(files) for _, _, files in os.walk(tmp))
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _read_evidence(evidence_dir):
+    """One evidence folder or several, read (`atlaskb.evidence.load_evidence`)."""
+    from atlaskb.evidence import load_evidence
+
+    dirs = [evidence_dir] if isinstance(evidence_dir, (str, os.PathLike)) else list(evidence_dir)
+    for d in dirs:
+        if not os.path.isdir(d):
+            raise UsageError(f"evidence folder {d} does not exist")
+    return load_evidence(dirs)
+
+
+def _attach_statuses(model: SiteModel, evidence, warnings: list):
+    """The evidence status of every mitigates link into `model.link_status`, with a warning
+    for measured links the graph lacks and for results without a paired verdict.
+    Returns the `LinkStatuses` read (None without evidence)."""
+    if evidence is None:
+        return None
+    from atlaskb.evidence import missing_links
+    from atlaskb.linkstatus import of_evidence
+
+    kb = model.kb
+    for finding in missing_links(kb, evidence):
+        if finding.message not in warnings:
+            warnings.append(finding.message)
+    # Results from before paired verdicts are still shown, but no status is read from them.
+    statuses_read = of_evidence(kb, evidence, strict=False)
+    model.link_status = statuses_read.statuses(kb)
+    if statuses_read.unjudged:
+        n = len(statuses_read.unjudged)
+        warnings.append(f"{n} link{'s' if n != 1 else ''} with results that carry no paired verdict "
+                        "(written before verdicts): shown without an evidence status; "
+                        "run `atlaskb defend run` again")
+    return statuses_read
+
+
+def _coverage(model: SiteModel, have, profile, statuses_read) -> tuple:
+    """(coverage view, claimed-vs-supported comparison): None each when no mitigations
+    are given, the comparison also when there are no judged results."""
+    if have is None and profile is None:
+        return None, None
+    view = coverage_view(model, have=have, profile=profile)
+    if statuses_read is None or statuses_read.unjudged:
+        return view, None
+    return view, statuses.claimed_vs_supported(model, statuses_read, have=have, profile=profile,
+                                               recommendations=RECOMMENDATIONS)
+
+
+def _common_context(model: SiteModel, coverage, claimed_vs_supported, evidence_for: dict,
+                    has_evidence: bool) -> dict:
+    """What every page's template sees besides its own object."""
+    if coverage is not None:
+        cells = coverage.cells
     else:
         counts = {t: len(model.mitigations_of.get(t, [])) for t in model.ids_by_type.get(TECHNIQUE, [])}
         cells = scale.mitigation_cells(counts)
     linker = Linker(cells)
-    common = {
+    return {
         "link": linker.link,
         "heat_class": linker.heat_class,
         "heat_value": linker.heat_value,
-        "site": _site_info(model, coverage_view is not None, bool(edges)),
+        "site": _site_info(model, coverage is not None, has_evidence),
         "model": model,
-        "coverage": coverage_view,
+        "coverage": coverage,
         "claimed_vs_supported": claimed_vs_supported,
         "status_summary": statuses.mitigation_summary if model.link_status else None,
-        "evidence_for": by_pair,
+        "evidence_for": evidence_for,
         "cells": cells,
         "cell_attrs": linker.cell_attrs,
         "legend_counts": scale.MITIGATION_BINS,
         "legend_coverage": scale.COVERAGE_BINS,
         "legend_short": scale.SHORT_LABELS,
     }
-    with output_dir(out_dir, KIND, LABEL) as tmp:
-        writer = _Writer(env, tmp, common)
-        try:
-            _copy_static(env, tmp, writer)
-            _render_all(writer, model, coverage_view, edges)
-            initial = None if coverage_view is None else {"have": coverage_view.have,
-                                                          "strength": coverage_view.strength}
-            writer.write(MATRIX_DATA_FILE, matrix_script(matrix_data(model, initial, bool(edges))))
-        finally:
-            writer.close()
-        evidence_mod.write_plots(plots, tmp)
-        result.pages = writer.pages
-        result.files = sum(len(files) for _, _, files in os.walk(tmp))
-    result.seconds = time.perf_counter() - start
-    return result
+
+
+def _write_pages(env: jinja2.Environment, out: str, common: dict, model: SiteModel, coverage, edges) -> int:
+    """Every page, the static files and the matrix's data into `out`; the page count."""
+    writer = _Writer(env, out, common)
+    try:
+        _copy_static(env, out, writer)
+        _render_all(writer, model, coverage, edges)
+        initial = None if coverage is None else {"have": coverage.have, "strength": coverage.strength}
+        writer.write(MATRIX_DATA_FILE, matrix_script(matrix_data(model, initial, bool(edges))))
+    finally:
+        writer.close()
+    return writer.pages
 
 
 def check_out_dir(out_dir: str) -> None:
@@ -245,7 +270,7 @@ def check_out_dir(out_dir: str) -> None:
     plan_replace(out_dir, KIND, LABEL)
 
 
-def _render_all(writer: _Writer, model: SiteModel, coverage_view, edges) -> None:
+def _render_all(writer: _Writer, model: SiteModel, coverage, edges) -> None:
     writer.page("home.html", "index.html", columns=model.matrix_columns(),
                 unplaced=model.unplaced_techniques(), has_evidence=bool(edges),
                 evidence_legend=evidence_legend() if edges else None,
@@ -256,7 +281,7 @@ def _render_all(writer: _Writer, model: SiteModel, coverage_view, edges) -> None
         refs = [model.refs[i] for i in ids]
         label = TYPE_PLURALS.get(obj_type or "", "Other objects")
         writer.page("list.html", f"{folder}/index.html", obj_type=obj_type, title=label, refs=refs)
-        template = PAGE_TEMPLATES.get(obj_type, "object.html")
+        template = PAGE_TEMPLATES.get(obj_type, OTHER_OBJECT_TEMPLATE)
         for object_id in ids:
             data = model.kb.graph.nodes[object_id]
             writer.page(template, model.urls[object_id], obj=model.refs[object_id], data=data,
@@ -267,7 +292,7 @@ def _render_all(writer: _Writer, model: SiteModel, coverage_view, edges) -> None
     writer.page("problems.html", "problems.html", findings=_grouped_findings(model))
     if edges:
         writer.page("evidence.html", "evidence/index.html", edges=edges)
-    if coverage_view is not None:
+    if coverage is not None:
         writer.page("coverage.html", "coverage.html")
 
 

@@ -25,8 +25,10 @@ PAGE_ROOT = "../"
 ID_AT_START = re.compile(r"^" + ID_RE.pattern[2:])
 
 
-class Ref:
-    """A link to an object as the templates draw it."""
+class ObjectLink:
+    """What a page needs to link to one object: its ID, name, type and the URL of its
+    page within the site (`site.links.Linker.link` draws the anchor). One per object,
+    shared by every page that mentions it."""
 
     __slots__ = ("id", "name", "type", "url", "has_page")
 
@@ -50,8 +52,8 @@ class Ref:
 class MitigatesLink:
     """One mitigation→technique edge, shared by both ends' pages."""
 
-    mitigation: Ref
-    technique: Ref
+    mitigation: ObjectLink
+    technique: ObjectLink
     note_html: str
     evidence: list = field(default_factory=list)
     tactics: list = field(default_factory=list)
@@ -60,9 +62,9 @@ class MitigatesLink:
 @dataclass
 class Step:
     step: int | None
-    technique: Ref
-    tactic: Ref | None
-    case_study: Ref
+    technique: ObjectLink
+    tactic: ObjectLink | None
+    case_study: ObjectLink
     text_html: str = ""
 
 
@@ -85,30 +87,31 @@ class SiteModel:
     steps_in_tactic: dict = field(default_factory=lambda: defaultdict(list))  # tactic -> [Step]
     findings_of: dict = field(default_factory=lambda: defaultdict(list))  # object id -> [Finding]
     description_html: dict = field(default_factory=dict)
-    own_tactics: dict = field(default_factory=lambda: defaultdict(list))  # technique -> stated tactics
     evidence: dict = field(default_factory=dict)  # (mitigation, technique) -> result rows
     # (mitigation, technique) -> atlaskb.linkstatus.LinkStatus for every mitigates link,
     # when the site carries evidence (set by build_site; empty otherwise)
     link_status: dict = field(default_factory=dict)
 
-    def ref(self, object_id: str | None) -> Ref | None:
+    def ref(self, object_id: str | None) -> ObjectLink | None:
         return self.refs.get(object_id) if object_id else None
 
     def inherited_tactics(self, technique: str) -> bool:
-        """True when a sub-technique's tactics come from its parent (it lists none)."""
-        return not self.own_tactics.get(technique) and bool(self.tactics_of.get(technique))
+        """True when a sub-technique's tactics come from its parent (`queries.tactics_inherited`)."""
+        return queries.tactics_inherited(self.kb, technique)
+
+    def top_techniques(self, tactic: str) -> list[ObjectLink]:
+        """The tactic's top-level techniques (`queries.techniques_of_tactic`): a technique
+        whose parent achieves the tactic too is drawn under that parent."""
+        return [self.refs[t] for t in queries.techniques_of_tactic(self.kb, tactic)]
 
     def matrix_columns(self) -> list[dict]:
-        """Tactics in kill-chain order, each with its top-level techniques
-        (`queries.techniques_of_tactic`) and their sub-techniques."""
-        columns = []
-        for tactic in self.tactic_order:
-            tops = queries.techniques_of_tactic(self.kb, tactic)
-            columns.append({"tactic": self.refs[tactic], "techniques": [
-                {"ref": self.refs[t], "subs": self.subtechniques.get(t, [])} for t in tops]})
-        return columns
+        """Tactics in kill-chain order, each with its top-level techniques and their
+        sub-techniques."""
+        return [{"tactic": self.refs[tactic], "techniques": [
+                    {"ref": ref, "subs": self.subtechniques.get(ref.id, [])} for ref in self.top_techniques(tactic)]}
+                for tactic in self.tactic_order]
 
-    def unplaced_techniques(self) -> list[Ref]:
+    def unplaced_techniques(self) -> list[ObjectLink]:
         """Top-level techniques that achieve no tactic: not in any matrix column."""
         return [self.refs[t] for t in self.ids_by_type.get(TECHNIQUE, [])
                 if t not in self.parent and not self.tactics_of.get(t)]
@@ -128,7 +131,7 @@ def build_model(kb: KnowledgeBase, evidence=None) -> SiteModel:
     for ids in ids_by_type.values():
         ids.sort(key=id_sort_key)
     urls = allocate(ids_by_type)
-    refs = {n: Ref(n, graph.nodes[n], urls[n]) for n in graph.nodes}
+    refs = {n: ObjectLink(n, graph.nodes[n], urls[n]) for n in graph.nodes}
     renderer = Renderer(urls.get, names)
     model = SiteModel(kb=kb, renderer=renderer, urls=urls, refs=refs, ids_by_type=dict(ids_by_type),
                       tactic_order=queries.tactics(kb))
@@ -142,7 +145,6 @@ def build_model(kb: KnowledgeBase, evidence=None) -> SiteModel:
 
 def _fill_edges(model: SiteModel) -> None:
     graph, refs, renderer = model.kb.graph, model.refs, model.renderer
-    own_tactics = model.own_tactics
     procedure_text = _procedure_text(model)
     for u, v, key, data in graph.edges(keys=True, data=True):
         if key == SUBTECHNIQUE_OF:
@@ -150,7 +152,6 @@ def _fill_edges(model: SiteModel) -> None:
                 model.parent[u] = v
             model.subtechniques[v].append(refs[u])
         elif key == ACHIEVES:
-            own_tactics[u].append(refs[v])
             model.techniques_of[v].append(refs[u])
         elif key == MITIGATES:
             link = MitigatesLink(refs[u], refs[v], renderer.inline(data.get("note"), PAGE_ROOT),
@@ -168,7 +169,7 @@ def _fill_edges(model: SiteModel) -> None:
                 if step.tactic is not None:
                     model.steps_in_tactic[step.tactic.id].append(step)
     by_ref = lambda r: id_sort_key(r.id)  # noqa: E731
-    for lists in (model.subtechniques, own_tactics, model.techniques_of):
+    for lists in (model.subtechniques, model.techniques_of):
         for items in lists.values():
             items.sort(key=by_ref)
     for items in model.mitigations_of.values():

@@ -10,7 +10,7 @@ is generated here, at build time, from the same graph and the same Python functi
 * each technique's tactics (`queries.tactics_of`, kept to tactics of the matrix, as
   `coverage.compute` keeps them), parent and weight (`coverage.technique_weight`);
 * the matrix cell each technique shows without a selection (its mitigation count), and
-  the words for covered / partial / gap cells (`atlaskb.site.coverage.coverage_cell`);
+  the words for covered / partial / gap cells (`atlaskb.site.coverage_page.coverage_cell`);
 * a Navigator layer of the coverage score for no mitigations
   (`export.navigator.layer`, as JSON text so its key order survives), whose entries the
   page scores for the selection, and the description that layer gives a set of
@@ -91,7 +91,7 @@ def matrix_data(model: SiteModel, initial: dict | None, with_evidence: bool) -> 
         if with_evidence:
             row["status"] = [status_of(m, t) for t, _ in links]
         mitigation_rows.append(row)
-    from atlaskb.site.coverage import COVERAGE_CELL_TEXT
+    from atlaskb.site.coverage_page import COVERAGE_CELL_TEXT
 
     return {
         "techniques": technique_rows,

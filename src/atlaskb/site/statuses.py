@@ -24,7 +24,7 @@ def css_class(status: str) -> str:
 
 def mitigation_summary(model: SiteModel, mitigation: str) -> list[dict]:
     """The mitigation's links by status, in `linkstatus.STATUSES` order, statuses it has
-    no link in left out: [{"status", "cls", "techniques": [Ref]}]."""
+    no link in left out: [{"status", "cls", "techniques": [ObjectLink]}]."""
     out = []
     links = model.techniques_mitigated.get(mitigation, [])
     for status in linkstatus.STATUSES:
@@ -46,7 +46,7 @@ class ClaimedVsSupported:
     supported_percent: str
     supported_by_tactic: dict = field(default_factory=dict)  # tactic -> techniques covered by supported links
     by_status: list = field(default_factory=list)  # {status, cls, count}
-    techniques: list = field(default_factory=list)  # {ref, status, cls, counted, links: [(Ref, status, cls, reason)]}
+    techniques: list = field(default_factory=list)  # {ref, status, cls, counted, links: [(ObjectLink, status, cls, reason)]}
     claims_alone: set = field(default_factory=set)  # recommended mitigations that nothing measured supports
 
 

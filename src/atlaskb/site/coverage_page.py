@@ -80,43 +80,57 @@ def coverage_view(model: SiteModel, have=None, profile=None) -> CoverageView:
     notes = dict(profile.notes) if profile is not None else {}
     result = cov.compute(kb, items, strength)
     picks = cov.recommend(kb, items, top=RECOMMENDATIONS, strength=strength)
-    ref = model.refs.__getitem__
+    deployed = cov.resolve_deployed(kb, items, strength, notes)
+    view = _summary(model, result, deployed)
+    view.have_rows = _have_rows(model, view.have, deployed)
+    for tactic, entry in result["by_tactic"].items():
+        if tactic in model.refs:
+            _add_tactic(model, view, tactic, entry)
+    view.gaps = _gap_rows(model, result["gaps"])
+    view.recommendations = _recommendation_rows(model, picks)
+    return view
 
-    resolved_notes, resolved_strength = cov.by_mitigation_id(kb, notes), cov.by_mitigation_id(kb, strength or {})
 
+def _summary(model: SiteModel, result: dict, deployed: cov.Deployed) -> CoverageView:
+    """The totals and every technique's matrix cell."""
     covered = set(result["covered"])
     levels = result.get("level", {})
     cells = {t: coverage_cell(levels.get(t, 1.0) if t in covered else None)
              for t in model.ids_by_type.get(TECHNIQUE, [])}
     subs_covered = {t: (sum(1 for s in subs if s.id in covered), len(subs))
                     for t, subs in model.subtechniques.items() if subs}
-
     total = len(result["covered"]) + len(result["uncovered"])
-    view = CoverageView(
+    return CoverageView(
         have=list(result.get("have", [])), total=total, covered_count=len(result["covered"]),
         percent=cov.percent(len(result["covered"]) / total) if total else "0%", cells=cells,
-        has_strength=bool(resolved_strength), has_notes=bool(resolved_notes),
-        subs_covered=subs_covered, strength=resolved_strength,
+        has_strength=bool(deployed.strength), has_notes=bool(deployed.notes),
+        subs_covered=subs_covered, strength=deployed.strength,
     )
-    for mid in view.have:
-        view.have_rows.append({
-            "ref": ref(mid), "techniques": len(model.techniques_mitigated.get(mid, [])),
-            "strength": _number(resolved_strength[mid]) if mid in resolved_strength else "1",
-            "note": resolved_notes.get(mid, ""),
-        })
-    for tactic, entry in result["by_tactic"].items():
-        if tactic not in model.refs:
-            continue
-        ratio = float(entry.get("ratio") or 0.0)
-        view.by_tactic[tactic] = (len(entry["covered"]), len(entry["covered"]) + len(entry["uncovered"]))
-        view.tactic_rows.append({"ref": ref(tactic), "covered": len(entry["covered"]),
-                                 "uncovered": len(entry["uncovered"]), "percent": cov.percent(ratio),
-                                 "width": f"{ratio * 100:.1f}"})
-    for gap in result["gaps"]:
-        view.gaps.append({"rank": len(view.gaps) + 1, "ref": ref(gap["id"]),
-                          "maturity": gap.get("maturity") or "unknown",
-                          "case_studies": gap.get("case_studies", 0), "weight": _number(gap.get("weight", ""))})
-    for pick in picks:
-        view.recommendations.append({"ref": ref(pick["id"]), "gain": _number(pick["gain"]),
-                                     "newly_covered": [ref(t) for t in pick.get("newly_covered", [])]})
-    return view
+
+
+def _have_rows(model: SiteModel, have: list, deployed: cov.Deployed) -> list[dict]:
+    return [{"ref": model.refs[mid], "techniques": len(model.techniques_mitigated.get(mid, [])),
+             "strength": _number(deployed.strength[mid]) if mid in deployed.strength else "1",
+             "note": deployed.notes.get(mid, "")}
+            for mid in have]
+
+
+def _add_tactic(model: SiteModel, view: CoverageView, tactic: str, entry: dict) -> None:
+    """One tactic's row of the table, and its counts for the matrix heading."""
+    ratio = float(entry.get("ratio") or 0.0)
+    view.by_tactic[tactic] = (len(entry["covered"]), len(entry["covered"]) + len(entry["uncovered"]))
+    view.tactic_rows.append({"ref": model.refs[tactic], "covered": len(entry["covered"]),
+                             "uncovered": len(entry["uncovered"]), "percent": cov.percent(ratio),
+                             "width": f"{ratio * 100:.1f}"})
+
+
+def _gap_rows(model: SiteModel, gaps: list[dict]) -> list[dict]:
+    return [{"rank": rank, "ref": model.refs[gap["id"]], "maturity": gap.get("maturity") or "unknown",
+             "case_studies": gap.get("case_studies", 0), "weight": _number(gap.get("weight", ""))}
+            for rank, gap in enumerate(gaps, start=1)]
+
+
+def _recommendation_rows(model: SiteModel, picks: list[dict]) -> list[dict]:
+    return [{"ref": model.refs[pick["id"]], "gain": _number(pick["gain"]),
+             "newly_covered": [model.refs[t] for t in pick.get("newly_covered", [])]}
+            for pick in picks]

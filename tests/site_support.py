@@ -1,4 +1,4 @@
-"""Helpers shared by the site tests (no tests here): parse generated pages with the standard library."""
+"""Helpers shared by the site tests (a module, not a test file): parse generated pages with the standard library."""
 
 from __future__ import annotations
 
