@@ -128,8 +128,8 @@ def test_one_seed_still_has_intervals_from_the_test_points():
 
 
 def test_fingerprinting_runs_when_the_attacker_owns_fewer_images_than_probes():
-    """synthetic:20 leaves the attacker 5 images; asking for 10 real probes from them was
-    an internal error (numpy's choice without replacement)."""
+    """synthetic:20 leaves the attacker 5 images, fewer than the 10 real probes asked for:
+    the probes reuse images (the noise half still differs) and fingerprinting is measured."""
     doc = runner.run(runner.Request("AML.M0006", ["AML.T0014"], backend="numpy", seeds=1,
                                     config=replace(TINY, probes=20), dataset="synthetic:20"),
                      progress=False, names={})
