@@ -3,9 +3,11 @@
 Every command takes its answer as plain data from the library (`atlaskb.queries`,
 `atlaskb.describe`), the same data the Python API gives, and hands it with the tables
 people read to `cli.output.emit`, so the four formats agree. What is left here is
-argument handling and presentation. Commands that take IDs also take several at once, and `-` (or
-`--stdin`) reads IDs from standard input one per line: a script asking a hundred
-questions pays the interpreter's start-up and the load once, not a hundred times.
+argument handling and presentation.
+
+Commands that take IDs also take several at once, and `-` (or `--stdin`) reads IDs from
+standard input one per line: a script asking a hundred questions pays the interpreter's
+start-up and the load once, not a hundred times.
 
 An unknown ID or name is reported on stderr with "did you mean ..."; the command still
 answers the IDs it could resolve, then exits 1.
