@@ -1,6 +1,6 @@
-"""The parsed-KB cache and the networkx-free view the query commands read it through:
-never stale, never trusted when corrupt, off with ATLASKB_NO_CACHE=1, and giving exactly
-the answers a fresh load gives."""
+"""The parsed-KB cache: never stale, never trusted when corrupt, off with
+ATLASKB_NO_CACHE=1, and a cached load gives exactly the knowledge base (and so the answers
+and the networkx graph) that a fresh load gives, without importing networkx."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 import atlaskb
 from atlaskb import cache, coverage
 from atlaskb import queries as q
+from atlaskb.sources import default_sources
 from conftest import REPO, run_cli
 
 
@@ -83,7 +84,7 @@ def test_same_size_edit_with_its_mtime_put_back_is_seen(cache_home, vault_copy, 
     os.utime(page, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert os.stat(page).st_size == st.st_size and os.stat(page).st_mtime_ns == st.st_mtime_ns
     assert atlaskb.load(path).graph.nodes["AML.M0003"]["name"] == "Model Hardenin_"
-    assert cache.load_lite([path]).graph.nodes["AML.M0003"]["name"] == "Model Hardenin_"
+    assert cache.get(cache.cache_key([path])).graph.nodes["AML.M0003"]["name"] == "Model Hardenin_"
 
 
 def _cache_doc(**fields) -> bytes:
@@ -107,7 +108,7 @@ def test_corrupt_cache_is_ignored_and_rewritten(cache_home, vault_copy, damage):
     (path,) = cache_home.glob("kb-*.json")
     key = json.loads(path.read_text())["key"]
     path.write_bytes(damage.replace(b"%KEY%", key.encode()))
-    assert cache.load_lite([str(vault_copy)]) is None  # the query path: a miss, no traceback
+    assert cache.get(key) is None  # a miss, no traceback
     assert graph_facts(atlaskb.load(str(vault_copy))) == graph_facts(fresh)
     assert json.loads(path.read_text())["key"] == key  # rewritten whole
 
@@ -138,36 +139,57 @@ def test_missing_source_still_raises(cache_home):
         atlaskb.load("/nonexistent/vault")
 
 
-# -- the networkx-free view gives the same answers ------------------------------------------------
+# -- a cached load answers as a fresh one ----------------------------------------------------------
 
-def test_lite_view_answers_like_networkx(cache_home, vault_copy):
-    full = atlaskb.load(str(vault_copy))
-    lite = cache.load_lite([str(vault_copy)])
-    assert lite is not None and type(lite.graph).__name__ == "LiteGraph"
-    assert graph_facts(lite) == graph_facts(full)
-    assert lite.graph.number_of_edges() == full.graph.number_of_edges()
-    a, b = full, lite
-    for t in full.nodes_of_type("technique"):
+def nx_facts(g):
+    """Everything a networkx graph holds, in its iteration order."""
+    return (dict(g.graph), list(g.nodes(data=True)), list(g.edges(keys=True, data=True)),
+            {n: list(g.predecessors(n)) for n in g}, {n: list(g.successors(n)) for n in g})
+
+
+def test_warm_load_answers_like_a_cold_one(cache_home, vault_copy, monkeypatch):
+    monkeypatch.setenv("ATLASKB_NO_CACHE", "1")
+    cold = atlaskb.load(str(vault_copy))
+    monkeypatch.delenv("ATLASKB_NO_CACHE")
+    atlaskb.load(str(vault_copy))  # fills the cache
+    warm = atlaskb.load(str(vault_copy))
+    assert type(warm.graph) is type(cold.graph)
+    assert nx_facts(warm.graph) == nx_facts(cold.graph)  # iteration order included
+    assert nx_facts(warm.to_networkx()) == nx_facts(cold.to_networkx()) == nx_facts(cold.graph)
+    assert warm.graph.number_of_edges() == cold.graph.number_of_edges() == cold.to_networkx().number_of_edges()
+    a, b = cold, warm
+    for t in cold.nodes_of_type("technique"):
         assert q.mitigations_for(a, t, rollup=True) == q.mitigations_for(b, t, rollup=True)
         assert q.case_studies_for(a, t) == q.case_studies_for(b, t)
         assert q.tactics_of(a, t) == q.tactics_of(b, t)
         assert q.subtechniques(a, t) == q.subtechniques(b, t) and q.parent(a, t) == q.parent(b, t)
-    for m in full.nodes_of_type("mitigation"):
-        assert q.techniques_for(full, m) == q.techniques_for(lite, m)
-    for tac in q.tactics(full):
-        assert q.techniques_of_tactic(full, tac, True) == q.techniques_of_tactic(lite, tac, True)
-    assert q.tactics(full) == q.tactics(lite)
-    assert q.search(full, "adversarial") == q.search(lite, "adversarial")
-    assert q.shortest_path(full, "AML.M0006", "AML.TA0002") == q.shortest_path(lite, "AML.M0006", "AML.TA0002")
+    for m in cold.nodes_of_type("mitigation"):
+        assert q.techniques_for(a, m) == q.techniques_for(b, m)
+    for tac in q.tactics(cold):
+        assert q.techniques_of_tactic(a, tac, True) == q.techniques_of_tactic(b, tac, True)
+    assert q.tactics(a) == q.tactics(b)
+    assert q.search(a, "adversarial") == q.search(b, "adversarial")
+    assert q.shortest_path(a, "AML.M0006", "AML.TA0002") == q.shortest_path(b, "AML.M0006", "AML.TA0002")
     have = ["AML.M0003", "AML.M0015"]
-    assert coverage.compute(full, have) == coverage.compute(lite, have)
-    assert coverage.recommend(full, have, top=5) == coverage.recommend(lite, have, top=5)
+    assert coverage.compute(a, have) == coverage.compute(b, have)
+    assert coverage.recommend(a, have, top=5) == coverage.recommend(b, have, top=5)
     suggestions = []
-    for kb in (full, lite):
+    for kb in (a, b):
         with pytest.raises(q.NotFound) as e:
             q.resolve(kb, "Black-Box Transfr")
         suggestions.append(e.value.suggestions)
     assert suggestions[0] == suggestions[1] and suggestions[0]
+
+
+def test_to_networkx_is_a_copy(bundled_kb):
+    import networkx as nx
+
+    g = bundled_kb.to_networkx()
+    assert isinstance(g, nx.MultiDiGraph)
+    assert nx_facts(g) == nx_facts(bundled_kb.graph)
+    g.nodes["AML.M0003"]["name"] = "changed"
+    g.remove_node("AML.T0043")
+    assert bundled_kb.graph.nodes["AML.M0003"]["name"] != "changed" and "AML.T0043" in bundled_kb
 
 
 COMMANDS = [
@@ -185,14 +207,16 @@ def test_cli_output_identical_warm_and_cold(cache_home, monkeypatch, fmt):
         cold = run_cli(*command, "--format", fmt)
         monkeypatch.delenv("ATLASKB_NO_CACHE")
         run_cli("tactics")  # fills the cache
-        assert cache.load_lite([]) is not None
+        assert cache.get(cache.cache_key(default_sources())) is not None
         warm = run_cli(*command, "--format", fmt)
         assert cold == warm, command
         assert cold[0] == 0
 
 
 def test_query_path_does_not_import_networkx(cache_home):
-    """The point of the lite view, checked in a real process (timing is for bench/)."""
+    """Why the graph is our own type (`atlaskb.graph`): a one-shot query from the cache
+    never imports networkx (nor rich or yaml), checked in a real process (timing is for
+    bench/)."""
     import subprocess
     import sys
 

@@ -661,7 +661,6 @@ def test_fuzz_cache_files_are_a_miss_or_a_graph(tmp_path_factory, monkeypatch, d
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data.replace(b"%KEY%", json.dumps(key)[1:-1].encode()))
     assert cache.get(key) is None or cache.get(key).graph is not None
-    assert cache.load_lite([str(src)]) is None or True
     assert "AML.T0001" in atlaskb.load(str(src))
 
 

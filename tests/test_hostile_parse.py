@@ -181,6 +181,8 @@ PATHOLOGICAL_PAGES = {
     "frontmatter-plain-200k-spaces": (page(frontmatter="foo:" + " " * 200_000 + "\n"), "lint"),
     "link-path-of-400k-parts": (page("## Techniques (1)\n\n- [[" + "a/" * 400_000 + "|Name]]"), "lint"),
     "frontmatter-nested-50k-deep": (page(frontmatter="a: " + "[" * 50_000 + "\n"), "lint"),
+    "summary-headings-after-a-long-description": (page(("word " * 20 + "\n") * 9_000 + "## Summary\n" * 90_000),
+                                                  "lint"),
     "site-50k-nested-quotes": (page(">" * 50_000 + " x"), "site"),
     "site-60k-brackets": (page("[" * 60_000), "site"),
     "site-60k-wikilink-openers": (page("[[" * 60_000), "site"),

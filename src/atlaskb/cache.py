@@ -43,7 +43,7 @@ _KEEP = 8
 # is not ours, and walking it could exhaust the stack.
 _MAX_DEPTH = 32
 # atlaskb modules whose code decides what a source parses into.
-_LOADER_MODULES = ("__init__.py", "kb.py", "model.py", "cache.py", "sources")
+_LOADER_MODULES = ("__init__.py", "kb.py", "graph.py", "model.py", "cache.py", "sources")
 
 
 def enabled() -> bool:
@@ -156,18 +156,16 @@ def to_data(kb, key: str) -> dict:
 
 
 def from_data(data: dict):
-    """Rebuild a KnowledgeBase; node and edge insertion order are those of the original."""
-    import networkx as nx
-
+    """Rebuild a KnowledgeBase; node and edge insertion order are those of the original.
+    No networkx: this is every command's load path (see `atlaskb.graph`)."""
+    from atlaskb.graph import AtlasGraph
     from atlaskb.kb import KnowledgeBase
     from atlaskb.model import Finding
 
-    g = nx.MultiDiGraph()
-    g.graph.update(data["graph"])
-    g.add_nodes_from((n, d) for n, d in data["nodes"])
-    g.add_edges_from((u, v, k, d) for u, v, k, d in data["edges"])
+    if not isinstance(data["sources"], list) or not all(isinstance(s, dict) for s in data["sources"]):
+        raise TypeError("sources: a list of mappings")
     return KnowledgeBase(
-        graph=g,
+        graph=AtlasGraph.from_lists(data["nodes"], data["edges"], data["graph"]),
         findings=[Finding(**f) for f in data["findings"]],
         sources=data["sources"],
         declared={tuple(k): set(v) for k, v in data["declared"]},
@@ -214,27 +212,6 @@ def get(key: str | None):
         return None
     try:
         return from_data(data)
-    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
-        return None
-
-
-def load_lite(sources: list[str] | tuple[str, ...]):
-    """A networkx-free `graphlite.LiteKnowledgeBase` from a warm cache, or None (cold,
-    disabled, corrupt): the caller then loads normally, which fills the cache."""
-    from atlaskb.sources import default_sources
-
-    if any(s[:6].lower() == "atlas:" for s in sources):
-        return None  # a downloaded release: the full load checks its checksum first
-    paths = list(sources) or default_sources()
-    data = _read(cache_key(paths)) if enabled() else None
-    if data is None:
-        return None
-    try:
-        from atlaskb.graphlite import LiteGraph, LiteKnowledgeBase
-        from atlaskb.model import Finding
-
-        graph = LiteGraph.from_lists(data["nodes"], data["edges"], data["graph"])
-        return LiteKnowledgeBase(graph, [Finding(**f) for f in data["findings"]], data["sources"])
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
         return None
 

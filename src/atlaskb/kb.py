@@ -1,6 +1,8 @@
 """The KnowledgeBase: the one place where source records become the graph.
 
-Graph shape (a networkx MultiDiGraph, keyed by ATLAS ID):
+Graph shape (an `atlaskb.graph.AtlasGraph`, networkx's MultiDiGraph layout and read API
+without the networkx import; ``kb.to_networkx()`` gives a real MultiDiGraph), keyed by
+ATLAS ID:
 
 * node attributes: ``type`` (tactic | technique | mitigation | case-study), ``name``,
   ``has_page`` (False for objects known only from links), ``file`` and ``line`` (where it
@@ -21,17 +23,16 @@ through `queries.tactics_of`, not from invented edges.
 
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import dataclass, field
 
-import networkx as nx
-
-from atlaskb.kbaccess import GraphAccess
-from atlaskb.sources.files import display_path
-from atlaskb.sources.vault import page_slug
-
+from atlaskb.graph import AtlasGraph
 from atlaskb.model import (
+    CASE_STUDY,
     EDGE_ENDS,
+    MITIGATION,
     SUBTECHNIQUE_OF,
+    TACTIC,
     TECHNIQUE,
     USES,
     Finding,
@@ -39,16 +40,21 @@ from atlaskb.model import (
     ObjectRecord,
     Ref,
     SourceResult,
+    id_sort_key,
     is_id,
     parent_of_id,
     type_of_id,
 )
 
 @dataclass
-class KnowledgeBase(GraphAccess):
-    """The loaded graph plus everything learnt while loading it."""
+class KnowledgeBase:
+    """The loaded graph plus everything learnt while loading it, and the lookups a script
+    needs (by ID, by type, with mitreattack-python's `MitreAttackData` habits where they
+    help: IDs or whole objects, revoked/deprecated objects left out on request, and
+    created/modified-after filters). Questions about relationships are plain functions
+    in `atlaskb.queries`."""
 
-    graph: nx.MultiDiGraph
+    graph: AtlasGraph = field(default_factory=AtlasGraph)
     findings: list[Finding] = field(default_factory=list)
     sources: list[dict] = field(default_factory=list)
     # (mitigation, technique) -> set of page types that stated it, per vault source:
@@ -56,6 +62,98 @@ class KnowledgeBase(GraphAccess):
     declared: dict = field(default_factory=dict)
     # object id -> index (into `sources`) of the source that holds its page.
     page_source: dict = field(default_factory=dict)
+
+    def nodes_of_type(self, obj_type: str) -> list[str]:
+        """IDs of one type, in ATLAS order."""
+        return sorted((n for n, d in self.graph.nodes(data=True) if d.get("type") == obj_type), key=id_sort_key)
+
+    def find_id(self, key: str) -> str | None:
+        """The ID `key` names: the ID itself in any case, without its `AML.` prefix
+        (`t0043.002`), or the STIX ID `atlaskb export stix` gives the object. None when
+        nothing matches (names are `queries.resolve`'s business)."""
+        if not isinstance(key, str):
+            return None
+        if key in self.graph:
+            return key
+        k = key.strip()
+        for candidate in (k, k.upper(), f"AML.{k.upper()}"):
+            if candidate in self.graph:
+                return candidate
+        if "--" in k:
+            return self._stix_ids().get(k.lower())
+        return None
+
+    def get(self, object_id: str) -> dict | None:
+        """A node's attributes (with its id), or None. Takes the ID in any case, without
+        its `AML.` prefix, or as the STIX ID of our STIX export."""
+        found = self.find_id(object_id)
+        if found is None:
+            return None
+        return {"id": found, **self.graph.nodes[found]}
+
+    def _stix_ids(self) -> dict[str, str]:
+        cached = getattr(self, "_stix_id_index", None)
+        if cached is None:
+            from atlaskb.export.stix import STIX_TYPE, stix_id, text_origin
+
+            cached = {stix_id(STIX_TYPE[d["type"]], n, text_origin(self, n)): n
+                      for n, d in self.graph.nodes(data=True) if d.get("type") in STIX_TYPE}
+            self._stix_id_index = cached
+        return cached
+
+    def select(self, obj_type: str | None = None, *, objects: bool = False, remove_deprecated: bool = False,
+               created_after=None, modified_after=None) -> list:
+        """Objects of `obj_type` (all types when None), in ATLAS order (tactics: kill-chain
+        order): their IDs, or with `objects` their attribute dicts (with ``id``).
+
+        `remove_deprecated` leaves out objects a source marks revoked or deprecated;
+        `created_after` / `modified_after` (a date, datetime or ``YYYY-MM-DD`` text) keep
+        only objects dated after it (objects with no such date are left out)."""
+        if obj_type == TACTIC:
+            from atlaskb import queries
+
+            ids = queries.tactics(self)
+        elif obj_type is None:
+            ids = sorted(self.graph.nodes, key=id_sort_key)
+        else:
+            ids = self.nodes_of_type(obj_type)
+        created, modified = _day(created_after, "created_after"), _day(modified_after, "modified_after")
+        keep = []
+        for n in ids:
+            d = self.graph.nodes[n]
+            if remove_deprecated and (d.get("deprecated") or d.get("revoked")):
+                continue
+            if created and not str(d.get("created") or "")[:10] > created:
+                continue
+            if modified and not str(d.get("modified") or "")[:10] > modified:
+                continue
+            keep.append(n)
+        return [{"id": n, **self.graph.nodes[n]} for n in keep] if objects else keep
+
+    def techniques(self, **options) -> list:
+        """Techniques and sub-techniques (see `select` for the options)."""
+        return self.select(TECHNIQUE, **options)
+
+    def mitigations(self, **options) -> list:
+        return self.select(MITIGATION, **options)
+
+    def tactics(self, **options) -> list:
+        """Tactics in kill-chain order."""
+        return self.select(TACTIC, **options)
+
+    def case_studies(self, **options) -> list:
+        return self.select(CASE_STUDY, **options)
+
+    def __contains__(self, object_id: str) -> bool:
+        return object_id in self.graph
+
+    def __len__(self) -> int:
+        return self.graph.number_of_nodes()
+
+    def to_networkx(self):
+        """The graph as a new `networkx.MultiDiGraph` (same nodes, edges, keys, attributes
+        and order), for networkx's algorithms; changing it leaves the knowledge base as is."""
+        return self.graph.to_networkx()
 
 
 def build(results: list[SourceResult]) -> KnowledgeBase:
@@ -68,13 +166,14 @@ def build(results: list[SourceResult]) -> KnowledgeBase:
         builder.add_links(result)
     builder.infer_parents()
     kb = builder.kb
+    kb.graph.order_predecessors()  # as a cached copy will have them
     kb.findings.sort(key=lambda f: (f.file, f.line, f.code, f.message))
     return kb
 
 
 class _Builder:
     def __init__(self) -> None:
-        self.kb = KnowledgeBase(graph=nx.MultiDiGraph())
+        self.kb = KnowledgeBase()
         self.graph = self.kb.graph
         self.by_path: dict[str, str] = {}
         self.path_depth = 0  # the most parts any key of by_path has
@@ -83,6 +182,8 @@ class _Builder:
 
     # -- objects -----------------------------------------------------------------------
     def add_objects(self, result: SourceResult) -> None:
+        from atlaskb.sources.files import display_path  # not at the top: see _page_slug
+
         index = len(self.kb.sources)
         # Shown (the site names its sources), never opened again: printable whatever its bytes.
         self.kb.sources.append({"path": display_path(result.path), "kind": result.kind, **result.meta})
@@ -196,7 +297,7 @@ class _Builder:
             self.kb.findings.append(Finding(
                 "warning", "slug-mismatch", link.file, link.line,
                 f"link path {ref.path[:200]!r} is not the page of {ref.id} ({node.get('file')}); resolved by ID"))
-        elif name and not ref.path.rsplit("/", 1)[-1].endswith(page_slug(name)):
+        elif name and not ref.path.rsplit("/", 1)[-1].endswith(_page_slug(name)):
             self.kb.findings.append(Finding(
                 "warning", "slug-mismatch", link.file, link.line,
                 f"link path slug {ref.path.rsplit('/', 1)[-1][:200]!r} does not match {ref.id} ({name}); resolved by ID"))
@@ -266,3 +367,24 @@ class _Builder:
             self.graph.add_edge(node, parent, key=SUBTECHNIQUE_OF, type=SUBTECHNIQUE_OF,
                                 file=data.get("file", ""), line=data.get("line", 0), inferred=True)
 
+
+def _day(value, name: str) -> str | None:
+    """A date filter as ``YYYY-MM-DD`` text (ATLAS dates compare as text)."""
+    if value is None:
+        return None
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()[:10]
+    text = str(value).strip()
+    try:
+        _dt.date.fromisoformat(text[:10])
+    except ValueError:
+        raise ValueError(f"{name} must be a date (YYYY-MM-DD), not {value!r}") from None
+    return text[:10]
+
+
+def _page_slug(name: str) -> str:
+    """`sources.vault.page_slug`, imported when first needed: the sources import yaml,
+    which a load from the cache never needs."""
+    from atlaskb.sources.vault import page_slug
+
+    return page_slug(name)

@@ -8,8 +8,6 @@ cycles, and objects that are linked to but have no page.
 
 from __future__ import annotations
 
-import networkx as nx
-
 from atlaskb.kb import KnowledgeBase
 from atlaskb.model import EDGE_ENDS, SUBTECHNIQUE_OF, Finding
 
@@ -55,11 +53,16 @@ def _one_sided(kb: KnowledgeBase) -> list[Finding]:
 
 
 def _subtechnique_cycles(kb: KnowledgeBase) -> list[Finding]:
+    import networkx as nx  # only lint needs a graph algorithm
+
     g = kb.graph
     sub = nx.DiGraph((u, v) for u, v, k in g.edges(keys=True) if k == SUBTECHNIQUE_OF)
     out = []
     for cycle in sorted(nx.simple_cycles(sub), key=lambda c: sorted(c)):
+        # networkx may start a cycle at any of its nodes (it walks sets, whose order
+        # changes from run to run): start it at its first ID so the message is stable.
         first = min(cycle)
+        cycle = cycle[cycle.index(first):] + cycle[:cycle.index(first)]
         node = g.nodes[first]
         out.append(Finding("error", "subtechnique-cycle", node.get("file", ""), node.get("line", 0),
                            "sub-technique links form a cycle: " + " → ".join(cycle + [cycle[0]])))

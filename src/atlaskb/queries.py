@@ -31,7 +31,7 @@ from atlaskb.model import (
 )
 from atlaskb.stix_vocabulary import shortname
 
-if TYPE_CHECKING:  # only for annotations: importing kb (and so networkx) costs ~90 ms
+if TYPE_CHECKING:  # only for annotations
     from atlaskb.kb import KnowledgeBase
 
 

@@ -12,7 +12,6 @@ from atlaskb.cli import pass_app
 from atlaskb.cli.linkstatus import evidence_option, read_evidence, status_text
 from atlaskb.cli.paths import SafePath
 from atlaskb.cli.output import KeepOrder, Table, emit, format_option
-from atlaskb.cli.query import query_kb
 from atlaskb.coverage import percent, resolve_deployed
 
 HAVE_HELP = "Deployed mitigations (IDs or names), comma-separated or repeated. `--have ''` means none."
@@ -83,7 +82,7 @@ def coverage(app, have, profile_path, evidence_dirs, require, gap_count, fmt):
     from atlaskb.coverage import compute
 
     items, notes, strength = deployed(have, profile_path)
-    kb = query_kb(app)
+    kb = app.kb
     evidence = read_evidence(kb, evidence_dirs)
     result = compute(kb, items, strength, evidence=evidence, require=require)
     fmt = app.fmt(fmt)
@@ -191,7 +190,7 @@ def recommend(app, have, profile_path, evidence_dirs, rank, top, fmt):
     from atlaskb.coverage import recommend as run_recommend
 
     items, _, strength = deployed(have, profile_path)
-    kb = query_kb(app)
+    kb = app.kb
     evidence = read_evidence(kb, evidence_dirs)
     picks = run_recommend(kb, items, top=top, strength=strength, evidence=evidence, rank=rank)
     rows = [{**p, "rank": i + 1, "count": len(p["newly_covered"])} for i, p in enumerate(picks)]

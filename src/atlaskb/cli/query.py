@@ -3,9 +3,11 @@
 Every command takes its answer as plain data from the library (`atlaskb.queries`,
 `atlaskb.describe`), the same data the Python API gives, and hands it with the tables
 people read to `cli.output.emit`, so the four formats agree. What is left here is
-argument handling and presentation. Commands that take IDs also take several at once, and `-` (or
-`--stdin`) reads IDs from standard input one per line: a script asking a hundred
-questions pays the interpreter's start-up and the load once, not a hundred times.
+argument handling and presentation.
+
+Commands that take IDs also take several at once, and `-` (or `--stdin`) reads IDs from
+standard input one per line: a script asking a hundred questions pays the interpreter's
+start-up and the load once, not a hundred times.
 
 An unknown ID or name is reported on stderr with "did you mean ..."; the command still
 answers the IDs it could resolve, then exits 1.
@@ -18,7 +20,7 @@ import sys
 import click
 
 from atlaskb import queries as q
-from atlaskb.cli import pass_app, warn_load_problems
+from atlaskb.cli import pass_app
 from atlaskb.cli.linkstatus import evidence_option, read_evidence, status_text
 from atlaskb.cli.output import Table, cell, counted, emit, format_option
 from atlaskb.describe import attach_evidence, describe, with_link_status
@@ -33,21 +35,6 @@ stdin_option = click.option("--stdin", "use_stdin", is_flag=True,
 
 # -- shared helpers ----------------------------------------------------------------------
 
-def query_kb(app):
-    """The knowledge base for a read-only query: from the warm cache as a networkx-free
-    `graphlite` view when possible (saves the ~90 ms networkx import), else `app.kb`
-    (which loads, and fills the cache for next time). Same answers either way: a parity
-    test compares them."""
-    if getattr(app, "_kb", None) is None:  # nothing loaded yet in this process
-        from atlaskb.cache import load_lite
-
-        lite = load_lite(app.sources)
-        if lite is not None:
-            warn_load_problems(lite.findings)  # as AppContext.kb does after a full load
-            return lite
-    return app.kb
-
-
 def complete_ids(obj_type: str | None):
     """Shell completion of IDs (with the name as help) for an argument of `obj_type`.
     Reads the same sources as the command would; never fails (no completion instead)."""
@@ -56,14 +43,9 @@ def complete_ids(obj_type: str | None):
         try:
             from click.shell_completion import CompletionItem
 
-            from atlaskb.cache import load_lite
+            import atlaskb
 
-            sources = ctx.find_root().params.get("sources") or ()
-            kb = load_lite(sources)
-            if kb is None:
-                import atlaskb
-
-                kb = atlaskb.load(*sources)
+            kb = atlaskb.load(*(ctx.find_root().params.get("sources") or ()))
             ids = kb.nodes_of_type(obj_type) if obj_type else sorted(kb.graph.nodes)
             prefix = incomplete.upper()
             return [CompletionItem(n, help=kb.graph.nodes[n].get("name") or None)
@@ -250,7 +232,7 @@ def show(app, objects, use_stdin, evidence_dirs, provenance, fmt):
     link's `status` and `reason`, and `evidence`: the measured rows.
     """
     queries = read_queries(objects, use_stdin)
-    kb = query_kb(app)
+    kb = app.kb
     statuses = read_evidence(kb, evidence_dirs)  # reports rows for links the sources lack
     title = _evidence_title(evidence_dirs) if evidence_dirs else ""
     ids, errors = resolve_many(kb, queries, None)
@@ -287,7 +269,7 @@ def mitigations(app, techniques, use_stdin, rollup, evidence_dirs, fmt):
     rolled-up row, the status of the link to `via`).
     """
     queries = read_queries(techniques, use_stdin)
-    kb = query_kb(app)
+    kb = app.kb
     evidence = read_evidence(kb, evidence_dirs)
     ids, errors = resolve_many(kb, queries, TECHNIQUE)
     rows = []
@@ -319,7 +301,7 @@ def techniques(app, mitigation_ids, use_stdin, fmt):
     its first tactic then ID. A table lists a technique under each tactic it serves.
     """
     queries = read_queries(mitigation_ids, use_stdin)
-    kb = query_kb(app)
+    kb = app.kb
     ids, errors = resolve_many(kb, queries, MITIGATION)
     rows, tables = [], []
     for m in ids:
@@ -346,7 +328,7 @@ def techniques(app, mitigation_ids, use_stdin, fmt):
 @pass_app
 def tactics(app, fmt):
     """The tactics in kill-chain order, with how many techniques achieve each."""
-    kb = query_kb(app)
+    kb = app.kb
     rows = q.tactic_counts(kb)
     emit(rows, Table([("id", "ID"), ("name", "Name"), ("techniques", "Techniques"),
                       ("subtechniques", "Sub-techniques")], rows), app.fmt(fmt), app.no_color)
@@ -367,7 +349,7 @@ def matrix(app, with_subs, ids_only, width, fmt):
     JSON: an array of tactics, each {id, name, techniques: [{id, name, parent}]}.
     CSV: one row per (tactic, technique).
     """
-    kb = query_kb(app)
+    kb = app.kb
     data = q.matrix(kb, include_subtechniques=with_subs)
     fmt = app.fmt(fmt)
     if fmt == "table":
@@ -439,7 +421,7 @@ def search(app, text, obj_type, fmt):
     """
     if not " ".join(text).split():
         raise click.UsageError("give at least one word to search for")
-    kb = query_kb(app)
+    kb = app.kb
     found = q.search(kb, " ".join(text), obj_type)
     rows = [{"id": n, "name": q.name_of(kb, n), "type": kb.graph.nodes[n].get("type")} for n in found]
     if not rows:
@@ -460,7 +442,7 @@ def case_studies(app, techniques, use_stdin, fmt):
 
     JSON: an array of {technique, id, name, steps: [{step, tactic}]}.
     """
-    kb = query_kb(app)
+    kb = app.kb
     if not techniques and not use_stdin:
         rows = q.case_studies(kb)
         emit(rows, Table([("id", "ID"), ("name", "Name"), ("incident_date", "Date"), ("target", "Target")], rows),
@@ -491,7 +473,7 @@ def path(app, a, b, fmt):
     Each hop names the link type and whether it points forward (A→B) or backward.
     Exit 1 when the two are not connected. JSON: {from, to, length, path: [...]}.
     """
-    kb = query_kb(app)
+    kb = app.kb
     src, dst = resolve_as(kb, a, None), resolve_as(kb, b, None)
     found = q.path_hops(kb, src, dst)
     if found is None:

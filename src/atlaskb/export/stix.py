@@ -90,11 +90,7 @@ def stix_id(stix_type: str, key: str, origin: str = MITRE_TEXT) -> str:
 def text_origin(kb: KnowledgeBase, node: str) -> str:
     """Whose words describe `node`: the `text_origin` of the source holding its page
     (MITRE's, for a release or MITRE's own bundle; ``vault`` for a vault)."""
-    pages = getattr(kb, "page_source", None)
-    if pages is None:  # a cached lite view keeps no page sources: the sources' common origin
-        origins = {str(src.get(TEXT_ORIGIN) or MITRE_TEXT) for src in kb.sources}
-        return origins.pop() if len(origins) == 1 else MITRE_TEXT
-    index = pages.get(node)
+    index = kb.page_source.get(node)
     if index is None or index >= len(kb.sources):
         return MITRE_TEXT
     return str(kb.sources[index].get(TEXT_ORIGIN) or MITRE_TEXT)

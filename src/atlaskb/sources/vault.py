@@ -50,8 +50,9 @@ PAGE_SUFFIXES = (".md", ".markdown", ".mdx")
 # 40,000 of them scans to the line's end, which is quadratic. A label may hold a lone `[`
 # (a name such as `Foo [beta]`).
 WIKILINK_RE = re.compile(r"\[\[([^\[\]\|\n]*)(?:\|((?:[^\[\]\n]|\[(?!\[))*))?\]\]")
-# Headings and their `(count)` are split by hand (see `_heading`, `_count`): the regexes
-# that did it (`(.*?)\s*#*\s*$`) backtracked cubically on `### a`, many spaces, `x`.
+# Headings and their `(count)` are split by hand (see `_heading`, `_count`), in time linear
+# in the line: a regex such as `(.*?)\s*#*\s*$` backtracks cubically on `### a`, many
+# spaces, `x`.
 MAX_COUNT_DIGITS = 6
 META_RE = re.compile(r"^[-*]\s+\*\*(.+?):?\*\*:?\s*(.*)$")
 # A list item: a bullet (`-`, `*`, `+`) or a number (`1.`, `2)`) and then a space or a tab.
@@ -198,69 +199,97 @@ def parse_page(text: str, file: str, rel: str) -> tuple[ObjectRecord | None, lis
     findings: list[Finding] = []
     page = _Page(file=file, rel=rel, findings=findings)
     lines = text.split("\n")
-    body_start = 0
-    frontmatter: dict = {}
     has_frontmatter = bool(lines) and lines[0].strip() == "---"
-    if has_frontmatter:
-        end = next((i for i in range(1, len(lines)) if lines[i].strip() in ("---", "...")), None)
-        if end is None:
-            findings.append(Finding("error", "bad-frontmatter", file, 1, "frontmatter opened with '---' is never closed"))
-            body_start = 1
-        else:
-            body_start = end + 1
-            problems: list[YamlProblem] = []
-            try:
-                loaded = load_frontmatter_yaml("\n".join(lines[1:end]), problems)
-            except YamlProblem as e:
-                findings.append(Finding("error", "bad-frontmatter", file, e.line + 1, f"{e}; using the page body only"))
-                loaded = {}
-            for problem in problems:
-                findings.append(Finding("warning", "bad-value", file, problem.line + 1, str(problem)))
-            if loaded is None:
-                loaded = {}
-            if not isinstance(loaded, dict):
-                findings.append(Finding("error", "bad-frontmatter", file, 2, "frontmatter is not a mapping of keys to values"))
-                loaded = {}
-            frontmatter = loaded
+    frontmatter, body_start = _read_frontmatter(lines, file, findings) if has_frontmatter else ({}, 0)
     _apply_frontmatter(page, frontmatter)
     _parse_body(page, lines, body_start)
+    if not _is_object_page(page, has_frontmatter):
+        return None, [], findings
+    _check_counts(page)
+    _check_metadata(page)
+    return _record(page), _links_with_this_page_as_end(page), findings
 
+
+def _read_frontmatter(lines: list[str], file: str, findings: list[Finding]) -> tuple[dict, int]:
+    """The frontmatter mapping of a page whose first line is `---`, and the index of the
+    body's first line. Frontmatter that is never closed, is not YAML or is not a mapping
+    is reported and read as empty: the body alone still gives the object."""
+    end = next((i for i in range(1, len(lines)) if lines[i].strip() in ("---", "...")), None)
+    if end is None:
+        findings.append(Finding("error", "bad-frontmatter", file, 1, "frontmatter opened with '---' is never closed"))
+        return {}, 1
+    problems: list[YamlProblem] = []
+    try:
+        loaded = load_frontmatter_yaml("\n".join(lines[1:end]), problems)
+    except YamlProblem as e:
+        findings.append(Finding("error", "bad-frontmatter", file, e.line + 1, f"{e}; using the page body only"))
+        loaded = {}
+    for problem in problems:
+        findings.append(Finding("warning", "bad-value", file, problem.line + 1, str(problem)))
+    if loaded is None:
+        loaded = {}
+    if not isinstance(loaded, dict):
+        findings.append(Finding("error", "bad-frontmatter", file, 2, "frontmatter is not a mapping of keys to values"))
+        loaded = {}
+    return loaded, end + 1
+
+
+def _is_object_page(page: _Page, has_frontmatter: bool) -> bool:
+    """Whether the page gives an object: it needs an ATLAS ID and a type. A folder's
+    index page (`tactics/tactics.md` without frontmatter) is skipped silently; any other
+    page without them is reported."""
     if page.obj_id is None:
-        stem = os.path.splitext(os.path.basename(rel))[0]
-        parent = os.path.basename(os.path.dirname(rel))
-        if not has_frontmatter and stem == parent:
-            return None, [], findings  # a folder's index page: not an object
-        findings.append(Finding("warning", "no-id", file, 1, "page has no ATLAS ID in its title, heading or metadata"
-                                f"{id_hint(page.heading)}; skipped"))
-        return None, [], findings
+        stem = os.path.splitext(os.path.basename(page.rel))[0]
+        parent = os.path.basename(os.path.dirname(page.rel))
+        if has_frontmatter or stem != parent:
+            page.findings.append(Finding("warning", "no-id", page.file, 1,
+                                         "page has no ATLAS ID in its title, heading or metadata"
+                                         f"{id_hint(page.heading)}; skipped"))
+        return False
     if page.obj_type is None:
-        findings.append(Finding("error", "unknown-type", file, page.id_line, f"cannot tell the type of {page.obj_id}; skipped"))
-        return None, [], findings
+        page.findings.append(Finding("error", "unknown-type", page.file, page.id_line,
+                                     f"cannot tell the type of {page.obj_id}; skipped"))
+        return False
+    return True
+
+
+def _check_counts(page: _Page) -> None:
+    """A section heading's `(count)` that differs from the items listed under it."""
     for section in page.sections:
         if section.count is not None and section.count != section.items:
-            findings.append(
-                Finding("warning", "count-mismatch", file, section.line,
-                        f"heading says {section.count} {section.name} but lists {section.items}")
-            )
+            page.findings.append(Finding("warning", "count-mismatch", page.file, section.line,
+                                         f"heading says {section.count} {section.name} but lists {section.items}"))
+
+
+def _check_metadata(page: _Page) -> None:
+    """What every object of the page's type should state and this one does not."""
+    missing = []
     if not page.name:
-        findings.append(Finding("warning", "missing-metadata", file, page.id_line, f"{page.obj_id} has no name"))
+        missing.append(f"{page.obj_id} has no name")
     if page.obj_type == TECHNIQUE and "maturity" not in page.attrs:
-        findings.append(Finding("warning", "missing-metadata", file, page.id_line, f"{page.obj_id} has no maturity"))
+        missing.append(f"{page.obj_id} has no maturity")
     for key in ("created", "modified"):
         if key not in page.attrs and page.obj_type != CASE_STUDY:
-            findings.append(Finding("warning", "missing-metadata", file, page.id_line, f"{page.obj_id} has no {key} date"))
+            missing.append(f"{page.obj_id} has no {key} date")
+    page.findings.extend(Finding("warning", "missing-metadata", page.file, page.id_line, m) for m in missing)
 
-    record = ObjectRecord(
+
+def _record(page: _Page) -> ObjectRecord:
+    return ObjectRecord(
         id=page.obj_id, type=page.obj_type, name=bounded(page.name)[0], attrs=page.attrs,
-        file=file, line=page.id_line, has_page=True, page_path=normalise_link_path(rel),
+        file=page.file, line=page.id_line, has_page=True, page_path=normalise_link_path(page.rel),
     )
+
+
+def _links_with_this_page_as_end(page: _Page) -> list[LinkRecord]:
+    """The page's links, each end that a line left open (the page itself) filled in."""
     me = Ref(id=page.obj_id)
     for link in page.links:
         if link.source is None:
             link.source = me
         if link.target is None:
             link.target = me
-    return record, page.links, findings
+    return page.links
 
 
 def _apply_frontmatter(page: _Page, fm: dict) -> None:
@@ -280,88 +309,133 @@ def _apply_frontmatter(page: _Page, fm: dict) -> None:
         page.name = fm["sidebar_label"].strip()
 
 
-def _parse_body(page: _Page, lines: list[str], start: int) -> None:
+@dataclass
+class _BodyState:
+    """Where the body parser is: the section and procedure step being read, whether the
+    lines are description or inside a code fence, and the description gathered."""
+
     section: _Section | None = None
     step: int | None = None
     step_tactic: Ref | None = None
-    description: list[str] = []
-    in_description = False
-    saw_h1 = False
-    in_code = False
+    description: list[str] = field(default_factory=list)
+    # Whether a description line holds more than whitespace: kept as lines arrive, so
+    # that each `## Summary` heading does not rescan the whole description (quadratic).
+    description_has_text: bool = False
+    in_description: bool = False
+    saw_h1: bool = False
+    in_code: bool = False
+
+    def add_description(self, raw: str) -> None:
+        self.description.append(raw)
+        if not self.description_has_text and raw.strip():
+            self.description_has_text = True
+
+
+def _parse_body(page: _Page, lines: list[str], start: int) -> None:
+    """Read the body from line index `start`: the H1 (ID and name), the description under
+    it, and the `##` sections with their relationship lists, metadata and procedure."""
+    state = _BodyState()
     for idx in range(start, len(lines)):
-        raw = lines[idx]
-        lineno = idx + 1
-        stripped = raw.strip()
-        if stripped[:1] in "`~" and stripped and _is_fence(stripped):
-            in_code = not in_code
-        if in_code:
-            if in_description:
-                description.append(raw)
-            continue
-        heading = _heading(stripped) if stripped.startswith("#") else None
-        if heading:
-            level, text = heading
-            if level == 1 and not saw_h1:
-                saw_h1 = True
-                page.heading = text[:200]
-                ref = parse_label(text)
-                if ref.id and page.obj_id is None:
-                    page.obj_id, page.id_line = ref.id, lineno
-                if ref.id == page.obj_id and ref.name and not page.name:
-                    page.name = ref.name
-                in_description = True
-                continue
-            if level == 2:
-                in_description = False
-                name, digits = _count(text)
-                count = int(digits) if digits and len(digits) <= MAX_COUNT_DIGITS else None
-                if digits and count is None:
-                    page.findings.append(Finding("warning", "bad-count", page.file, lineno,
-                                                 f"heading's count has {len(digits):,} digits; ignored"))
-                section = _Section(_section_name(name), lineno, count)
-                page.sections.append(section)
-                step, step_tactic = None, None
-                # Some vault versions put the description under its own heading.
-                in_description = section.name in DESCRIPTION_SECTIONS and not "".join(description).strip()
-                continue
-            if level >= 3 and section is not None:
-                m = STEP_RE.match(text)
-                if m:
-                    step, step_tactic = int(m.group(1)), None
-                    continue
-                if WIKILINK_RE.search(text):
-                    _add_section_links(page, section, text, lineno)
-                continue
-        if in_description:
-            description.append(raw)
-            continue
-        if section is None:
-            continue
-        _parse_section_line(page, section, stripped, lineno, step, step_tactic)
-        if section.name == "procedure" and step is not None and "**" in stripped:
-            f = BOLD_FIELD_RE.match(stripped)
-            if f and f.group(1).lower() == "tactic":
-                step_tactic = _first_ref(f.group(2))
-                # A tactic line after the technique line: fill it into this step's link.
-                for link in reversed(page.links):
-                    if link.type == USES and link.attrs.get("step") == step and link.attrs.get("tactic_ref") is None:
-                        link.attrs["tactic_ref"] = step_tactic
-                        break
-            elif f and f.group(1).lower() == "technique":
-                target = _first_ref(f.group(2))
-                if target is not None:
-                    page.links.append(LinkRecord(
-                        source=None, target=target, type=USES,
-                        attrs={"step": step, "tactic_ref": step_tactic}, file=page.file, line=lineno,
-                        declared_by=CASE_STUDY,
-                    ))
-    text, cut = bounded("\n".join(description).strip())
+        _parse_body_line(page, state, lines[idx], idx + 1)
+    text, cut = bounded("\n".join(state.description).strip())
     if cut:
         page.findings.append(Finding("warning", "too-long", page.file, page.id_line,
                                      f"description is longer than {len(text):,} characters; cut there"))
     page.attrs["description"] = text
     if page.obj_type is None and page.obj_id:
         page.obj_type = type_of_id(page.obj_id)
+
+
+def _parse_body_line(page: _Page, state: _BodyState, raw: str, lineno: int) -> None:
+    """One body line. Inside a code fence nothing is structure (a fenced `## Techniques`
+    is prose); a heading the structure does not use reads as an ordinary line."""
+    stripped = raw.strip()
+    if stripped[:1] in "`~" and stripped and _is_fence(stripped):
+        state.in_code = not state.in_code
+    if state.in_code:
+        if state.in_description:
+            state.add_description(raw)
+        return
+    heading = _heading(stripped) if stripped.startswith("#") else None
+    if heading and _apply_heading(page, state, heading[0], heading[1], lineno):
+        return
+    if state.in_description:
+        state.add_description(raw)
+        return
+    if state.section is None:
+        return
+    _parse_section_line(page, state.section, stripped, lineno)
+    if state.section.name == "procedure" and state.step is not None and "**" in stripped:
+        _parse_procedure_field(page, state, stripped, lineno)
+
+
+def _apply_heading(page: _Page, state: _BodyState, level: int, text: str, lineno: int) -> bool:
+    """Take in a heading: the first H1, a `##` section, or inside a section a `### Step N`
+    or a `###` heading that is itself a link. False for any other (a second H1, a
+    sub-heading before the first section), which the caller reads as an ordinary line."""
+    if level == 1 and not state.saw_h1:
+        _apply_title(page, state, text, lineno)
+        return True
+    if level == 2:
+        _start_section(page, state, text, lineno)
+        return True
+    if level >= 3 and state.section is not None:
+        m = STEP_RE.match(text)
+        if m:
+            state.step, state.step_tactic = int(m.group(1)), None
+        elif WIKILINK_RE.search(text):
+            _add_section_links(page, state.section, text, lineno)
+        return True
+    return False
+
+
+def _apply_title(page: _Page, state: _BodyState, text: str, lineno: int) -> None:
+    """The first H1 (`AML.T0043: Craft Adversarial Data`): the page's ID where the
+    frontmatter gave none, its name, and the start of the description."""
+    state.saw_h1 = True
+    page.heading = text[:200]
+    ref = parse_label(text)
+    if ref.id and page.obj_id is None:
+        page.obj_id, page.id_line = ref.id, lineno
+    if ref.id == page.obj_id and ref.name and not page.name:
+        page.name = ref.name
+    state.in_description = True
+
+
+def _start_section(page: _Page, state: _BodyState, text: str, lineno: int) -> None:
+    """A `##` heading starts a section; its `(count)` is kept to check the list against.
+    A count too long to be one is reported and ignored."""
+    name, digits = _count(text)
+    count = int(digits) if digits and len(digits) <= MAX_COUNT_DIGITS else None
+    if digits and count is None:
+        page.findings.append(Finding("warning", "bad-count", page.file, lineno,
+                                     f"heading's count has {len(digits):,} digits; ignored"))
+    state.section = _Section(_section_name(name), lineno, count)
+    page.sections.append(state.section)
+    state.step, state.step_tactic = None, None
+    # Some vault versions put the description under its own heading.
+    state.in_description = state.section.name in DESCRIPTION_SECTIONS and not state.description_has_text
+
+
+def _parse_procedure_field(page: _Page, state: _BodyState, stripped: str, lineno: int) -> None:
+    """A `**Technique:**` or `**Tactic:**` line of a procedure step: the technique the
+    case study uses at this step, and the tactic it serves there. Either may come first;
+    a tactic after the technique fills in that step's link."""
+    f = BOLD_FIELD_RE.match(stripped)
+    if f and f.group(1).lower() == "tactic":
+        state.step_tactic = _first_ref(f.group(2))
+        for link in reversed(page.links):
+            if link.type == USES and link.attrs.get("step") == state.step and link.attrs.get("tactic_ref") is None:
+                link.attrs["tactic_ref"] = state.step_tactic
+                break
+    elif f and f.group(1).lower() == "technique":
+        target = _first_ref(f.group(2))
+        if target is not None:
+            page.links.append(LinkRecord(
+                source=None, target=target, type=USES,
+                attrs={"step": state.step, "tactic_ref": state.step_tactic}, file=page.file, line=lineno,
+                declared_by=CASE_STUDY,
+            ))
 
 
 def _is_fence(stripped: str) -> bool:
@@ -385,7 +459,9 @@ def _first_ref(text: str) -> Ref | None:
     return ref if (ref.id or ref.name) else None
 
 
-def _parse_section_line(page: _Page, section: _Section, stripped: str, lineno: int, step, step_tactic) -> None:
+def _parse_section_line(page: _Page, section: _Section, stripped: str, lineno: int) -> None:
+    """One line of a section: a `**Parent Technique:**` field, a metadata field, or a
+    list item holding a link (a relationship)."""
     if not stripped:
         return
     parent = BOLD_FIELD_RE.match(stripped) if "**" in stripped else None

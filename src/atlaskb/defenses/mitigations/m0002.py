@@ -36,16 +36,6 @@ DESCRIPTION = (
     "top-1 label; attackers adapt to what the API returns (label-only attacks, shadow models "
     "and fingerprint libraries read through the same obfuscation)."
 )
-NOT_MEASURED = {
-    "AML.T0042": "Verify Attack is the attacker checking that its attack worked; every way of "
-                 "serving here still returns the top-1 label, which is all an evasion check needs, "
-                 "so output obfuscation cannot change it by construction, and there is no model "
-                 "property left to measure.",
-    "AML.T0063": "Discover AI Model Outputs concerns what a deployed system emits beyond the "
-                 "model (logs, extra fields, side channels); the model here has no outputs "
-                 "besides the ones the API obfuscates, so there is nothing for an experiment on "
-                 "the model to discover.",
-}
 
 ARMS = ("label_only", "rounded", "reverse_sigmoid")
 ARM_WORDS = {"label_only": "top-1 label only", "rounded": "probabilities rounded",
@@ -606,4 +596,15 @@ EXPERIMENTS = {
     "AML.T0024.002": extract,
     "AML.T0043": craft_adversarial_data,
     "AML.T0043.001": black_box,
+}
+
+NOT_MEASURED = {
+    "AML.T0042": "Verify Attack is the attacker checking that its attack worked; every way of "
+                 "serving here still returns the top-1 label, which is all an evasion check needs, "
+                 "so output obfuscation cannot change it by construction, and there is no model "
+                 "property left to measure.",
+    "AML.T0063": "Discover AI Model Outputs concerns what a deployed system emits beyond the "
+                 "model (logs, extra fields, side channels); the model here has no outputs "
+                 "besides the ones the API obfuscates, so there is nothing for an experiment on "
+                 "the model to discover.",
 }

@@ -40,7 +40,6 @@ DESCRIPTION = (
     "(same per-member budget, same total budget, best member alone), one attack per "
     "technique ATLAS links to the mitigation, at one stated threat model per comparison."
 )
-NOT_MEASURED: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -628,3 +627,4 @@ EXPERIMENTS = {
     "AML.T0043.003": manual_modification,
     "AML.T0043.004": backdoor_trigger,
 }
+NOT_MEASURED: dict[str, str] = {}  # every technique ATLAS links to this mitigation has an experiment

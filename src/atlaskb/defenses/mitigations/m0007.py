@@ -33,7 +33,6 @@ DESCRIPTION = (
     "on a model's hidden features, a confident-learning label-noise filter), the model retrained on "
     "what each keeps, compared with the same model trained on the data as received."
 )
-NOT_MEASURED: dict[str, str] = {}
 
 HEADLINE_FILTER = "activation_clustering"
 
@@ -340,3 +339,4 @@ EXPERIMENTS = {
     "AML.T0020": poison_training_data,
     "AML.T0059": erode_integrity,
 }
+NOT_MEASURED: dict[str, str] = {}  # every technique ATLAS links to this mitigation has an experiment

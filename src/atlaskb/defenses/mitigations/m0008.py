@@ -44,11 +44,6 @@ DESCRIPTION = (
     "models; a robustness gate for adversarial inputs), a rejected model replaced by the defender's own "
     "clean model, compared with deploying every supplied model without validation."
 )
-NOT_MEASURED = {
-    "AML.T0057": "LLM Data Leakage needs a language model that can be prompted into revealing its "
-                 "training or context data; the engine here trains small image classifiers only, so "
-                 "there is no model whose leakage a validation step could be measured against.",
-}
 
 KINDS = ("patch", "blend", "source_specific", "finetune", "branch")
 KIND_WORDS = {
@@ -425,4 +420,10 @@ EXPERIMENTS = {
     "AML.T0020": poisoned_models,
     "AML.T0043": craft_adversarial_data,
     "AML.T0043.004": backdoor_trigger,
+}
+
+NOT_MEASURED = {
+    "AML.T0057": "LLM Data Leakage needs a language model that can be prompted into revealing its "
+                 "training or context data; the engine here trains small image classifiers only, so "
+                 "there is no model whose leakage a validation step could be measured against.",
 }

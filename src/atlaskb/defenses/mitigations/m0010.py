@@ -27,15 +27,14 @@ DESCRIPTION = (
     "the same architecture trained normally for the same epochs, against non-adaptive attacks and "
     "adaptive ones through the transformation (BPDA, and EOT for the random one)."
 )
-NOT_MEASURED: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
 class Config(E.EvasionConfig):
-    median_size: int = 2
-    bits: int = 2
-    shift_pixels: int = 1
-    eot_samples: int = 8
+    median_size: int = 2         # the median filter's window, in pixels
+    bits: int = 2                # bits per pixel the bit-depth reduction keeps
+    shift_pixels: int = 1        # the random shift's largest offset, in pixels
+    eot_samples: int = 8         # draws of the random shift an adaptive (EOT) gradient averages
 
 
 FULL = Config()
@@ -122,3 +121,4 @@ def backdoor_trigger(ctx):
 
 
 EXPERIMENTS = E.experiments(defended, white_box=white_box, backdoor=backdoor_trigger)
+NOT_MEASURED: dict[str, str] = {}  # every technique ATLAS links to this mitigation has an experiment

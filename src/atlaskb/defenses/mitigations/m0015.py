@@ -38,25 +38,19 @@ DESCRIPTION = (
     "a rejected clean input as an error; non-adaptive attacks and a joint-loss attack on classifier and "
     "detector together."
 )
-NOT_MEASURED = {
-    "AML.T0029": ("Denial of AI Service is not measurable with this engine: every model here costs the same "
-                  "fixed inference work for any input (dense and convolutional layers, no early exits or "
-                  "input-dependent computation), so sponge inputs that raise latency or energy have nothing to "
-                  "exploit, and a detector cannot be shown to reduce a cost that never varies."),
-}
 CRITERION = Misclassification(rejects=True)  # a rejection is no success; scores carry it as a column
 
 
 @dataclass(frozen=True)
 class Config(E.EvasionConfig):
-    fpr: float = 0.05
-    val_frac: float = 0.2
-    bits: int = 2
-    median_size: int = 2
-    joint_weight: float = 1.0
-    detector_hidden: int = 64
-    detector_attack_steps: int = 10
-    detector_eps: tuple = (0.05, 0.1, 0.2)
+    fpr: float = 0.05                       # each detector's false-positive rate on held-out clean inputs
+    val_frac: float = 0.2                   # share of the defender's data held out to set the thresholds
+    bits: int = 2                           # feature squeezing: bits per pixel kept
+    median_size: int = 2                    # feature squeezing: the median filter's window
+    joint_weight: float = 1.0               # the detector's loss in the adaptive joint attack
+    detector_hidden: int = 64               # hidden units of the learned detector
+    detector_attack_steps: int = 10         # PGD steps crafting the learned detector's positives
+    detector_eps: tuple = (0.05, 0.1, 0.2)  # their L-inf eps (the positives split evenly)
 
 
 FULL = Config()
@@ -176,3 +170,10 @@ def backdoor_trigger(ctx):
 
 EXPERIMENTS = E.experiments(defended, white_box=white_box, black_box=black_box, backdoor=backdoor_trigger,
                             criterion=CRITERION)
+
+NOT_MEASURED = {
+    "AML.T0029": ("Denial of AI Service is not measurable with this engine: every model here costs the same "
+                  "fixed inference work for any input (dense and convolutional layers, no early exits or "
+                  "input-dependent computation), so sponge inputs that raise latency or energy have nothing to "
+                  "exploit, and a detector cannot be shown to reduce a cost that never varies."),
+}
