@@ -31,8 +31,10 @@ def _change_text(value) -> str:
     return text if len(text) <= _DESCRIPTION_WIDTH else text[: _DESCRIPTION_WIDTH - 1] + "…"
 
 
-def _steps_text(steps) -> str:
-    """A `uses` link's procedure steps before or after a change, as ``step@tactic``."""
+def _step_tactics_text(steps) -> str:
+    """A `uses` link's procedure steps before or after a change, as ``step@tactic`` (``?``
+    for a step without one), since the tactics of its steps are what a change of that
+    link is about (`atlaskb.diff._step_tactics`)."""
     return ", ".join(f"{s.get('step')}@{s.get('tactic') or '?'}" for s in steps) or "-"
 
 
@@ -54,7 +56,7 @@ def tables(result: dict) -> list[Table]:
         links.rows += [{"change": change[6:], **l, "detail": ""} for l in result[change]]
     for link in result["links_changed"]:
         for field, change in link["changes"].items():
-            show = _steps_text if field == "steps" else _change_text
+            show = _step_tactics_text if field == "steps" else _change_text
             links.rows.append({"change": "changed", **link,
                                "detail": f"{field}: {show(change['before'])} → {show(change['after'])}"})
     s = result["summary"]

@@ -150,6 +150,8 @@ def _interval(ci95, side: str) -> str:
 
 
 def show_tables(obj: dict, evidence_rows: list[dict] | None, evidence_title: str = "Measured evidence") -> list[Table]:
+    """A described object (`describe.describe`) as the tables `show` prints: its fields,
+    then one table per kind of relationship, then the evidence rows when given."""
     fields = [{"field": "id", "value": obj["id"]}, {"field": "type", "value": obj.get("type")},
               {"field": "name", "value": obj.get("name")}]
     for key in sorted(obj):
@@ -207,11 +209,13 @@ def _status_column(entries: list[dict]) -> list[tuple[str, str]]:
 
 
 def _with_status_text(entries: list[dict]) -> list[dict]:
+    """Entries with a status get its cell text (`status_text`) for the evidence column."""
     return [{**e, "status_text": status_text(e["status"], e.get("reason", ""))} if "status" in e else e
             for e in entries]
 
 
 def _steps_text(steps: list[dict]) -> str:
+    """Procedure steps for a table cell: `7 (AML.TA0001), 9`."""
     return ", ".join(f"{s.get('step')}" + (f" ({s['tactic']})" if s.get("tactic") else "") for s in steps)
 
 
