@@ -69,13 +69,7 @@ class LazyGroup(click.Group):
     def get_command(self, ctx, name):
         if name in COMMANDS:
             module_name, attr = COMMANDS[name].split(":")
-            try:
-                module = importlib.import_module(module_name)
-            except ModuleNotFoundError as e:
-                if e.name != module_name:
-                    raise
-                return None  # a command whose module is not part of this build
-            return getattr(module, attr)
+            return getattr(importlib.import_module(module_name), attr)
         return super().get_command(ctx, name)
 
 
