@@ -166,11 +166,3 @@ class Outcome:
     x_adv: np.ndarray
     success: np.ndarray
     queries: np.ndarray
-
-    @property
-    def success_rate(self) -> float:
-        return float(np.mean(self.success)) if len(self.success) else float("nan")
-
-    @property
-    def mean_queries(self) -> float:
-        return float(np.mean(self.queries)) if len(self.queries) else float("nan")

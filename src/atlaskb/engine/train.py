@@ -67,25 +67,6 @@ def softmax_cross_entropy(backend: Backend, logits, y):
     return loss, (be.exp(lp) - onehot) / n
 
 
-def cross_entropy(backend: Backend, logits, y):
-    """Mean softmax cross-entropy (a 0-d backend array; `backend.item` gives a float)."""
-    return softmax_cross_entropy(backend, logits, y)[0]
-
-
-def cross_entropy_grad(backend: Backend, logits, y):
-    """d cross_entropy / d logits: (softmax(logits) - onehot(y)) / N."""
-    return softmax_cross_entropy(backend, logits, y)[1]
-
-
-def margin(backend: Backend, logits, y):
-    """Per-sample margin max_{j≠y} z_j − z_y (positive means misclassified)."""
-    be = backend
-    onehot = be.one_hot(y, logits.shape[1])
-    zy = be.sum(logits * onehot, axis=1)
-    other = be.amax(logits - onehot * 1e9, axis=1)
-    return other - zy
-
-
 def attack_loss(backend: Backend, logits_list: list, y, loss: str = "ce",
                 combine: str = "mean-prob"):
     """Per-sample attack loss of an ensemble (higher = more adversarial) and its gradient
