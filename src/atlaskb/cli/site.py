@@ -23,8 +23,11 @@ def site():
                   profile_help="A defense profile file (see `atlaskb coverage`), instead of --have.")
 @click.option("--evidence", "evidence_dir", type=SafePath(file_okay=False), multiple=True,
               help="Folder written by `atlaskb defend run`: show its measured results and plots.")
+@click.option("--templates", "templates_dir", type=SafePath(file_okay=False, exists=True),
+              help="Your template folder: its files replace ours of the same name (ours stay reachable as "
+                   "`default:NAME`), its static/ files replace our static files. See docs/site.md.")
 @pass_app
-def build(app, out, have, profile_path, evidence_dir):
+def build(app, out, have, profile_path, evidence_dir, templates_dir):
     """Write the site to OUT; open OUT/index.html in a browser (no server needed)."""
     from atlaskb.cli.coverage import have_items
     from atlaskb.coverage import resolve_deployed
@@ -37,7 +40,8 @@ def build(app, out, have, profile_path, evidence_dir):
     have_ids = resolve_deployed(kb, have_items(have)).ids if have else None
     profile = _load_profile(profile_path) if profile_path else None
     try:
-        result = build_site(kb, out, have=have_ids, profile=profile, evidence_dir=list(evidence_dir) or None)
+        result = build_site(kb, out, have=have_ids, profile=profile, evidence_dir=list(evidence_dir) or None,
+                            templates=templates_dir)
     except OSError as e:
         # The build writes into a hidden temporary sibling (".NAME.tmp-..."); naming that
         # folder would only puzzle the reader, who asked for OUT.

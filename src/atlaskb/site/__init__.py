@@ -4,7 +4,8 @@
 and sanitises untrusted text, `context.py` precomputes every page's relationships,
 `search.py` writes the offline index, `evidence_pages.py` and `coverage_page.py` prepare
 the measured results and the coverage page from `atlaskb.evidence` and `atlaskb.coverage`,
-`scale.py` holds the colour-blind-safe palette.
+`scale.py` holds the colour-blind-safe palette, `templates.py` says where templates come
+from (ours, or a user's folder over ours).
 """
 
 from atlaskb.site.build import BuildResult, build_site

@@ -1,7 +1,8 @@
 """`build_site`: the knowledge base rendered as a static, self-contained site.
 
-One Jinja2 Environment (autoescape on, strict undefined so a template slip fails the
-build instead of printing blanks) renders every page from one precomputed `SiteModel`.
+One Jinja2 Environment (`site.templates`: autoescape on, strict undefined so a template
+slip fails the build instead of printing blanks) renders every page from one precomputed
+`SiteModel`.
 Everything is written into a temporary folder that replaces the output folder only when
 the whole build succeeded (`fsutil.output_dir`, which also keeps the files in the output
 that atlaskb did not write, such as a `CNAME` or `.git/`), so a failed build leaves the
@@ -12,30 +13,27 @@ iteration everywhere, so two builds are byte-identical.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import jinja2
-from markupsafe import Markup, escape
 
 from atlaskb import __version__
 from atlaskb.errors import UsageError
 from atlaskb.fsutil import output_dir, plan_replace
 from atlaskb.kb import KnowledgeBase
 from atlaskb.model import CASE_STUDY, MITIGATION, TACTIC, TECHNIQUE
-from atlaskb.resources import templates_dir
 from atlaskb.site import evidence_pages, scale, statuses
 from atlaskb.site.context import SiteModel, build_model
 from atlaskb.site.coverage_page import RECOMMENDATIONS, coverage_view
 from atlaskb.site.links import Linker
 from atlaskb.site.matrix_data import FILE as MATRIX_DATA_FILE
 from atlaskb.site.matrix_data import evidence_legend, matrix_data, matrix_script
-from atlaskb.site.markdown import safe_url
 from atlaskb.site.search import index_script
-from atlaskb.site.urls import FOLDERS, OTHER_FOLDER, TYPE_LABELS, TYPE_PLURALS, folder_of, root_of
+from atlaskb.site.templates import copy_static, make_environment, template_failure
+from atlaskb.site.urls import FOLDERS, OTHER_FOLDER, TYPE_PLURALS, folder_of, root_of
 
 # What the site's manifest calls it (`fsutil`): a folder whose manifest says otherwise
 # is not replaced by a site.
@@ -57,41 +55,6 @@ class BuildResult:
     evidence_edges: int = 0
     problems: int = 0
     warnings: list = field(default_factory=list)
-
-
-_ENVIRONMENTS: dict[str, jinja2.Environment] = {}
-
-
-def make_environment(folder: str | None = None) -> jinja2.Environment:
-    """The one Environment for a templates folder, kept for the life of the process:
-    compiling the templates costs more than rendering the whole bundled site, so a
-    second build (tests, benches, a long-lived caller) reuses the compiled ones.
-    `auto_reload` is off because templates do not change during a build, and it would
-    stat every template on every page."""
-    folder = os.path.abspath(folder or templates_dir())
-    env = _ENVIRONMENTS.get(folder)
-    if env is None:
-        env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(folder),
-            autoescape=True,
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            keep_trailing_newline=True,
-            auto_reload=False,
-        )
-        env.globals.update(type_labels=TYPE_LABELS, type_plurals=TYPE_PLURALS)
-        env.filters["safe_url"] = safe_url
-        env.filters["wbr"] = break_after_slashes
-        _ENVIRONMENTS[folder] = env
-    return env
-
-
-def break_after_slashes(text) -> Markup:
-    """`text` escaped, with a line-break opportunity after each slash: names such as
-    "Search Open Websites/Domains" then wrap at the slash in a narrow matrix cell instead
-    of being cut in the middle of a word."""
-    return Markup(str(escape(str(text))).replace("/", "/<wbr>"))
 
 
 class _Writer:
@@ -152,11 +115,14 @@ def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evid
     `have` (mitigation IDs) or `profile` (an `atlaskb.coverage.Profile`) add the coverage
     page and colour the matrix by coverage; `evidence_dir` (one folder or several) reads
     reference-defense results (`atlaskb.evidence.load_evidence`) and re-encodes their plots
-    into the site; `evidence` passes an `Evidence` mapping already read. The knowledge
-    base is not changed.
+    into the site; `evidence` passes an `Evidence` mapping already read. `templates` is a
+    user's folder of templates over ours (`site.templates`); an error in one raises
+    `site.templates.TemplateFailure` and leaves the previous site. The knowledge base is
+    not changed.
     """
     start = time.perf_counter()
     check_out_dir(out_dir)
+    env = make_environment(templates)
     result = BuildResult(out_dir=out_dir)
     if evidence_dir is not None and evidence is None:
         evidence = _read_evidence(evidence_dir)
@@ -168,10 +134,9 @@ def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evid
     result.evidence_edges = len(edges)
     result.problems = len(kb.findings)
 
-    env = make_environment(templates)
     common = _common_context(model, coverage, claimed_vs_supported, by_pair, bool(edges))
     with output_dir(out_dir, KIND, LABEL) as tmp:
-        result.pages = _write_pages(env, tmp, common, model, coverage, edges)
+        result.pages = _write_pages(env, tmp, common, model, coverage, edges, templates)
         evidence_pages.write_plots(plots, tmp)
         result.files = sum(len(files) for _, _, files in os.walk(tmp))
     result.seconds = time.perf_counter() - start
@@ -252,14 +217,22 @@ def _common_context(model: SiteModel, coverage, claimed_vs_supported, evidence_f
     }
 
 
-def _write_pages(env: jinja2.Environment, out: str, common: dict, model: SiteModel, coverage, edges) -> int:
-    """Every page, the static files and the matrix's data into `out`; the page count."""
+def _write_pages(env: jinja2.Environment, out: str, common: dict, model: SiteModel, coverage, edges,
+                 user_templates: str | None) -> int:
+    """Every page, the static files and the matrix's data into `out`; the page count.
+    With a user's templates, an error a template causes becomes a TemplateFailure."""
     writer = _Writer(env, out, common)
     try:
-        _copy_static(env, out, writer)
+        copy_static(out, user_templates)
+        writer.write("static/palette.css", "/* generated from atlaskb.site.scale */\n" + scale.css())
         _render_all(writer, model, coverage, edges)
         initial = None if coverage is None else {"have": coverage.have, "strength": coverage.strength}
         writer.write(MATRIX_DATA_FILE, matrix_script(matrix_data(model, initial, bool(edges))))
+    except Exception as e:
+        failure = template_failure(e, user_templates) if user_templates is not None else e
+        if failure is e:
+            raise
+        raise failure from None
     finally:
         writer.close()
     return writer.pages
@@ -294,14 +267,6 @@ def _render_all(writer: _Writer, model: SiteModel, coverage, edges) -> None:
         writer.page("evidence.html", "evidence/index.html", edges=edges)
     if coverage is not None:
         writer.page("coverage.html", "coverage.html")
-
-
-def _copy_static(env: jinja2.Environment, out: str, writer: _Writer) -> None:
-    """The stylesheet and scripts from `templates/static/`, plus the palette as CSS."""
-    source = os.path.join(env.loader.searchpath[0], "static")  # type: ignore[attr-defined]
-    if os.path.isdir(source):
-        shutil.copytree(source, os.path.join(out, "static"), dirs_exist_ok=True)
-    writer.write("static/palette.css", "/* generated from atlaskb.site.scale */\n" + scale.css())
 
 
 def _grouped_findings(model: SiteModel) -> list[dict]:

@@ -18,7 +18,6 @@ from atlaskb.model import (
     EDGE_ENDS,
     MITIGATES,
     MATURITY_ORDER,
-    MITIGATION,
     OBJECT_TYPES,
     SUBTECHNIQUE_OF,
     TACTIC,
@@ -84,23 +83,26 @@ META_KEYS = {
 LIST_META = {"category", "lifecycle"}
 ID_META_KEYS = {"id", "mitigation id", "technique id", "tactic id", "case study id", "sub-technique id"}
 
-# Relationship sections: (page type, section name) -> how to turn an item into a link.
-# "out": page -> target; "in": target -> page.
-SECTIONS = {
-    (MITIGATION, "techniques"): (MITIGATES, "out"),
-    (TECHNIQUE, "mitigations"): (MITIGATES, "in"),
-    (TECHNIQUE, "tactics"): (ACHIEVES, "out"),
-    (TECHNIQUE, "case studies"): (USES, "in"),
-    (TECHNIQUE, "sub-techniques"): (SUBTECHNIQUE_OF, "in"),
-    (TECHNIQUE, "subtechniques"): (SUBTECHNIQUE_OF, "in"),
-    (TACTIC, "techniques"): (ACHIEVES, "in"),
-    (CASE_STUDY, "techniques"): (USES, "out"),
-}
-# The type a section's links point at: the other end of its edge (`model.EDGE_ENDS`).
-SECTION_TARGET_TYPE = {
-    name: EDGE_ENDS[edge_type][1 if direction == "out" else 0]
-    for (_, name), (edge_type, direction) in SECTIONS.items()
-}
+# Relationship sections: the edge a section's list items state, and the page's end of
+# it. "out": the page is the edge's source (page -> item); "in": its target (item -> page).
+# Which type of page a section belongs on, and the type its items name, follow from the
+# edge's ends (`model.EDGE_ENDS`), so they are not written here again.
+_SECTION_EDGES = (
+    ("techniques", MITIGATES, "out"),  # on a mitigation's page
+    ("mitigations", MITIGATES, "in"),
+    ("tactics", ACHIEVES, "out"),
+    ("case studies", USES, "in"),
+    ("sub-techniques", SUBTECHNIQUE_OF, "in"),
+    ("subtechniques", SUBTECHNIQUE_OF, "in"),
+    ("techniques", ACHIEVES, "in"),  # on a tactic's page
+    ("techniques", USES, "out"),  # on a case study's page
+)
+# (page type, section name) -> (edge type, direction): how to turn an item into a link.
+SECTIONS = {(EDGE_ENDS[edge_type][0 if direction == "out" else 1], name): (edge_type, direction)
+            for name, edge_type, direction in _SECTION_EDGES}
+# The type a section's links point at: the other end of its edge.
+SECTION_TARGET_TYPE = {name: EDGE_ENDS[edge_type][1 if direction == "out" else 0]
+                       for name, edge_type, direction in _SECTION_EDGES}
 
 
 DESCRIPTION_SECTIONS = {"summary", "description"}

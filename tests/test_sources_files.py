@@ -1,4 +1,4 @@
-"""The frontmatter fast path must agree with YAML wherever it answers at all."""
+"""`atlaskb.sources.files`: the frontmatter fast path must agree with YAML wherever it answers at all."""
 
 from __future__ import annotations
 
