@@ -1,10 +1,17 @@
-"""Helpers shared by the site tests (a module, not a test file): parse generated pages with the standard library."""
+"""Helpers shared by the site tests (a module, not a test file): parse generated pages with
+the standard library, check that their links resolve, write small vaults and evidence
+folders, and the bundled site built once per session."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
 
 
 class Page(HTMLParser):
@@ -192,3 +199,70 @@ def bundled_site(tmp_path_factory, kb) -> Path:
         build_site(kb, str(out))
         _BUILT["bundled"] = out
     return _BUILT["bundled"]
+
+
+def check_target(site: Path, page_path: Path, url: str, pages) -> str | None:
+    """What is wrong with `url` on `page_path` (None when it resolves inside `site`)."""
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc:
+        return None
+    target = page_path if not parts.path else (page_path.parent / unquote(parts.path)).resolve()
+    if not target.is_file():
+        return f"{page_path.relative_to(site)} -> {url}: no such file"
+    if not str(target).startswith(str(site.resolve())):
+        return f"{page_path.relative_to(site)} -> {url}: leaves the site"
+    if parts.fragment and target.suffix == ".html":
+        ids = pages[target].ids if target in pages else parse(target).ids
+        if parts.fragment not in ids:
+            return f"{page_path.relative_to(site)} -> {url}: no element #{parts.fragment}"
+    return None
+
+
+def all_links_resolve(root: Path) -> list[str]:
+    """Every internal href/src of the site at `root` that does not lead to a file (or to
+    an element, for a #fragment) inside it; [] when all resolve."""
+    root = root.resolve()
+    pages = {p: parse(p) for p in html_files(root)}
+    problems = []
+    for path, page in pages.items():
+        for tag, attrs in page.tags:
+            for attr in ("href", "src"):
+                url = attrs.get(attr)
+                if url is None or (tag == "a" and re.match(r"^(https?:|mailto:)", url)):
+                    continue
+                problem = check_target(root, path, url, pages)
+                if problem:
+                    problems.append(problem)
+    return problems
+
+
+def make_evidence_dir(root: Path) -> Path:
+    """An evidence folder with one measured link, AML.M0006 -> AML.T0043.002: a PNG plot,
+    its SVG twin (never served) and a plot that is missing."""
+    from PIL import Image
+
+    (root / "plots").mkdir(parents=True)
+    Image.new("RGB", (10, 10), (31, 119, 180)).save(root / "plots" / "AML.T0043.002.png")
+    (root / "plots" / "AML.T0043.002.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>',
+        encoding="utf-8")
+    results = {
+        "mitigation": "AML.M0006", "backend": "numpy", "device": "cpu", "dataset": "digits",
+        "provenance": {"seeds": [0, 1]}, "clean_accuracy": {"baseline": 0.97, "defended": 0.98},
+        "results": [{
+            "technique": "AML.T0043.002", "attack": "transfer-pgd", "metric": "robust_accuracy",
+            "higher_is_better": True, "baseline": 0.31, "defended": 0.52,
+            "ci95": {"baseline": [0.25, 0.37], "defended": [0.45, 0.58]},
+            "params": {"eps": 0.2},
+            "plots": ["plots/AML.T0043.002.png", "plots/AML.T0043.002.svg", "plots/missing.svg"],
+        }],
+    }
+    (root / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory, bundled_kb):
+    """The bundled ATLAS site (`bundled_site`), for a test module that imports this fixture."""
+    return bundled_site(tmp_path_factory, bundled_kb)
+

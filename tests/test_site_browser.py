@@ -191,13 +191,13 @@ def test_skip_link_and_focus_are_visible(page, site):
 def test_coverage_and_evidence_pages_load_cleanly(page, tmp_path):
     """Plots copied into the site load (a missing file would be a failed request), and
     the coverage and evidence pages raise no errors."""
-    from test_site import _evidence_dir
+    from site_support import make_evidence_dir
 
     import atlaskb
     from atlaskb.site import build_site
 
     out = tmp_path / "site"
-    build_site(atlaskb.load(), str(out), have=["AML.M0006"], evidence_dir=str(_evidence_dir(tmp_path / "ev")))
+    build_site(atlaskb.load(), str(out), have=["AML.M0006"], evidence_dir=str(make_evidence_dir(tmp_path / "ev")))
     for rel in ("coverage.html", "evidence/index.html", "mitigations/AML.M0006.html", "techniques/AML.T0043.002.html"):
         page.goto((out / rel).as_uri())
         page.wait_for_load_state("load")
@@ -215,13 +215,13 @@ def test_coverage_and_evidence_pages_load_cleanly(page, tmp_path):
 def test_evidence_fits_a_phone(browser, tmp_path):
     """On a 390 px phone the evidence table stacks into one card per result: nothing
     scrolls sideways and every result's defended figure is on screen."""
-    from test_site import _evidence_dir
+    from site_support import make_evidence_dir
 
     import atlaskb
     from atlaskb.site import build_site
 
     out = tmp_path / "site"
-    build_site(atlaskb.load(), str(out), evidence_dir=str(_evidence_dir(tmp_path / "ev")))
+    build_site(atlaskb.load(), str(out), evidence_dir=str(make_evidence_dir(tmp_path / "ev")))
     context = browser.new_context(viewport={"width": 390, "height": 844})
     try:
         pg = context.new_page()

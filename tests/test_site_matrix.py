@@ -31,12 +31,12 @@ def kb():
 @pytest.fixture(scope="module")
 def sites(tmp_path_factory, kb):
     """The bundled vault's site plain, built with --have, and with evidence."""
-    from test_site import _evidence_dir
+    from site_support import make_evidence_dir
 
     root = tmp_path_factory.mktemp("matrix-sites")
     build_site(kb, str(root / "plain"))
     build_site(atlaskb.load(), str(root / "have"), have=list(PAIR))
-    build_site(atlaskb.load(), str(root / "evidence"), evidence_dir=str(_evidence_dir(root / "ev")))
+    build_site(atlaskb.load(), str(root / "evidence"), evidence_dir=str(make_evidence_dir(root / "ev")))
     return root
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from atlaskb import coverage as cov
+from atlaskb import coverage
 from atlaskb.model import TECHNIQUE
 from atlaskb.site.context import SiteModel
 
@@ -71,16 +71,22 @@ def _number(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def selection(have=None, profile=None) -> tuple[list, dict | None, dict]:
+    """The mitigations the site was given, as named (`have`, or a `coverage.Profile`):
+    (names, strengths or None, notes)."""
+    if profile is None:
+        return list(have or []), None, {}
+    return list(profile.mitigations), dict(profile.strength), dict(profile.notes)
+
+
 def coverage_view(model: SiteModel, have=None, profile=None) -> CoverageView:
     """`have` (mitigation IDs or names) or `profile` (`coverage.Profile`) → what the
     coverage page and the coloured matrix show. Unknown mitigations raise NotFound."""
     kb = model.kb
-    items = list(profile.mitigations) if profile is not None else list(have or [])
-    strength = dict(profile.strength) if profile is not None else None
-    notes = dict(profile.notes) if profile is not None else {}
-    result = cov.compute(kb, items, strength)
-    picks = cov.recommend(kb, items, top=RECOMMENDATIONS, strength=strength)
-    deployed = cov.resolve_deployed(kb, items, strength, notes)
+    items, strength, notes = selection(have, profile)
+    result = coverage.compute(kb, items, strength)
+    picks = coverage.recommend(kb, items, top=RECOMMENDATIONS, strength=strength)
+    deployed = coverage.resolve_deployed(kb, items, strength, notes)
     view = _summary(model, result, deployed)
     view.have_rows = _have_rows(model, view.have, deployed)
     for tactic, entry in result["by_tactic"].items():
@@ -91,7 +97,7 @@ def coverage_view(model: SiteModel, have=None, profile=None) -> CoverageView:
     return view
 
 
-def _summary(model: SiteModel, result: dict, deployed: cov.Deployed) -> CoverageView:
+def _summary(model: SiteModel, result: dict, deployed: coverage.Deployed) -> CoverageView:
     """The totals and every technique's matrix cell."""
     covered = set(result["covered"])
     levels = result.get("level", {})
@@ -102,13 +108,13 @@ def _summary(model: SiteModel, result: dict, deployed: cov.Deployed) -> Coverage
     total = len(result["covered"]) + len(result["uncovered"])
     return CoverageView(
         have=list(result.get("have", [])), total=total, covered_count=len(result["covered"]),
-        percent=cov.percent(len(result["covered"]) / total) if total else "0%", cells=cells,
+        percent=coverage.percent(len(result["covered"]) / total) if total else "0%", cells=cells,
         has_strength=bool(deployed.strength), has_notes=bool(deployed.notes),
         subs_covered=subs_covered, strength=deployed.strength,
     )
 
 
-def _have_rows(model: SiteModel, have: list, deployed: cov.Deployed) -> list[dict]:
+def _have_rows(model: SiteModel, have: list, deployed: coverage.Deployed) -> list[dict]:
     return [{"ref": model.refs[mid], "techniques": len(model.techniques_mitigated.get(mid, [])),
              "strength": _number(deployed.strength[mid]) if mid in deployed.strength else "1",
              "note": deployed.notes.get(mid, "")}
@@ -120,7 +126,7 @@ def _add_tactic(model: SiteModel, view: CoverageView, tactic: str, entry: dict) 
     ratio = float(entry.get("ratio") or 0.0)
     view.by_tactic[tactic] = (len(entry["covered"]), len(entry["covered"]) + len(entry["uncovered"]))
     view.tactic_rows.append({"ref": model.refs[tactic], "covered": len(entry["covered"]),
-                             "uncovered": len(entry["uncovered"]), "percent": cov.percent(ratio),
+                             "uncovered": len(entry["uncovered"]), "percent": coverage.percent(ratio),
                              "width": f"{ratio * 100:.1f}"})
 
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 
-from atlaskb import coverage as cov
+from atlaskb import coverage
 from atlaskb import linkstatus, queries
 from atlaskb.export import navigator
 from atlaskb.model import MITIGATES, MITIGATION, TECHNIQUE, id_sort_key
@@ -78,7 +78,7 @@ def matrix_data(model: SiteModel, initial: dict | None, with_evidence: bool) -> 
             "url": model.urls[t],
             "parent": queries.parent(kb, t) or "",
             "tactics": [x for x in queries.tactics_of(kb, t) if x in in_matrix],
-            "weight": cov.technique_weight(kb, t),
+            "weight": coverage.technique_weight(kb, t),
             "cell": count_cells[t],
         })
     mitigation_rows = []

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from atlaskb import coverage as cov
-from atlaskb import linkstatus
+from atlaskb import coverage, linkstatus
 from atlaskb.site import scale
 from atlaskb.site.context import SiteModel
+from atlaskb.site.coverage_page import selection
 
 
 def css_class(status: str) -> str:
@@ -56,20 +56,19 @@ def claimed_vs_supported(model: SiteModel, evidence, have=None, profile=None,
     `supported` links, per tactic and in total, with the claimed techniques by status,
     and which of the first `recommendations` picks rest on claims alone."""
     kb = model.kb
-    items = list(profile.mitigations) if profile is not None else list(have or [])
-    strength = dict(profile.strength) if profile is not None else None
-    claimed = cov.compute(kb, items, strength, evidence=evidence)
-    supported = cov.compute(kb, items, strength, evidence=evidence, require=linkstatus.SUPPORTED)
+    items, strength, _ = selection(have, profile)
+    claimed = coverage.compute(kb, items, strength, evidence=evidence)
+    supported = coverage.compute(kb, items, strength, evidence=evidence, require=linkstatus.SUPPORTED)
     total = claimed["totals"]["techniques"]
 
     def pct(n: int) -> str:
-        return f"{n / total * 100:.0f}%" if total else "0%"
+        return coverage.percent(n / total) if total else "0%"
 
     view = ClaimedVsSupported(total=total, claimed=len(claimed["covered"]), supported=len(supported["covered"]),
                               claimed_percent=pct(len(claimed["covered"])),
                               supported_percent=pct(len(supported["covered"])))
     view.supported_by_tactic = {tactic: len(entry["covered"]) for tactic, entry in supported["by_tactic"].items()}
-    view.claims_alone = {p["id"] for p in cov.recommend(kb, items, top=recommendations, strength=strength,
+    view.claims_alone = {p["id"] for p in coverage.recommend(kb, items, top=recommendations, strength=strength,
                                                          evidence=evidence) if p["claims_alone"]}
     view.by_status = [{"status": s, "cls": css_class(s), "count": claimed["totals"][s]} for s in linkstatus.STATUSES]
     for t, entry in supported["claimed"].items():
