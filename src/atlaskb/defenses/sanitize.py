@@ -98,10 +98,3 @@ def confident_learning(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
     best = masked.argmax(axis=1)
     confident = above.any(axis=1)
     return confident & (best != y)
-
-
-def removal_quality(removed: np.ndarray, is_poison: np.ndarray) -> dict:
-    """Per-seed counts behind precision (poison among removed) and recall (removed among poison)."""
-    return {"removed": int(removed.sum()), "poison": int(is_poison.sum()),
-            "poison_removed": int((removed & is_poison).sum()),
-            "clean_removed": int((removed & ~is_poison).sum()), "clean": int((~is_poison).sum())}

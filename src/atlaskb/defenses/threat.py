@@ -61,17 +61,6 @@ class ThreatModel:
     def with_(self, **changes) -> "ThreatModel":
         return ThreatModel(**{**asdict(self), **changes})
 
-    def project(self, x_adv: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """`x_adv` moved back into this budget's ball around `x` and into [0, 1]."""
-        if self.norm == "linf":
-            x_adv = np.clip(x_adv, x - self.eps, x + self.eps)
-        elif self.norm == "l2":
-            d = (x_adv - x).reshape(len(x), -1)
-            n = np.linalg.norm(d, axis=1, keepdims=True)
-            scale = np.minimum(1.0, self.eps / np.maximum(n, 1e-12))
-            x_adv = x + (d * scale).reshape(x.shape)
-        return np.clip(x_adv, 0.0, 1.0).astype(x.dtype)
-
     def distance(self, x_adv: np.ndarray, x: np.ndarray) -> np.ndarray:
         d = (np.asarray(x_adv, np.float64) - np.asarray(x, np.float64)).reshape(len(x), -1)
         if self.norm == "l2":
@@ -166,11 +155,3 @@ class Outcome:
     x_adv: np.ndarray
     success: np.ndarray
     queries: np.ndarray
-
-    @property
-    def success_rate(self) -> float:
-        return float(np.mean(self.success)) if len(self.success) else float("nan")
-
-    @property
-    def mean_queries(self) -> float:
-        return float(np.mean(self.queries)) if len(self.queries) else float("nan")

@@ -91,14 +91,7 @@ class Backend(ABC):
     def argmax(self, a, axis: int = -1): ...
 
     @abstractmethod
-    def take_along(self, a, idx):
-        """a[i, idx[i]] for a 2-D `a` and integer vector `idx`."""
-
-    @abstractmethod
     def one_hot(self, y, k: int): ...
-
-    @abstractmethod
-    def concat(self, arrays, axis: int = 0): ...
 
     @abstractmethod
     def stack(self, arrays, axis: int = 0): ...

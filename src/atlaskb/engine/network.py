@@ -134,10 +134,6 @@ class Network:
         return cls(layers, [init_params(layer, rng) for layer in layers], family, dict(meta or {}))
 
     @property
-    def n_params(self) -> int:
-        return int(sum(a.size for p in self.params for a in p.values()))
-
-    @property
     def n_in(self) -> int:
         """Width of the flat input the network expects."""
         first = self.layers[0]

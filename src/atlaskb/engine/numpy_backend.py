@@ -59,16 +59,10 @@ class NumpyBackend(Backend):
     def argmax(self, a, axis=-1):
         return np.argmax(a, axis=axis)
 
-    def take_along(self, a, idx):
-        return a[np.arange(a.shape[0]), idx]
-
     def one_hot(self, y, k):
         out = np.zeros((len(y), k), self._dt)
         out[np.arange(len(y)), y] = 1
         return out
-
-    def concat(self, arrays, axis=0):
-        return np.concatenate(arrays, axis=axis)
 
     def stack(self, arrays, axis=0):
         return np.stack(arrays, axis=axis)

@@ -78,14 +78,8 @@ class TorchBackend(Backend):
     def argmax(self, a, axis=-1):
         return torch.argmax(a, dim=axis)
 
-    def take_along(self, a, idx):
-        return a.gather(1, idx.view(-1, 1)).view(-1)
-
     def one_hot(self, y, k):
         return F.one_hot(y, k).to(self._dt)
-
-    def concat(self, arrays, axis=0):
-        return torch.cat(arrays, dim=axis)
 
     def stack(self, arrays, axis=0):
         return torch.stack(arrays, dim=axis)

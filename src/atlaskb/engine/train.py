@@ -67,25 +67,6 @@ def softmax_cross_entropy(backend: Backend, logits, y):
     return loss, (be.exp(lp) - onehot) / n
 
 
-def cross_entropy(backend: Backend, logits, y):
-    """Mean softmax cross-entropy (a 0-d backend array; `backend.item` gives a float)."""
-    return softmax_cross_entropy(backend, logits, y)[0]
-
-
-def cross_entropy_grad(backend: Backend, logits, y):
-    """d cross_entropy / d logits: (softmax(logits) - onehot(y)) / N."""
-    return softmax_cross_entropy(backend, logits, y)[1]
-
-
-def margin(backend: Backend, logits, y):
-    """Per-sample margin max_{j≠y} z_j − z_y (positive means misclassified)."""
-    be = backend
-    onehot = be.one_hot(y, logits.shape[1])
-    zy = be.sum(logits * onehot, axis=1)
-    other = be.amax(logits - onehot * 1e9, axis=1)
-    return other - zy
-
-
 def attack_loss(backend: Backend, logits_list: list, y, loss: str = "ce",
                 combine: str = "mean-prob"):
     """Per-sample attack loss of an ensemble (higher = more adversarial) and its gradient
@@ -208,10 +189,8 @@ def _diversity_grads(be: Backend, outs: list, lam: float, batch: int) -> list:
 
 
 def train(backend: Backend, nets, X, y, epochs: int = 20, batch_size: int = 64,
-          lr: float = 1e-3, seed: int = 0, *, weight_decay: float = 0.0,
-          subsets: Sequence | None = None, diversity: float = 0.0,
-          regulariser: Callable | None = None,
-          callback: Callable[[int, int, float], None] | None = None,
+          lr: float = 1e-3, seed: int = 0, *, subsets: Sequence | None = None,
+          diversity: float = 0.0, regulariser: Callable | None = None,
           rng: np.random.Generator | None = None,
           batch_hook: Callable[[np.ndarray, np.ndarray, np.random.Generator],
                                tuple[np.ndarray, np.ndarray]] | None = None,
@@ -229,8 +208,6 @@ def train(backend: Backend, nets, X, y, epochs: int = 20, batch_size: int = 64,
       outputs (the gradient of its batch-mean value w.r.t. each member's logits), added to
       the cross-entropy gradients; like `diversity`, it trains all networks jointly on shared
       minibatches. Ensemble-diversity training methods (ADP, say) plug in here.
-    - `weight_decay` adds an L2 term on weight matrices (not biases).
-    - `callback(epoch, net_index, mean_loss)` after each epoch (net_index −1 in joint mode).
     - `rng`: a generator to draw the minibatch order from instead of `seed` (networks in
       turn in independent mode). Callers that already carry a named random stream (the
       reference defenses draw each member's bootstrap sample, initial weights and batch
@@ -249,8 +226,7 @@ def train(backend: Backend, nets, X, y, epochs: int = 20, batch_size: int = 64,
     nets = [nets] if single else list(nets)
     joint = diversity > 0 or regulariser is not None
     X_np, y_np = _training_arrays(nets, X, y, subsets, joint, batch_hook)
-    trainer = _Trainer(backend, X_np, y_np, batch_size, lr, weight_decay, diversity, regulariser,
-                       batch_hook, adversary, callback)
+    trainer = _Trainer(backend, X_np, y_np, batch_size, lr, diversity, regulariser, batch_hook, adversary)
     bounds = [backend.bind(n, trainable=True) for n in nets]
     if joint:
         histories = trainer.jointly(bounds, epochs, rng if rng is not None else np.random.default_rng(seed))
@@ -295,12 +271,10 @@ class _Trainer:
     y: np.ndarray
     batch_size: int
     lr: float
-    weight_decay: float
     diversity: float
     regulariser: Callable | None
     batch_hook: Callable | None
     adversary: Callable | None
-    callback: Callable | None
 
     def __post_init__(self):
         if self.batch_hook is None:  # slice batches from arrays already on the device
@@ -341,11 +315,6 @@ class _Trainer:
         with be.no_grad():  # closed-form logit gradients; keeps torch from holding graphs
             losses, glogits = self.logit_grads(outs, ybat)
         _, grads = be.backward(tape, glogits)
-        if self.weight_decay:
-            for b, gb in zip(group, grads):
-                for p, gp in zip(b.params, gb):
-                    if "W" in gp:
-                        gp["W"] = gp["W"] + self.weight_decay * p["W"]
         be.adam_step(flat_params(group), flat_grads(grads), state, self.lr)
         return losses
 
@@ -354,7 +323,7 @@ class _Trainer:
         histories: list[list[float]] = [[] for _ in bounds]
         state: dict = {}
         n = len(self.y)
-        for epoch in range(epochs):
+        for _ in range(epochs):
             perm = gen.permutation(n)
             sums = [0.0] * len(bounds)
             n_batches = 0
@@ -364,8 +333,6 @@ class _Trainer:
                 n_batches += 1
             for i, s in enumerate(sums):
                 histories[i].append(self.be.item(s) / n_batches)
-            if self.callback:
-                self.callback(epoch, -1, float(np.mean([h[-1] for h in histories])))
         return histories
 
     def each(self, bounds: list[Bound], epochs: int, seed: int, rng, subsets) -> list[list[float]]:
@@ -378,15 +345,13 @@ class _Trainer:
                 raise ValueError(f"network {i} has an empty training subset")
             state: dict = {}
             history: list[float] = []
-            for epoch in range(epochs):
+            for _ in range(epochs):
                 perm = idx_all[gen.permutation(len(idx_all))]
                 total, n_batches = 0.0, 0
                 for start in range(0, len(perm), self.batch_size):
                     total = total + self.step([b], perm[start:start + self.batch_size], state, gen)[0]
                     n_batches += 1
                 history.append(self.be.item(total) / n_batches)
-                if self.callback:
-                    self.callback(epoch, i, history[-1])
             histories.append(history)
         return histories
 
