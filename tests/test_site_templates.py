@@ -115,6 +115,14 @@ def test_links_inside_the_folder_are_followed(tmp_path, small_kb, user):
     assert "<footer>linked</footer>" in (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
 
 
+def test_the_site_is_not_written_into_the_templates_folder(tmp_path, small_kb, user):
+    from atlaskb.errors import UsageError
+
+    with pytest.raises(UsageError, match="inside the templates folder"):
+        build(small_kb, user / "site", user)
+    assert sorted(os.listdir(user)) == []
+
+
 def test_the_user_folder_is_not_written(tmp_path, small_kb, user):
     write_page(user, "base.html", '{% extends "default:base.html" %}')
     write_page(user, "static/style.css", "body{}")

@@ -32,7 +32,7 @@ from atlaskb.site.links import Linker
 from atlaskb.site.matrix_data import FILE as MATRIX_DATA_FILE
 from atlaskb.site.matrix_data import evidence_legend, matrix_data, matrix_script
 from atlaskb.site.search import index_script
-from atlaskb.site.templates import copy_static, make_environment, template_failure
+from atlaskb.site.templates import check_user_dir, copy_static, make_environment, template_failure
 from atlaskb.site.urls import FOLDERS, OTHER_FOLDER, TYPE_PLURALS, folder_of, root_of
 
 # What the site's manifest calls it (`fsutil`): a folder whose manifest says otherwise
@@ -122,6 +122,8 @@ def build_site(kb: KnowledgeBase, out_dir: str, *, have=None, profile=None, evid
     """
     start = time.perf_counter()
     check_out_dir(out_dir)
+    if templates is not None:
+        check_user_dir(templates, out_dir)
     env = make_environment(templates)
     result = BuildResult(out_dir=out_dir)
     if evidence_dir is not None and evidence is None:

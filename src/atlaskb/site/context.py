@@ -17,7 +17,7 @@ from atlaskb import queries
 from atlaskb.kb import KnowledgeBase
 from atlaskb.model import ACHIEVES, ID_RE, MITIGATES, SUBTECHNIQUE_OF, TECHNIQUE, USES, id_sort_key
 from atlaskb.site.markdown import Renderer
-from atlaskb.site.urls import TYPE_LABELS, allocate, mitre_url
+from atlaskb.site.urls import allocate, mitre_url
 
 # Every page but home/search/coverage lives one folder down; notes and descriptions are
 # rendered once with this prefix and reused on every such page.
@@ -42,10 +42,6 @@ class ObjectLink:
     @property
     def mitre_url(self) -> str | None:
         return mitre_url(self.id, self.type)
-
-    @property
-    def type_label(self) -> str:
-        return TYPE_LABELS.get(self.type or "", "Object")
 
 
 @dataclass

@@ -100,9 +100,14 @@ def _configure(kind, loader) -> jinja2.Environment:
     return env
 
 
-def check_user_dir(user_dir: str) -> None:
+def check_user_dir(user_dir: str, out_dir: str | None = None) -> None:
+    """Refuse a templates folder that is missing, or that would hold the site (`out_dir`):
+    the folder is read, never written."""
     if not os.path.isdir(user_dir):
         raise UsageError(f"templates folder {user_dir} does not exist or is not a folder")
+    if out_dir is not None and _inside(os.path.realpath(out_dir), os.path.realpath(user_dir)):
+        raise UsageError(f"--out {out_dir} is inside the templates folder {user_dir}, which atlaskb only reads; "
+                         "write the site elsewhere")
 
 
 def _inside(path: str, root: str) -> bool:
@@ -192,6 +197,8 @@ def template_failure(error: Exception, user_dir: str | None) -> Exception:
     else:
         ours = templates_dir()
         for frame in reversed(traceback.extract_tb(error.__traceback__)):
+            if frame.filename.endswith(".py"):  # atlaskb's or a library's code, not a template
+                continue
             if _inside(frame.filename, ours) or (user_dir and _inside(frame.filename, user_dir)):
                 where = f"{_shown(frame.filename, ours)}:{frame.lineno}"
                 break
