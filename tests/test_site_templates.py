@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from site_support import hostile_vault, tree_bytes, write_page
+from site_support import hostile_vault, make_evidence_dir, tree_bytes, write_page
 
 import atlaskb
 from atlaskb.site import build_site
@@ -51,6 +51,15 @@ def test_an_empty_folder_changes_nothing(tmp_path, small_kb, user):
     build(small_kb, tmp_path / "with", user)
     build(small_kb, tmp_path / "again", None)  # our compiled templates are not touched by a user's
     assert tree_bytes(tmp_path / "ours") == tree_bytes(tmp_path / "again")
+
+
+def test_every_page_kind_renders_the_same_in_the_sandbox(tmp_path, bundled_kb, user):
+    """Coverage and evidence pages too: our templates use nothing the sandbox refuses."""
+    evidence = str(make_evidence_dir(tmp_path / "ev"))
+    for name, templates in (("ours", None), ("sandboxed", str(user))):
+        build_site(bundled_kb, str(tmp_path / name), have=["AML.M0006"], evidence_dir=evidence, templates=templates)
+    assert tree_bytes(tmp_path / "ours") == tree_bytes(tmp_path / "sandboxed")
+    assert (tmp_path / "sandboxed" / "coverage.html").is_file() and (tmp_path / "sandboxed" / "evidence" / "index.html").is_file()
 
 
 def test_hidden_files_are_left_out(tmp_path, small_kb, user):
