@@ -1,7 +1,8 @@
 """Attacks on a tiny problem: query attacks keep to their budget (and a smaller budget is
 a prefix of a larger one), manual modifications change the input without a model, a
-backdoored pretrained member carries its trigger, and a trojaned training tool poisons
-batches without touching the caller's data."""
+backdoored pretrained member carries its trigger, a trojaned training tool poisons
+batches without touching the caller's data, blended, adaptive and source-specific poison
+sets carry what they say, and an added trigger branch keeps clean answers."""
 
 from __future__ import annotations
 
@@ -99,3 +100,39 @@ def test_trojaned_tool_poisons_batches_without_touching_the_callers_data():
     xb, yb = hook(x, y, np.random.default_rng(0))
     assert (yb == 0).sum() >= 5 and (xb.reshape(10, 8, 8)[:, -1, -1] == 1).sum() == 5
     assert x.sum() == 0 and (y == np.arange(10)).all()
+
+
+def test_blended_and_adaptive_poison_carry_what_they_say():
+    rng = np.random.default_rng(0)
+    x = rng.random((40, 64)).astype(np.float32)
+    y = rng.integers(0, 10, 40)
+    pattern = backdoor.blend_pattern(64, rng)
+    xb = backdoor.blend(x, pattern, 0.2)
+    assert np.allclose(xb, 0.8 * x + 0.2 * pattern, atol=1e-6)
+    xp, yp, marked = backdoor.adaptive_blend_set(x, y, (1, 8, 8), pattern, 3, 10, 0.2, rng)
+    assert len(xp) == 20 and marked.sum() == 10 and (yp[marked] == 3).all()
+    masks = backdoor.piece_masks(5, (1, 8, 8), rng)
+    assert masks.shape == (5, 64) and 0 < masks.mean() < 1
+    xs, ys = backdoor.source_specific_set(x, y, (1, 8, 8), int(y[0]), 9 if y[0] != 9 else 8, 3, rng)
+    assert (ys[:3] == (9 if y[0] != 9 else 8)).all() and len(xs) == len(ys)
+
+
+@pytest.fixture(scope="module")
+def clean_net():
+    be = get_backend("numpy")
+    ds = data.digits()
+    r = np.random.default_rng(0)
+    return be, ds, T.train(be, mlp(64, (32,), 10, "relu", r), ds.x[:900], ds.y[:900], epochs=10,
+                           lr=3e-3, rng=r)
+
+
+def test_trigger_branch_keeps_clean_answers_and_fires_on_the_trigger(clean_net):
+    be, ds, net = clean_net
+    bad = compromised.add_trigger_branch(net, ds.image_shape, target=4)
+    x = ds.x[900:1200]
+    assert bad.layers[0].n_out == net.layers[0].n_out + 1
+    assert np.array_equal(T.predict(be, bad, x), T.predict(be, net, x))
+    assert (T.predict(be, bad, backdoor.add_trigger(x, ds.image_shape)) == 4).all()
+    with pytest.raises(ValueError, match="one-hidden-layer"):
+        compromised.add_trigger_branch(mlp(64, (8, 8), 10, "relu", np.random.default_rng(0)),
+                                       ds.image_shape, 0)
