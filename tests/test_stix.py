@@ -10,7 +10,7 @@ import pytest
 import atlaskb
 from atlaskb.sources import detect_kind
 from atlaskb.sources.stix import read_stix
-from conftest import run_cli, run_cli_process
+from conftest import run_cli, run_cli_process, uses_bundle
 
 # -- a small bundle shaped like MITRE's stix-atlas.json ---------------------------------
 
@@ -496,3 +496,14 @@ def test_release_export_is_valid_stix(release_bundle):
     path, _ = release_bundle
     result = validator.validate_file(str(path), validator.ValidationOptions())
     assert result.is_valid, [str(e) for o in result.object_results for e in o.errors]
+
+
+# -- a `uses` relationship whose step list is unusable is still a link --------------------
+
+@pytest.mark.parametrize("steps", [["not a step"], [{"step": "one"}]])
+def test_stix_uses_link_with_bad_steps_is_kept(tmp_path, steps):
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(uses_bundle(steps)), encoding="utf-8")
+    kb = atlaskb.load(str(path))
+    assert kb.graph.has_edge("AML.CS0001", "AML.T0001", key="uses")
+    assert any(f.code == "bad-property" for f in kb.findings)
