@@ -67,6 +67,14 @@ def rounded(value, digits: int):
     return value
 
 
+def is_quick(results) -> bool:
+    """True when a results document (or an `Evidence.meta` entry, which carries its
+    provenance) was measured with `--quick`: small budgets and few seeds, so its numbers
+    are indicative only and every reader must say so."""
+    provenance = results.get("provenance") if isinstance(results, dict) else None
+    return bool(isinstance(provenance, dict) and provenance.get("quick"))
+
+
 def load_results(directory: str) -> dict:
     """Read and check `DIR/results.json`. Raises SourceError naming the file (and the
     line, for JSON syntax errors) when it is missing or not of the documented shape."""

@@ -197,9 +197,9 @@ def show_tables(obj: dict, evidence_rows: list[dict] | None, evidence_title: str
 
 def _evidence_title(evidence_dirs) -> str:
     """The evidence table's title, which says when a folder holds a quick (indicative) run."""
-    from atlaskb.evidence import evidence_folders, load_results
+    from atlaskb.evidence import evidence_folders, is_quick, load_results
 
-    quick = any(load_results(d)["provenance"].get("quick") for d in evidence_folders(list(evidence_dirs or ())))
+    quick = any(is_quick(load_results(d)) for d in evidence_folders(list(evidence_dirs or ())))
     return "Measured evidence (quick run: indicative)" if quick else "Measured evidence"
 
 
