@@ -41,11 +41,15 @@ def check_vault_out(out: str) -> None:
     plan_replace(out, KIND, LABEL)
 
 
+_MAX_SUMMARIES_BYTES = 8 * 1024 * 1024  # data/summaries/ holds about 80 KB
+
+
 def read_summaries(paths) -> dict[str, str]:
     """Our own {ID: summary} YAML files (or every .yaml/.yml in a folder), merged in order:
-    the descriptions a facts-only vault is written with (`data/summaries/`)."""
+    the descriptions a facts-only vault is written with (`data/summaries/`). A file that
+    cannot be read as text raises SourceError naming it; one of the wrong shape, UsageError."""
     from atlaskb.errors import UsageError
-    from atlaskb.sources.files import YamlProblem, load_frontmatter_yaml
+    from atlaskb.sources.files import YamlProblem, load_frontmatter_yaml, read_small_file
 
     files = []
     for p in paths:
@@ -55,11 +59,10 @@ def read_summaries(paths) -> dict[str, str]:
             files.append(p)
     texts: dict[str, str] = {}
     for f in files:
-        with open(f, encoding="utf-8") as fh:
-            try:
-                data = load_frontmatter_yaml(fh.read())
-            except YamlProblem as e:
-                raise UsageError(f"{f}:{e.line}: {e}") from None
+        try:
+            data = load_frontmatter_yaml(read_small_file(f, _MAX_SUMMARIES_BYTES, "summaries", "a summaries file"))
+        except YamlProblem as e:
+            raise UsageError(f"{f}:{e.line}: {e}") from None
         if not isinstance(data, dict):
             raise UsageError(f"{f}: expected a mapping of ID to summary")
         texts.update({str(k): str(v) for k, v in data.items()})
