@@ -71,6 +71,17 @@ def test_calibration_is_deterministic_for_a_seed_and_moves_with_it():
     assert np.array_equal(m0008.checks(_ctx(3), "patch")["passes"], m0008.checks(_ctx(3), "patch")["passes"])
 
 
+def test_the_defenders_own_models_never_train_on_its_validation_data():
+    ctx = _ctx(1)
+    val, rest = m0008._own_split(ctx)
+    assert len(val) == TINY8.val_points and not set(val) & set(rest)
+    assert len(val) + len(rest) == len(ctx.y_train)
+    queries = m0008.meta_classifier(ctx).queries
+    clean_half = queries[:len(queries) - len(queries) // 2]
+    xv = m0008._val(ctx)[0]
+    assert all((xv == q).all(axis=1).any() for q in clean_half)   # queries come from the held-out split
+
+
 def test_calibration_refuses_a_validation_split_that_leaves_no_training_data():
     with pytest.raises(ValueError, match="val_points"):
         m0008.calibration_models(_ctx(val_points=100_000))

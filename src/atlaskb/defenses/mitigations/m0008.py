@@ -101,10 +101,35 @@ QUICK = replace(FULL, epochs=20, n_clean=10, n_tampered=10, n_shadow=8, nc_steps
 
 # ---- the defender's data and models -------------------------------------------------
 
+def _own_split(ctx):
+    """Indices into the defender's data: (validation, rest), drawn at random. A random draw,
+    not the first points: the data set's order follows its writers, so a validation set cut
+    from the front differs from the rest, and models trained on the rest (the calibration
+    models) scored lower on it than supplied models trained on a sample of everything."""
+
+    def compute():
+        n = len(ctx.y_train)
+        if ctx.cfg.val_points >= n:
+            raise ValueError(f"val_points ({ctx.cfg.val_points}) leaves none of the defender's "
+                             f"{n} training points for its own models")
+        perm = ctx.rng("m0008", "validation-split").permutation(n)
+        return np.sort(perm[:ctx.cfg.val_points]), np.sort(perm[ctx.cfg.val_points:])
+
+    return ctx.cached("m0008:own-split", compute)
+
+
 def _val(ctx):
-    """The defender's held-out validation data (its own split, never seen by suppliers)."""
-    n = min(ctx.cfg.val_points, len(ctx.y_train))
-    return ctx.x_train[:n], ctx.y_train[:n]
+    """The defender's held-out validation data (its own split, never seen by suppliers and
+    never trained on by the defender's calibration models)."""
+    idx = _own_split(ctx)[0]
+    return ctx.x_train[idx], ctx.y_train[idx]
+
+
+def _own_data(ctx):
+    """The defender's data outside its validation split: what its calibration models learn
+    from, so that they meet the validation data as unseen, as supplied models do."""
+    idx = _own_split(ctx)[1]
+    return ctx.x_train[idx], ctx.y_train[idx]
 
 
 def _fit(ctx, x, y, r, epochs=None, adversary=None):
@@ -166,17 +191,22 @@ def fallback(ctx):
 
 def meta_classifier(ctx) -> validation.MetaClassifier:
     """Trained on the defender's shadow models: clean ones and ones it backdoored itself
-    with random triggers (random 2x2 patch place and values, or a random blend), on its own data."""
+    with random triggers (random 2x2 patch place and values, or a random blend), trained to
+    the supplier's recipe on its own data outside the validation split; the queries come
+    from the validation split. Shadows that had trained on the queries answered them more
+    confidently than any supplied model, and the meta-classifier learned that difference:
+    it scored supplied clean models as more suspicious than backdoored ones."""
     cfg = ctx.cfg
 
     def compute():
+        own, n_supplier = _own_data(ctx), len(ctx.y_att)
         nets, labels = [], []
         for j in range(cfg.n_shadow):
             r = ctx.rng("m0008", "shadow", "clean", j)
-            nets.append(_fit(ctx, *_bootstrap(ctx.x_train, ctx.y_train, r), r))
+            nets.append(_fit(ctx, *_bootstrap(*own, r, n_supplier), r))
             labels.append(0)
             r = ctx.rng("m0008", "shadow", "backdoor", j)
-            x, y = _bootstrap(ctx.x_train, ctx.y_train, r)
+            x, y = _bootstrap(*own, r, n_supplier)
             n = max(1, int(round(r.uniform(0.05, 0.2) * len(y))))
             idx = r.choice(len(y), size=n, replace=False)
             xp = x[idx].copy()
@@ -191,7 +221,7 @@ def meta_classifier(ctx) -> validation.MetaClassifier:
             yp = np.full(n, int(r.integers(ctx.n_classes)), np.int64)
             nets.append(_fit(ctx, np.concatenate([x, xp]), np.concatenate([y, yp]), r))
             labels.append(1)
-        queries = validation.make_queries(ctx.x_train, cfg.meta_queries, ctx.rng("m0008", "queries"))
+        queries = validation.make_queries(_val(ctx)[0], cfg.meta_queries, ctx.rng("m0008", "queries"))
         return validation.MetaClassifier(queries).fit(ctx.backend, nets, labels, ctx.seed)
 
     return ctx.cached("m0008:meta", compute)
@@ -214,16 +244,6 @@ def _check_scores(ctx, nets, tag: str) -> dict:
         out["meta_classifier"].append(meta.score(ctx.backend, net))
         out["accuracy_gate"].append(-T.accuracy(ctx.backend, net, xv, yv))
     return {c: np.array(v) for c, v in out.items()}
-
-
-def _own_data(ctx):
-    """The defender's data outside its validation split: what its calibration models learn
-    from, so that they meet the validation data as unseen, as supplied models do."""
-    n = min(ctx.cfg.val_points, len(ctx.y_train))
-    if n >= len(ctx.y_train):
-        raise ValueError(f"val_points ({ctx.cfg.val_points}) leaves none of the defender's "
-                         f"{len(ctx.y_train)} training points for calibration models")
-    return ctx.x_train[n:], ctx.y_train[n:]
 
 
 def calibration_models(ctx) -> list:
@@ -314,6 +334,11 @@ CHECK_WORDS = {"neural_cleanse": "trigger reverse-engineering (Neural Cleanse an
                "accuracy_gate": "held-out accuracy (lower = more suspicious)"}
 
 
+SHADOW_CAVEAT = ("The meta-classifier learned from the defender's own shadow backdoors (random 2x2 patches and "
+                 "blends), the family the supplier's triggers come from, and the threshold rejects about 5% of "
+                 "clean models by calibration on the defender's own.")
+
+
 def _population_rows(ctx, kinds: tuple, name: str, *, adaptive=False, caveat="", headline=True) -> list:
     cfg = ctx.cfg
     params = {"tampered": {k: KIND_WORDS[k] for k in kinds}, "clean_models": cfg.n_clean,
@@ -337,7 +362,7 @@ def _population_rows(ctx, kinds: tuple, name: str, *, adaptive=False, caveat="",
                 _tm(adaptive), params={**params, "check": "the validator's calibrated deploy/reject decision (all three checks)",
                                        "measures": "AUC of the binary decision: (1 + rejected tampered share - "
                                                    "rejected clean share) / 2; 0.5 = rejects at random"},
-                extra=extra, info=info, caveat=caveat, headline=headline),
+                extra=extra, info=info, caveat=caveat or SHADOW_CAVEAT, headline=headline),
             row(f"{name}_deployed_trigger_success", "attack_success_rate", _trigger_points(ctx, kinds, "none"),
                 _trigger_points(ctx, kinds, "validated"), _tm(adaptive),
                 params={**params, "measures": "trigger success of the deployed model over (tampered model, "
