@@ -86,3 +86,35 @@ def run_cli_process(*args: str, cwd: str | None = None, input: str | None = None
 @pytest.fixture
 def cli():
     return run_cli
+
+
+# -- tiny hand-made inputs shared by several test files ---------------------------------------
+
+def uses_bundle(steps) -> dict:
+    """A STIX bundle of one technique, one case study and the `uses` link between them,
+    whose step list is `steps` (as `x_atlaskb_steps`)."""
+    ext = lambda i: [{"source_name": "mitre-atlas", "external_id": i}]  # noqa: E731
+    return {"type": "bundle", "id": "bundle--1", "objects": [
+        {"type": "attack-pattern", "id": "attack-pattern--1", "name": "Tech", "external_references": ext("AML.T0001")},
+        {"type": "campaign", "id": "campaign--1", "name": "Study", "external_references": ext("AML.CS0001")},
+        {"type": "relationship", "id": "relationship--1", "relationship_type": "uses",
+         "source_ref": "campaign--1", "target_ref": "attack-pattern--1", "x_atlaskb_steps": steps},
+    ]}
+
+
+def tiny_release(tmp_path) -> str:
+    """An ATLAS.yaml release of one tactic and one technique; its path."""
+    path = tmp_path / "ATLAS.yaml"
+    path.write_text("id: ATLAS\nmatrices:\n- id: ATLAS\n  tactics:\n  - {id: AML.TA0001, name: Staging}\n"
+                    "  techniques:\n  - {id: AML.T0001, name: T, tactics: [AML.TA0001]}\n  mitigations: []\n",
+                    encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture
+def nameless_vault(tmp_path):
+    """A mitigation linking to a technique known only by its ID (so with no name)."""
+    (tmp_path / "m.md").write_text(
+        '---\ntitle: "ACME.M0005: Thing"\ntype: mitigation\n---\n# ACME.M0005: Thing\n\n'
+        "## Techniques (1)\n\n- [[techniques/zz|ACME.T0009]] — x\n", encoding="utf-8")
+    return str(tmp_path)

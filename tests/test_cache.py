@@ -14,7 +14,7 @@ import atlaskb
 from atlaskb import cache, coverage
 from atlaskb import queries as q
 from atlaskb.sources import default_sources
-from conftest import REPO, run_cli
+from conftest import FIXTURES, REPO, run_cli
 
 
 @pytest.fixture
@@ -211,6 +211,32 @@ def test_cli_output_identical_warm_and_cold(cache_home, monkeypatch, fmt):
         warm = run_cli(*command, "--format", fmt)
         assert cold == warm, command
         assert cold[0] == 0
+
+
+def test_lint_and_import_answer_alike_warm_and_cold(cache_home, monkeypatch, tmp_path, atlas_yaml_56):
+    """lint and import load through `atlaskb.load` too: from the cache, lint still sees
+    which side stated each link (`declared`, `page_source`) and import writes the same vault."""
+    import filecmp
+
+    vaults = [str(FIXTURES / "vault_v2"), str(FIXTURES / "vault_defects")]
+    results = []
+    for state in ("cold", "warm", "warm"):
+        if state == "cold":
+            monkeypatch.setenv("ATLASKB_NO_CACHE", "1")
+        else:
+            monkeypatch.delenv("ATLASKB_NO_CACHE", raising=False)
+        out = tmp_path / f"vault-{len(results)}"
+        lints = [run_cli("--source", v, "lint", "--format", "json") for v in vaults]
+        code, _, err = run_cli("import", "atlas-yaml", str(atlas_yaml_56), "--out", str(out), "--facts-only")
+        results.append((lints, code, err.replace(str(out), "OUT"), out))
+    assert all(cache.get(cache.cache_key([v])) is not None for v in vaults)  # the warm runs had one
+    lints, code, err, first = results[0]
+    assert [c for c, _, _ in lints] == [0, 1] and code == 0
+    assert '"one-sided"' in lints[0][1] and '"subtechnique-cycle"' in lints[1][1]
+    for other in results[1:]:
+        assert other[:3] == (lints, code, err)
+        cmp = filecmp.dircmp(first, other[3])
+        assert not (cmp.diff_files or cmp.left_only or cmp.right_only)
 
 
 def test_query_path_does_not_import_networkx(cache_home):

@@ -80,3 +80,8 @@ def test_profile_notes_and_strengths_show_for_mitigations_named_not_by_id(tmp_pa
     rows = [line.split(",") for line in out.splitlines() if line.startswith("Deployed mitigations,")]
     assert [r[1:5] for r in rows] == [["AML.M0003", "Model Hardening", "0.5", "adv training"],
                                                 ["AML.M0015", "Adversarial Input Detection", "0.25", "detector"]]
+
+
+def test_coverage_of_a_technique_id_names_its_type():
+    code, _, err = run_cli("coverage", "--have", "AML.T0043")
+    assert code == 1 and "AML.T0043 is a technique, not a mitigation" in err

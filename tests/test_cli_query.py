@@ -12,7 +12,7 @@ import re
 import pytest
 import yaml
 
-from conftest import run_cli, run_cli_process
+from conftest import FIXTURES, run_cli, run_cli_process
 
 ANSI = re.compile(r"\x1b\[")
 
@@ -307,3 +307,49 @@ def test_csv_lines_end_the_same_in_every_command():
     for args in (("mitigations", "AML.T0043.002"), ("export", "csv", "--what", "mitigates")):
         out = ok(*args, *(("--format", "csv") if args[0] != "export" else ()))
         assert "\r" not in out and out.count("\n") > 1
+
+
+# -- broken graphs, empty, ambiguous and prefix-less queries ----------------------------------
+
+@pytest.mark.parametrize("args", [
+    ("show", "ACME.T0001.001"),
+    ("coverage", "--have", "ACME.M0001"),
+    ("export", "navigator", "--score", "coverage", "--have", "ACME.M0001"),
+])
+def test_commands_survive_a_subtechnique_cycle(args):
+    code, out, err = run_cli("--source", str(FIXTURES / "vault_defects"), *args)
+    assert code == 0, err
+    assert "internal error" not in err and "Recursion" not in err
+
+
+def test_empty_argument_is_a_usage_error(nameless_vault):
+    code, out, err = run_cli("--source", nameless_vault, "show", "")
+    assert code == 2 and out == "" and "empty" in err
+    code, out, err = run_cli("search", " ")
+    assert code == 2 and out == "" and "word" in err
+
+
+def test_ambiguous_partial_name_says_so():
+    code, _, err = run_cli("show", "adversarial")
+    assert code == 1 and "ambiguous" in err and "did you mean" in err and "no object matches" not in err
+    code, _, err = run_cli("show", "poison")  # 17 hits: the closest names are offered first
+    assert code == 1 and "AML.T0020 (Poison Training Data)" in err and "(or 12 more)" in err
+
+
+def test_show_json_shape_follows_the_arguments_not_their_dedup():
+    for args in (("AML.T0051", "AML.T0051"), ("AML.T0051", "aml.t0051")):
+        code, out, err = run_cli("show", *args, "--format", "json")
+        assert code == 0, err
+        data = json.loads(out)
+        assert isinstance(data, list) and [d["id"] for d in data] == ["AML.T0051"]
+
+
+def test_ids_without_the_aml_prefix_resolve_as_site_build_takes_them():
+    code, out, err = run_cli("coverage", "--have", "m0006", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["have"] == ["AML.M0006"]
+    code, out, err = run_cli("mitigations", "T0043.002", "--format", "json")
+    assert code == 0, err
+    assert {r["technique"] for r in json.loads(out)} == {"AML.T0043.002"}
+    code, _, err = run_cli("mitigations", "M0003")
+    assert code == 1 and "AML.M0003 is a mitigation" in err

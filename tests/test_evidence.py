@@ -99,6 +99,6 @@ def test_missing_top_level_keys_are_listed():
     ({**_doc([_result()]), "mitigation": {"id": "AML.M0006"}}, "'mitigation' is not an ID string"),
 ])
 def test_ids_of_the_wrong_type_are_refused_not_a_crash(tmp_path, doc, message):
-    """A list or mapping where an ID belongs used to reach the graph lookup (TypeError)."""
+    """A list or mapping where an ID belongs is refused before any graph lookup."""
     with pytest.raises(SourceError, match=message):
         load_evidence(_write(tmp_path, doc))

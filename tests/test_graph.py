@@ -101,3 +101,11 @@ def test_unknown_nodes_raise_key_error():
     for call in (lambda: g.nodes["x"], lambda: list(g.successors("x")), lambda: g["x"], lambda: g.edges["x", "y", "k"]):
         with pytest.raises(KeyError):
             call()
+
+
+def test_networkx_algorithms_on_it_point_to_to_networkx():
+    g = _build(AtlasGraph())
+    with pytest.raises(AttributeError, match="to_networkx"):
+        nx.descendants(g, "AML.M0001")
+    assert nx.descendants(g.to_networkx(), "AML.M0001") == {"AML.T0001", "AML.T0001.001", "AML.TA0001"}
+    assert not hasattr(g, "__networkx_backend__") and not hasattr(g, "pred")

@@ -275,6 +275,31 @@ def test_next_run_removes_only_stale_leftovers_that_atlaskb_made(tmp_path, tiny_
         live.wait()
 
 
+def test_a_run_killed_as_it_made_its_folder_leaves_nothing_behind(tmp_path, tiny_kb):
+    """Killed between making its temporary folder and writing the owner record: the folder
+    is empty, but its name carries the PID, so the next run removes it; an empty folder of
+    a live process, or one that holds anything but that record's temporary file, stays."""
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        dead = dead_pid()
+        killed = tmp_path / f".site.tmp-{dead}-abc"
+        killed.mkdir()
+        (killed / f".{fsutil.OWNER}.x1y2").write_text('{"writ', encoding="utf-8")  # cut mid-write
+        old_killed = tmp_path / f".site.old-{dead_pid()}-def"
+        old_killed.mkdir()
+        running = tmp_path / f".site.tmp-{live.pid}-ghi"
+        running.mkdir()
+        holding = tmp_path / f".site.tmp-{dead}-jkl"
+        holding.mkdir()
+        (holding / "notes.txt").write_text("mine", encoding="utf-8")
+        build_site(tiny_kb, str(tmp_path / "site"))
+        assert not killed.exists() and not old_killed.exists()
+        assert running.is_dir() and (holding / "notes.txt").read_text(encoding="utf-8") == "mine"
+    finally:
+        live.kill()
+        live.wait()
+
+
 def test_a_killed_swap_gives_back_the_users_entries(tmp_path, tiny_kb):
     """Killed while moving the user's CNAME into the new site: the next run puts it back."""
     site = tmp_path / "site"

@@ -11,6 +11,7 @@ import atlaskb
 from atlaskb import queries as q
 from atlaskb.errors import NotFound
 from atlaskb.resources import bundled_vault
+from conftest import FIXTURES
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +122,19 @@ def test_name_of_never_fails(with_overlay):
     assert q.name_of(with_overlay, "AML.T0043") == "Craft Adversarial Data"
     assert q.name_of(with_overlay, "AML.T0000.999") == ""
     assert q.named(with_overlay, "ACME.M0001") == {"id": "ACME.M0001", "name": "Prompt Firewall"}
+
+
+# -- queries on broken or thin graphs ---------------------------------------------------------
+
+def test_tactics_of_ends_on_a_subtechnique_cycle():
+    """A cycle of sub-technique links (lint reports it) must not crash the queries."""
+    kb = atlaskb.load(str(FIXTURES / "vault_defects"))
+    assert q.tactics_of(kb, "ACME.T0001.001") == []
+
+
+def test_empty_query_never_matches_a_nameless_object(nameless_vault):
+    kb = atlaskb.load(nameless_vault)
+    assert kb.graph.nodes["ACME.T0009"].get("name", "") == ""
+    for blank in ("", "  "):
+        with pytest.raises(NotFound):
+            q.resolve(kb, blank)

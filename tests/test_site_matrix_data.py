@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from site_support import make_evidence_dir
 
-import atlaskb
 from atlaskb import coverage, queries
 from atlaskb.site import build_site
 

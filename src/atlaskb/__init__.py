@@ -5,7 +5,10 @@ __version__ = "0.1.0"
 
 def load(*sources: str):
     """Load sources (vault folders, page files, ATLAS.yaml releases, STIX bundles), in
-    order, into one KnowledgeBase; no sources means the bundled ATLAS vault.
+    order, into one KnowledgeBase; no sources means the bundled ATLAS vault. The one way
+    to get a knowledge base: every CLI command loads through here. ``kb.graph`` is an
+    `atlaskb.graph.AtlasGraph` (networkx's read API without importing networkx);
+    ``kb.to_networkx()`` gives a networkx.MultiDiGraph.
 
     Problems in the input never raise: they are collected in ``kb.findings``. Only a
     source that does not exist raises ``atlaskb.errors.SourceError``.

@@ -24,7 +24,8 @@ This module is the one home of the rule for every `--out`:
 4. Temporary folders (`.NAME.tmp-*`, `.NAME.old-*`) carry an owner file naming the
    process that made them. A later run for the same output removes those whose process
    is gone, first putting back any user entries they were carrying; a folder without that
-   owner file, or whose process still runs, is never touched.
+   owner file, or whose process still runs, is never touched, except an empty one whose
+   name (`.NAME.tmp-PID-*`) names a process that is gone: a run killed as it made it.
 """
 
 from __future__ import annotations
@@ -235,6 +236,51 @@ def _write_owner(folder: str, target: str, carried: list | None = None) -> None:
     atomic_write(os.path.join(folder, OWNER), json.dumps(_owner_doc(target, carried or [])))
 
 
+def _owned_temp_dir(target: str, kind: str) -> str:
+    """A new `.NAME.<kind>-PID-*` folder beside `target` holding its owner file. The record
+    is made before the folder and the PID is in the name: a run killed between the two
+    steps leaves an empty folder that `clean_leftovers` can still tell is orphaned."""
+    import tempfile
+
+    record = json.dumps(_owner_doc(target, []))
+    folder = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.{kind}-{os.getpid()}-",
+                              dir=os.path.dirname(target))
+    atomic_write(os.path.join(folder, OWNER), record)
+    return folder
+
+
+def _orphaned_empty(folder: str, suffix: str) -> bool:
+    """Whether `folder` (named `.NAME.<kind>-<suffix>`) is one a killed run had just made,
+    now removed: its name's PID names no process, and it holds nothing but, at most, the
+    temporary file of its owner record. Removing it removes nothing of anyone's."""
+    pid = suffix.split("-", 1)[0]
+    if not pid.isdigit() or int(pid) in (0, os.getpid()) or _alive(int(pid)) is not False:
+        return False
+    try:
+        entries = os.listdir(folder)
+        if any(not e.startswith(f".{OWNER}.") for e in entries):
+            return False
+        for e in entries:
+            os.remove(os.path.join(folder, e))
+        os.rmdir(folder)
+        return True
+    except OSError:
+        return False
+
+
+def _alive(pid: int) -> bool | None:
+    """Whether process `pid` exists (True also for another user's); None when it cannot be told."""
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    except (OverflowError, ValueError):
+        return None
+
+
 def _stale_owner(folder: str, target: str) -> dict | None:
     """The owner record of a temporary folder when atlaskb made it for `target` and the
     process that made it is gone; None when in doubt (no record, another host, alive)."""
@@ -257,14 +303,8 @@ def _stale_owner(folder: str, target: str) -> dict | None:
     pid = doc["pid"]
     if pid <= 0 or pid == os.getpid():
         return None  # 0 and negative numbers name process groups, not a process
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-        alive = True
-    except ProcessLookupError:
-        alive = False
-    except PermissionError:
-        alive = True  # another user's process
-    except (OverflowError, ValueError):
+    alive = _alive(pid)
+    if alive is None:
         return None
     if alive and doc.get("start") is not None and _process_start(pid) not in (None, doc["start"]):
         alive = False  # the PID was reused by another process
@@ -291,6 +331,8 @@ def clean_leftovers(target: str) -> list[str]:
                 continue
             owner = _stale_owner(folder, target)
             if owner is not None and _settle(folder, target, kind, owner["carried"]):
+                removed.append(folder)
+            elif owner is None and _orphaned_empty(folder, name[len(f".{base}.{kind}-"):]):
                 removed.append(folder)
     return removed
 
@@ -367,16 +409,14 @@ def output_dir(out: str, kind: str, label: str) -> Iterator[str]:
     On an exception the temporary folder is removed and `out` is untouched.
     """
     import shutil
-    import tempfile
 
     plan = plan_replace(out, kind, label)
     target = plan.target
     parent = os.path.dirname(target)
     os.makedirs(parent, exist_ok=True)
     clean_leftovers(target)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.tmp-", dir=parent)
+    tmp = _owned_temp_dir(target, "tmp")
     try:
-        _write_owner(tmp, target)
         yield tmp
         write_manifest(tmp, kind)
         plan = plan_replace(out, kind, label, plan.verified)
@@ -396,7 +436,6 @@ def _swap(tmp: str, plan: Plan) -> None:
     was. A failure puts everything back as it was; a kill part-way is put back by the
     next run (`clean_leftovers`), which is why the journal is written first."""
     import shutil
-    import tempfile
 
     target = plan.target
     moved: list = []
@@ -408,8 +447,7 @@ def _swap(tmp: str, plan: Plan) -> None:
                 os.replace(os.path.join(target, entry), os.path.join(tmp, entry))
                 moved.append(entry)
         if plan.exists:
-            old = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.old-", dir=os.path.dirname(target))
-            _write_owner(old, target)
+            old = _owned_temp_dir(target, "old")
             os.replace(target, os.path.join(old, _PREVIOUS))
         os.replace(tmp, target)
     except BaseException:

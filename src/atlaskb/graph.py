@@ -105,6 +105,15 @@ class AtlasGraph:
             for v, keydict in nbrs.items():
                 self._pred[v][u] = keydict
 
+    def __getattr__(self, name: str):
+        """Only for names AtlasGraph lacks (networkx's algorithms ask for `pred`, `adj`,
+        `neighbors` ...): say where the full networkx API is."""
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise AttributeError(f"AtlasGraph has no {name!r}: it offers the part of networkx's MultiDiGraph "
+                             "API atlaskb uses; for networkx's algorithms use kb.to_networkx() "
+                             "(AtlasGraph.to_networkx()), a networkx.MultiDiGraph")
+
     # -- reading ----------------------------------------------------------------------------
     def __contains__(self, n: object) -> bool:
         try:

@@ -208,8 +208,8 @@ def test_an_overlay_page_is_not_one_sided_against_the_vault_it_overlays(tmp_path
 
 
 def test_unreadable_dates_and_maturity_are_reported_and_abbreviations_read(vault):
-    """Review: `13/05/2021` and `Realised` used to pass silently (the date kept raw, the
-    technique ranked as of unknown maturity); `Sept 3, 2024` was not normalised."""
+    """`13/05/2021` and `Realised` are reported, never kept silently (a raw date, a
+    technique ranked as of unknown maturity); `Sept 3, 2024` is normalised."""
     kb = load_with(vault, "odd.md", (
         '---\ntitle: "ACME.T0007: Odd"\n---\n# ACME.T0007: Odd\n\n## Metadata\n\n'
         "- **Created:** 13/05/2021\n- **Last Modified:** Sept 3, 2024\n- **Maturity:** Realised\n"

@@ -1,5 +1,6 @@
-"""`atlaskb import atlas-yaml`: a release becomes a vault that loads back into the same
-graph; `--facts-only` carries no MITRE prose; the bundled vault is exactly its output."""
+"""`atlaskb import`: a release becomes a vault that loads back into the same graph;
+`--facts-only` carries no MITRE prose; the bundled vault is exactly its output; --out is
+replaced as a whole, and only when it is a vault atlaskb wrote."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 import atlaskb
 from atlaskb.resources import data_dir
-from conftest import run_cli
+from conftest import run_cli, tiny_release
 
 
 def graph_facts(kb, with_text=True):
@@ -136,9 +137,9 @@ def test_release_that_is_not_yaml(tmp_path):
 
 
 def test_release_fields_of_the_wrong_shape_make_no_junk_objects(tmp_path):
-    """Review: a lone string where a list belongs was iterated character by character
-    (`techniques: "AML.T0001"` made objects ".", "0", "A" ...), and a mapping where an ID
-    belongs became an object named after its repr."""
+    """A lone string where a list belongs (`techniques: "AML.T0001"`) is not iterated
+    character by character into objects ".", "0", "A" ...; a mapping where an ID belongs
+    never becomes an object named after its repr."""
     path = tmp_path / "ATLAS.yaml"
     path.write_text(
         "id: ATLAS\nmatrices:\n- id: ATLAS\n  tactics:\n  - {id: AML.TA0001, name: Staging}\n"
@@ -182,3 +183,24 @@ def test_unusable_release_file_is_a_warning_not_a_version(tmp_path, text):
     kb = atlaskb.load(str(tmp_path))
     assert "version" not in kb.sources[0]
     assert [f.file for f in kb.findings] == [RELEASE_FILE]
+
+
+# -- --out is replaced as a whole: never a folder holding other things -----------------------
+
+def test_import_refuses_to_replace_a_folder_that_is_not_a_vault(tmp_path):
+    release = tiny_release(tmp_path)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "notes.txt").write_text("mine", encoding="utf-8")
+    code, _, err = run_cli("import", "atlas-yaml", release, "--out", str(project))
+    assert code == 2 and "notes.txt" in err
+    assert (project / "notes.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_import_may_replace_a_vault_it_wrote_before(tmp_path):
+    release = tiny_release(tmp_path)
+    out = tmp_path / "vault"
+    for _ in range(2):
+        code, _, err = run_cli("import", "atlas-yaml", release, "--out", str(out))
+        assert code == 0, err
+    assert atlaskb.load(str(out)).graph.has_node("AML.T0001")
