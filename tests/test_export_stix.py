@@ -94,7 +94,7 @@ def test_import_stix_reports_defects_and_imports_the_rest(tmp_path):
     assert kb.graph.has_edge("AML.M0000", "AML.T0000.000", key="mitigates")
 
 
-# -- fit with MITRE's tools (issue 15) ----------------------------------------------------
+# -- fit with MITRE's tools (mitreattack-python, stix2) -----------------------------------
 
 
 @pytest.fixture

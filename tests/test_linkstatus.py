@@ -13,7 +13,7 @@ import pytest
 
 from atlaskb import load
 from atlaskb import linkstatus as ls
-from atlaskb.coverage import compute, recommend
+from atlaskb.coverage import claimed_as_list, compute, recommend
 from atlaskb.errors import SourceError, UsageError
 
 M6_LINKS = ["AML.T0010.001", "AML.T0010.003", "AML.T0015", "AML.T0014", "AML.T0043", "AML.T0043.000",
@@ -220,6 +220,18 @@ def test_require_supported_counts_only_supported_links(kb, m6_evidence):
     claimed = compute(kb, ["AML.M0006", "AML.M0015"], evidence=m6_evidence)
     assert set(claimed["claimed"]) == set(result["claimed"])
     assert {t for t, c in result["claimed"].items() if c["status"] == ls.SUPPORTED} == set(result["covered"])
+
+
+def test_claimed_as_list_names_each_claimed_technique_and_keeps_the_counted_ones(kb, m6_evidence):
+    result = compute(kb, ["AML.M0006", "AML.M0015"], evidence=m6_evidence, require="supported")
+    listed = claimed_as_list(kb, result)
+    assert [c["id"] for c in listed["claimed"]] == list(result["claimed"])
+    t15 = next(c for c in listed["claimed"] if c["id"] == "AML.T0015")
+    assert t15["name"] == kb.graph.nodes["AML.T0015"]["name"] and t15["counted"] is False
+    assert {m["id"]: m["name"] for m in t15["mitigations"]} == {
+        m: kb.graph.nodes[m]["name"] for m in ("AML.M0006", "AML.M0015")}
+    assert [c["id"] for c in listed["covered"]] == result["covered"] == ["AML.T0043.000", "AML.T0043.002"]
+    assert listed["totals"] == result["totals"] and isinstance(result["claimed"], dict)  # input untouched
 
 
 def test_require_supported_needs_evidence(kb):

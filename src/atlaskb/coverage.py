@@ -348,6 +348,18 @@ def compute(kb, have, strength: dict[str, float] | None = None, evidence=None,
     return result
 
 
+def claimed_as_list(kb, result: dict) -> dict:
+    """`compute`'s answer with evidence as `coverage --format json` gives it: `claimed`
+    becomes a list of ``{"id", "name", "status", "counted", "mitigations": [{"id",
+    "name", "status", "reason"}]}`` in the same order, and `covered` the claimed
+    techniques that count (objects, not IDs). Readers of a list want the names there."""
+    name = q.name_of
+    claimed = [{"id": t, "name": name(kb, t), "status": c["status"], "counted": c["counted"],
+                "mitigations": [{**m, "name": name(kb, m["id"])} for m in c["mitigations"]]}
+               for t, c in result["claimed"].items()]
+    return {**result, "claimed": claimed, "covered": [c for c in claimed if c["counted"]]}
+
+
 def _add_evidence(kb, result: dict, ids: list[str], strengths: dict[str, float], evidence, require: str) -> None:
     """The claimed techniques with their links' statuses, and totals per status."""
     claimed_levels = _levels(kb, ids, strengths)
@@ -445,4 +457,5 @@ def _greedy(kb, picks: list, top: int, candidates: dict, residual: dict, uncover
             uncovered.discard(t)
 
 
-__all__ = ["Deployed", "Profile", "load_profile", "resolve_deployed", "compute", "recommend", "technique_weight", "MATURITY_FACTOR", "NotFound"]
+__all__ = ["Deployed", "Profile", "load_profile", "resolve_deployed", "compute", "claimed_as_list", "recommend",
+           "technique_weight", "MATURITY_FACTOR", "NotFound"]

@@ -40,6 +40,7 @@ from atlaskb.model import (
     ObjectRecord,
     Ref,
     SourceResult,
+    id_candidates,
     id_sort_key,
     is_id,
     parent_of_id,
@@ -75,12 +76,11 @@ class KnowledgeBase:
             return None
         if key in self.graph:
             return key
-        k = key.strip()
-        for candidate in (k, k.upper(), f"AML.{k.upper()}"):
+        for candidate in id_candidates(key):
             if candidate in self.graph:
                 return candidate
-        if "--" in k:
-            return self._stix_ids().get(k.lower())
+        if "--" in key:
+            return self._stix_ids().get(key.strip().lower())
         return None
 
     def get(self, object_id: str) -> dict | None:

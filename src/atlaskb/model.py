@@ -49,6 +49,15 @@ def is_id(text: str) -> bool:
     return bool(_ID_FULL_RE.match(text))
 
 
+def id_candidates(text: str) -> tuple[str, str, str]:
+    """The IDs a typed `text` may mean, in the order to try them: as written, in upper
+    case, and in upper case with the `AML.` prefix people leave out (`t0043.002` ->
+    `AML.T0043.002`). Surrounding spaces are dropped."""
+    written = text.strip()
+    upper = written.upper()
+    return written, upper, f"AML.{upper}"
+
+
 def id_hint(text: str) -> str:
     """For a message about `text` that is not an ID: ``" (written with non-ASCII
     characters; the ASCII form is AML.T0001)"`` when Unicode normalisation (NFKC) would

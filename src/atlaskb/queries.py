@@ -26,6 +26,7 @@ from atlaskb.model import (
     TACTIC,
     TECHNIQUE,
     USES,
+    id_candidates,
     id_sort_key,
     is_id,
 )
@@ -55,13 +56,11 @@ def resolve(kb: KnowledgeBase, query: str, obj_type: str | None = None) -> str:
     if not q:  # never an object, not even one whose name is unknown (empty)
         raise NotFound(query)
     candidates = kb.nodes_of_type(obj_type) if obj_type else sorted(kb.graph.nodes, key=id_sort_key)
-    if q.upper() in kb.graph and (obj_type is None or kb.graph.nodes[q.upper()].get("type") == obj_type):
-        return q.upper()
-    if q in kb.graph and (obj_type is None or kb.graph.nodes[q].get("type") == obj_type):
-        return q
-    short = f"AML.{q.upper()}"  # `T0043.002`, `M0006`: ATLAS IDs without their prefix (as `site` takes them)
-    if short in kb.graph and (obj_type is None or kb.graph.nodes[short].get("type") == obj_type):
-        return short
+    as_ids = id_candidates(q)
+    typed = next((c for c in as_ids
+                  if c in kb.graph and (obj_type is None or kb.graph.nodes[c].get("type") == obj_type)), None)
+    if typed is not None:
+        return typed
     low = q.lower()
     exact = [n for n in candidates if (kb.graph.nodes[n].get("name") or "").lower() == low]
     if len(exact) == 1:
@@ -70,7 +69,7 @@ def resolve(kb: KnowledgeBase, query: str, obj_type: str | None = None) -> str:
     if len(partial) == 1:
         return partial[0]
     if obj_type is not None and not partial:
-        for other in (q.upper(), short):
+        for other in as_ids[1:]:
             if other in kb.graph:  # the ID exists, as another type of object: say so
                 raise NotFound(query, actual_type=kb.graph.nodes[other].get("type"), wanted_type=obj_type,
                                object_id=other)
@@ -157,8 +156,7 @@ def checked(kb: KnowledgeBase, object_id: str, obj_type: str | None = None) -> s
     if object_id in kb.graph:
         found: str | None = object_id
     elif isinstance(object_id, str):
-        q = object_id.strip()
-        found = next((c for c in (q.upper(), f"AML.{q.upper()}") if c in kb.graph), None)
+        found = next((c for c in id_candidates(object_id) if c in kb.graph), None)
     else:
         found = None
     if found is None:

@@ -86,6 +86,12 @@ def warn_load_problems(findings, label: str | None = None) -> None:
                    "run `atlaskb --source ... lint` for details", err=True)
 
 
+def comma_list(values) -> list[str]:
+    """A repeatable option's values, each also comma-separated (`--have A,B --have C`), as
+    one list in the order given; blanks dropped."""
+    return [x.strip() for chunk in values for x in chunk.split(",") if x.strip()]
+
+
 class AppContext:
     """What every command shares: the sources asked for and the loaded knowledge base."""
 

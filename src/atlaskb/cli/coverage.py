@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import click
 
-from atlaskb.cli import pass_app
+from atlaskb.cli import comma_list, pass_app
 from atlaskb.cli.linkstatus import evidence_option, read_evidence, status_text
 from atlaskb.cli.paths import SafePath
 from atlaskb.cli.output import KeepOrder, Table, emit, format_option
-from atlaskb.coverage import percent, resolve_deployed
+from atlaskb.coverage import claimed_as_list, percent, resolve_deployed
 
 HAVE_HELP = "Deployed mitigations (IDs or names), comma-separated or repeated. `--have ''` means none."
 PROFILE_HELP = "YAML profile listing the deployed mitigations (with optional note and strength)."
@@ -21,23 +21,19 @@ PROFILE_HELP = "YAML profile listing the deployed mitigations (with optional not
 def deployed_options(have_help: str = HAVE_HELP, profile_help: str = PROFILE_HELP):
     """--have and --profile, the deployed mitigations, declared once for every command
     that takes them (`coverage`, `recommend`, `site build`, `export navigator`); each
-    command's help says what they do there. Read them with `deployed` or `have_items`."""
+    command's help says what they do there. Read them with `deployed` (or
+    `cli.comma_list` for --have alone)."""
     def decorate(command):
         command = click.option("--profile", "profile_path", type=SafePath(dir_okay=False), help=profile_help)(command)
         return click.option("--have", "have", multiple=True, metavar="M1,M2,...", help=have_help)(command)
     return decorate
 
 
-def have_items(have) -> list[str]:
-    """--have values, comma-separated or repeated, as a list of mitigations as written."""
-    return [x.strip() for chunk in have for x in chunk.split(",") if x.strip()]
-
-
 def deployed(have: tuple[str, ...], profile_path: str | None) -> tuple[list[str], dict, dict]:
     """The mitigations in place from --have and/or --profile: (ids, notes, strengths)."""
     if not have and not profile_path:
         raise click.UsageError("say what is deployed: --have M1,M2,... or --profile FILE (`--have ''` for none)")
-    items = have_items(have)
+    items = comma_list(have)
     notes: dict[str, str] = {}
     strength: dict[str, float] = {}
     if profile_path:
@@ -110,7 +106,7 @@ def coverage(app, have, profile_path, evidence_dirs, require, gap_count, fmt):
                ("ratio", "Ratio")], tactic_rows, title="Coverage by tactic", caption=summary),
     ]
     if evidence is not None:
-        result = _with_statuses(kb, result)
+        result = claimed_as_list(kb, result)
         tables += _status_tables(result, require)
     else:
         tables.append(_covered_table(kb, result, strength))
@@ -135,16 +131,6 @@ def _covered_table(kb, result: dict, strength: dict) -> Table:
         rows.append({"id": t, "name": q.full_name(kb, t), "level": result["level"].get(t, 1.0), "by": ", ".join(by)})
     cols = [("id", "ID"), ("name", "Name")] + ([("level", "Level")] if strength else []) + [("by", "Covered by")]
     return Table(cols, rows, title=f"Covered techniques ({len(rows)})")
-
-
-def _with_statuses(kb, result: dict) -> dict:
-    """The JSON answer with evidence: `covered` and `claimed` as technique objects."""
-    from atlaskb.queries import name_of
-
-    claimed = [{"id": t, "name": name_of(kb, t), "status": c["status"], "counted": c["counted"],
-                "mitigations": [{**m, "name": name_of(kb, m["id"])} for m in c["mitigations"]]}
-               for t, c in result["claimed"].items()]
-    return {**result, "claimed": claimed, "covered": [c for c in claimed if c["counted"]]}
 
 
 def _status_tables(result: dict, require: str) -> list[Table]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from atlaskb.cli import pass_app
+from atlaskb.cli import comma_list, pass_app
 from atlaskb.cli.paths import OutPath
 from atlaskb.cli.output import Table, counted, emit, format_option
 
@@ -66,7 +66,7 @@ def run(app, mitigation, techniques, backend, device, quick, seeds, dataset, div
     from atlaskb.defenses import runner
     from atlaskb.fsutil import shown
 
-    techs = [t.strip() for v in techniques for t in v.split(",") if t.strip()]
+    techs = comma_list(techniques)
     request = runner.Request(mitigation, tuple(techs), backend=backend, device=device, quick=quick, seeds=seeds,
                              dataset=dataset, diversity=diversity)
     doc = runner.run(request, out=out, names=_names(app))
@@ -116,7 +116,7 @@ def sweep(app, mitigations, techniques, seeds, quick, backend, device, dataset, 
     from atlaskb.defenses import sweep as sweep_mod
     from atlaskb.fsutil import shown
 
-    techs = [t.strip() for v in techniques for t in v.split(",") if t.strip()]
+    techs = comma_list(techniques)
     on_tty = sys.stderr.isatty()
     report = sweep_mod.sweep(mitigations, techs, out=out, seeds=seeds, quick=quick, backend=backend,
                              device=device, dataset=dataset, executor=executor, workers=workers,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from atlaskb.cli import pass_app
+from atlaskb.cli import comma_list, pass_app
 from atlaskb.cli.coverage import deployed_options
 from atlaskb.cli.paths import OutPath, SafePath
 from atlaskb.errors import AtlasError, UsageError
@@ -29,7 +29,6 @@ def site():
 @pass_app
 def build(app, out, have, profile_path, evidence_dir, templates_dir):
     """Write the site to OUT; open OUT/index.html in a browser (no server needed)."""
-    from atlaskb.cli.coverage import have_items
     from atlaskb.coverage import resolve_deployed
     from atlaskb.fsutil import shown
     from atlaskb.site import build_site
@@ -37,7 +36,7 @@ def build(app, out, have, profile_path, evidence_dir, templates_dir):
     if have and profile_path:
         raise UsageError("give either --have or --profile, not both")
     kb = app.kb
-    have_ids = resolve_deployed(kb, have_items(have)).ids if have else None
+    have_ids = resolve_deployed(kb, comma_list(have)).ids if have else None
     profile = _load_profile(profile_path) if profile_path else None
     try:
         result = build_site(kb, out, have=have_ids, profile=profile, evidence_dir=list(evidence_dir) or None,

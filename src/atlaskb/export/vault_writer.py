@@ -15,7 +15,7 @@ import os
 from atlaskb import queries
 from atlaskb.fsutil import output_dir, plan_replace
 from atlaskb.kb import KnowledgeBase
-from atlaskb.sources.vault import page_slug as slugify
+from atlaskb.sources.vault import page_slug
 from atlaskb.sources.vault import BOLD_FIELD_RE, LIST_ITEM_RE, RELEASE_FILE, _heading, _is_fence
 from atlaskb.model import (
     ACHIEVES,
@@ -116,7 +116,7 @@ class _Layout:
 
         def claim(path: str, object_id: str) -> str:
             if path in used:
-                path = f"{path}-{slugify(object_id)}"
+                path = f"{path}-{page_slug(object_id)}"
             used.add(path)
             self.paths[object_id] = path
             return path
@@ -132,7 +132,7 @@ class _Layout:
             claim(f"techniques/{folder}/{self.slug(t)}", t)
         for t in subs:
             parent = queries.parent(kb, t)
-            base = self.paths.get(parent, f"techniques/no-tactic/{slugify(parent)}")
+            base = self.paths.get(parent, f"techniques/no-tactic/{page_slug(parent)}")
             claim(f"{base}/{self.slug(parent)}-{self.slug(t)}", t)
         for m in kb.nodes_of_type(MITIGATION):
             claim(f"mitigations/{self.slug(m)}", m)
@@ -140,7 +140,7 @@ class _Layout:
             claim(f"case-studies/{self.slug(c)}", c)
 
     def slug(self, object_id: str) -> str:
-        return slugify(self.kb.graph.nodes[object_id].get("name") or object_id) or slugify(object_id)
+        return page_slug(self.kb.graph.nodes[object_id].get("name") or object_id) or page_slug(object_id)
 
     def link(self, object_id: str, label: str) -> str:
         # A label holding `[[` or `]]` would end the link early or start another one.

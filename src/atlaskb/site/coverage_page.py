@@ -67,7 +67,9 @@ class CoverageView:
     strength: dict = field(default_factory=dict)  # resolved ID -> strength, where given
 
 
-def _number(value) -> str:
+def _short_number(value) -> str:
+    """A strength, weight or gain in its shortest form (`1.0` -> `1`, `0.25` -> `0.25`):
+    these are inputs and scores people compare, not measurements with a precision."""
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -116,7 +118,7 @@ def _summary(model: SiteModel, result: dict, deployed: coverage.Deployed) -> Cov
 
 def _have_rows(model: SiteModel, have: list, deployed: coverage.Deployed) -> list[dict]:
     return [{"ref": model.refs[mid], "techniques": len(model.techniques_mitigated.get(mid, [])),
-             "strength": _number(deployed.strength[mid]) if mid in deployed.strength else "1",
+             "strength": _short_number(deployed.strength[mid]) if mid in deployed.strength else "1",
              "note": deployed.notes.get(mid, "")}
             for mid in have]
 
@@ -132,11 +134,11 @@ def _add_tactic(model: SiteModel, view: CoverageView, tactic: str, entry: dict) 
 
 def _gap_rows(model: SiteModel, gaps: list[dict]) -> list[dict]:
     return [{"rank": rank, "ref": model.refs[gap["id"]], "maturity": gap.get("maturity") or "unknown",
-             "case_studies": gap.get("case_studies", 0), "weight": _number(gap.get("weight", ""))}
+             "case_studies": gap.get("case_studies", 0), "weight": _short_number(gap.get("weight", ""))}
             for rank, gap in enumerate(gaps, start=1)]
 
 
 def _recommendation_rows(model: SiteModel, picks: list[dict]) -> list[dict]:
-    return [{"ref": model.refs[pick["id"]], "gain": _number(pick["gain"]),
+    return [{"ref": model.refs[pick["id"]], "gain": _short_number(pick["gain"]),
              "newly_covered": [model.refs[t] for t in pick.get("newly_covered", [])]}
             for pick in picks]

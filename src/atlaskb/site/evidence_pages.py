@@ -94,6 +94,8 @@ class EdgeEvidence:
 
 
 def _number(value, digits: int = 3) -> str:
+    """A measured figure to a fixed number of decimals (`_DIGITS`), so that a column of
+    them lines up and a reader sees the precision; integers and text as they are."""
     if isinstance(value, bool) or value is None:
         return "" if value is None else str(value)
     if isinstance(value, int):
