@@ -13,12 +13,23 @@
   and backdoored with random triggers of its own making) scores a model's answers. The
   queries are fixed, not tuned as in the paper.
 - A held-out accuracy gate and a robustness gate are plain measurements (see m0008).
+
+Thresholds are never fixed constants: `calibrate_gate` sets the deploy/reject threshold
+on models the defender trained itself, clean and disjoint from every model it judges, at
+a stated false-positive rate, so that the gate rejects about that share of clean models by
+construction (`min_score_at_fpr` does the same for a gate on a score where higher is
+better). A constant such as "anomaly index above 2" ignores how the scores of clean models
+of this architecture and data actually spread, and rejected most clean models here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 import numpy as np
 
+from atlaskb.defenses.detectors import threshold_at_fpr
 from atlaskb.engine import train as T
 
 
@@ -72,11 +83,74 @@ def reverse_engineer(backend, net, x: np.ndarray, n_classes: int, *, steps: int,
     return best, best_success
 
 
+def median_and_spread(values) -> tuple[float, float]:
+    """Median and scaled median absolute deviation (the standard deviation for normal data)."""
+    v = np.asarray(values, np.float64)
+    med = float(np.median(v))
+    return med, 1.4826 * float(np.median(np.abs(v - med)))
+
+
 def anomaly_index(norms: np.ndarray) -> float:
     """How far the smallest norm lies below the median, in scaled median absolute deviations."""
-    med = float(np.median(norms))
-    mad = 1.4826 * float(np.median(np.abs(norms - med)))
-    return (med - float(norms.min())) / max(mad, 1e-9)
+    med, mad = median_and_spread(norms)
+    return (med - float(np.min(norms))) / max(mad, 1e-9)
+
+
+@dataclass(frozen=True)
+class CalibratedGate:
+    """A deploy/reject rule over several checks' scores (each: higher = more suspicious),
+    calibrated on the defender's own clean models.
+
+    The checks are combined by calibrating the combined decision's score, not by splitting
+    the false-positive budget (Bonferroni): each check's score is put on a common scale
+    (distance from the calibration models' median in scaled median absolute deviations),
+    the combined score is the largest of them (a model is rejected if any check finds it
+    unusual), and one threshold is the (1 - fpr) quantile of the combined score over the
+    calibration models. That spends the whole budget: Bonferroni would test each of k
+    checks at fpr / k, which with a few dozen calibration models is simply each check's
+    maximum, and rejects fewer clean models than stated when the checks are correlated.
+    With n calibration models the quantile (numpy's "higher") is the ceil(0.95 (n - 1)) + 1-th
+    smallest score, so a fresh clean model exchangeable with them lies above it with
+    probability at most about fpr (1/21 for n = 20, 2/41 for n = 40: the conformal bound).
+    """
+
+    center: Mapping[str, float]
+    spread: Mapping[str, float]
+    threshold: float
+    fpr: float
+
+    def score(self, scores: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The combined score of each model: its most unusual check."""
+        z = [(np.asarray(scores[c], np.float64) - self.center[c]) / self.spread[c] for c in self.center]
+        return np.max(z, axis=0)
+
+    def rejects(self, scores: Mapping[str, np.ndarray]) -> np.ndarray:
+        return self.score(scores) > self.threshold
+
+
+def calibrate_gate(clean_scores: Mapping[str, np.ndarray], fpr: float) -> CalibratedGate:
+    """The gate that rejects a share `fpr` of the clean calibration models (`clean_scores`:
+    check name -> one score per calibration model). Never pass it a tampered model's score:
+    the defender cannot know which supplied models are tampered, and a threshold fitted on
+    them would measure the validator on its own training answers."""
+    if not 0.0 < fpr < 1.0:
+        raise ValueError(f"the false-positive rate must be between 0 and 1, got {fpr}")
+    sizes = {len(s) for s in clean_scores.values()}
+    if len(sizes) != 1 or 0 in sizes:
+        raise ValueError("calibrating needs clean validation scores: the same number (> 0) for every check")
+    center, spread = {}, {}
+    for check, s in clean_scores.items():
+        s = np.asarray(s, np.float64)
+        center[check], mad = median_and_spread(s)
+        spread[check] = mad if mad > 0 else (float(np.std(s)) or 1.0)
+    gate = CalibratedGate(center, spread, 0.0, fpr)
+    return CalibratedGate(center, spread, threshold_at_fpr(gate.score(clean_scores), fpr), fpr)
+
+
+def min_score_at_fpr(good_scores, fpr: float) -> float:
+    """For a gate on a score where higher is better (robust accuracy): the value below
+    which only a share `fpr` of the defender's own good models lie."""
+    return -threshold_at_fpr(-np.asarray(good_scores, np.float64), fpr)
 
 
 def answer_features(backend, net, queries: np.ndarray) -> np.ndarray:
@@ -105,9 +179,12 @@ class MetaClassifier:
         return self
 
     def score(self, backend, net) -> float:
+        """The log-odds that `net` is tampered: monotone in the probability, so detection
+        AUCs are the same, but without the probability's pile-up near 0 and 1 that makes
+        a clean model's distance from the others meaningless when thresholds are calibrated."""
         if self.clf is None:
             raise ValueError("fit the meta-classifier on shadow models first")
-        return float(self.clf.predict_proba(answer_features(backend, net, self.queries)[None])[0, 1])
+        return float(self.clf.decision_function(answer_features(backend, net, self.queries)[None])[0])
 
 
 def make_queries(x_clean: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
