@@ -1,4 +1,5 @@
-"""Write a KnowledgeBase as a markdown vault in the format the vault loader reads.
+"""Write a KnowledgeBase as a markdown vault in the format the vault loader reads
+(docs/vault-format.md).
 
 Used by `atlaskb import atlas-yaml FILE --out DIR` and `atlaskb import stix`: with full text (a user's own copy,
 MITRE's prose included) or `facts_only` (IDs, names, dates, maturity, categories and
