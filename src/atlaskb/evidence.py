@@ -219,6 +219,7 @@ class Evidence(dict):
         self.meta: dict = {}
         self.paths: dict = {}  # (m, t) -> results.json path, for messages
         self.not_measured: dict = {}  # (m, t) -> reason, from the files' `not_measured` lists
+        self.quick = False  # some folder was measured with --quick (`is_quick`): indicative only
 
 
 SWEEP_MARKER = ".atlaskb-sweep.json"  # written by `defend sweep` (atlaskb.defenses.sweep)
@@ -255,6 +256,7 @@ def load_evidence(directories) -> Evidence:
     for directory in evidence_folders(directories):
         data = load_results(directory)
         path = results_path(directory)
+        ev.quick = ev.quick or is_quick(data)
         mitigation = data["mitigation"]
         meta = {k: data[k] for k in ("mitigation", "backend", "device", "dataset", "provenance", "clean_accuracy")}
         meta["directory"] = os.path.abspath(directory)
