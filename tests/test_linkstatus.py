@@ -291,6 +291,13 @@ def m6_dir(tmp_path):
     ], not_measured=[{"technique": "AML.T0031", "reason": "no such model here"}]))
 
 
+def test_tally_counts_every_status_in_statuses_order():
+    counts = ls.tally([ls.SUPPORTED, ls.UNMEASURED, ls.SUPPORTED])
+    assert list(counts) == list(ls.STATUSES)
+    assert counts[ls.SUPPORTED] == 2 and counts[ls.UNMEASURED] == 1 and sum(counts.values()) == 3
+    assert ls.tally([]) == {s: 0 for s in ls.STATUSES}
+
+
 def test_a_quick_evidence_folder_is_marked_indicative_in_statuses_and_show(kb, m6_dir, tmp_path):
     from conftest import run_cli
 

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 
 from atlaskb import queries as q
 from atlaskb.errors import NotFound, SourceError, UsageError
-from atlaskb.linkstatus import CLAIM_ONLY, STATUSES, SUPPORTED, best
+from atlaskb.linkstatus import CLAIM_ONLY, SUPPORTED, best, tally
 from atlaskb.model import MITIGATES, MITIGATION, TECHNIQUE, id_sort_key, is_id
 
 MATURITY_FACTOR = {"realized": 3.0, "demonstrated": 2.0, "feasible": 1.0}
@@ -366,8 +366,7 @@ def _add_evidence(kb, result: dict, ids: list[str], strengths: dict[str, float],
     result["require"] = require
     result["claimed"] = claimed
     result["totals"]["claimed"] = len(claimed)
-    for s in STATUSES:
-        result["totals"][s] = sum(1 for c in claimed.values() if c["status"] == s)
+    result["totals"].update(tally(c["status"] for c in claimed.values()))
 
 
 def recommend(kb, have, top: int = 5, strength: dict[str, float] | None = None, evidence=None,

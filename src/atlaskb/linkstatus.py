@@ -143,6 +143,13 @@ def best(statuses) -> str:
     return UNMEASURED
 
 
+def tally(statuses) -> dict[str, int]:
+    """How many of `statuses` are each status: every status, in `STATUSES` order, with
+    its count (0 included), so that totals read in the same order everywhere."""
+    found = list(statuses)
+    return {s: found.count(s) for s in STATUSES}
+
+
 # -- statuses of every link, from the evidence read ------------------------------------------
 
 @dataclass

@@ -185,12 +185,11 @@ def recommend(app, have, profile_path, evidence_dirs, rank, top, fmt):
     cols = [("rank", "#"), ("id", "ID"), ("name", "Name"), ("gain", "Gain"), ("count", "New")]
     caption = None if picks else "nothing to add: every technique that some mitigation addresses is covered"
     if evidence is not None:
-        from atlaskb.linkstatus import STATUSES
+        from atlaskb.linkstatus import tally
 
         for row in rows:
             row["evidence"] = "claims alone" if row["claims_alone"] else "measured"
-            counts = [(s, sum(1 for v in row["statuses"].values() if v == s)) for s in STATUSES]
-            row["links"] = ", ".join(f"{n} {s}" for s, n in counts if n)
+            row["links"] = ", ".join(f"{n} {s}" for s, n in tally(row["statuses"].values()).items() if n)
         cols[3:3] = [("basis", "Ranked by")]
         cols += [("evidence", "Rests on"), ("links", "Links by status")]
         alone = sum(1 for p in picks if p["claims_alone"])
