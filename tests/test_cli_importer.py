@@ -85,6 +85,16 @@ def test_bundled_vault_is_exactly_the_importers_output(atlas_yaml_56, tmp_path):
     assert differences(cmp) == []
 
 
+def test_a_summaries_file_that_is_not_text_is_named_and_nothing_is_written(atlas_yaml_56, tmp_path):
+    bad = tmp_path / "summaries.yaml"
+    bad.write_bytes(b"\xff\xfeAML.T0000: x\n")
+    out = tmp_path / "vault"
+    code, _, err = run_cli("import", "atlas-yaml", str(atlas_yaml_56), "--out", str(out), "--facts-only",
+                           "--summaries", str(bad))
+    assert code == 2 and f"{bad}: not UTF-8 text" in err and "internal error" not in err
+    assert not out.exists()
+
+
 def test_import_is_deterministic(atlas_yaml_56, tmp_path):
     for name in ("a", "b"):
         run_cli("import", "atlas-yaml", str(atlas_yaml_56), "--out", str(tmp_path / name), "--facts-only")

@@ -8,7 +8,7 @@ from atlaskb import load
 from atlaskb.errors import SourceError
 import copy
 
-from atlaskb.evidence import load_evidence, load_results, missing_links, validate
+from atlaskb.evidence import is_quick, load_evidence, load_results, missing_links, validate
 
 
 def _result(technique="AML.T0043.002", **over):
@@ -102,3 +102,9 @@ def test_ids_of_the_wrong_type_are_refused_not_a_crash(tmp_path, doc, message):
     """A list or mapping where an ID belongs is refused before any graph lookup."""
     with pytest.raises(SourceError, match=message):
         load_evidence(_write(tmp_path, doc))
+
+
+def test_is_quick_reads_the_provenance_of_a_results_document_or_a_meta_entry():
+    assert is_quick({"provenance": {"quick": True, "seeds": [0]}})
+    assert not is_quick({"provenance": {"quick": False}}) and not is_quick({"provenance": {}})
+    assert not is_quick(None) and not is_quick({"provenance": "quick"})

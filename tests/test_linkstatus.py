@@ -291,6 +291,19 @@ def m6_dir(tmp_path):
     ], not_measured=[{"technique": "AML.T0031", "reason": "no such model here"}]))
 
 
+def test_a_quick_evidence_folder_is_marked_indicative_in_statuses_and_show(kb, m6_dir, tmp_path):
+    from conftest import run_cli
+
+    quick = write(tmp_path / "m15", doc([row("AML.T0015", "better")], mitigation="AML.M0015",
+                                        provenance={"seeds": [0, 1, 2], "quick": True}))
+    assert ls.read(kb, [m6_dir]).quick is False and ls.read(kb, [m6_dir, quick]).quick is True
+    _, out, _ = run_cli("show", "AML.T0015", "--evidence", m6_dir)
+    assert "Measured evidence" in out and "quick run" not in out
+    code, out, err = run_cli("show", "AML.T0015", "--evidence", m6_dir, "--evidence", quick)
+    assert code == 0, err
+    assert "Measured evidence (quick run: indicative)" in out
+
+
 def test_cli_coverage_json_contract(m6_dir):
     from conftest import run_cli
 

@@ -69,6 +69,22 @@ def test_get_a_version_then_use_it_as_a_source_and_in_diff(server, cache_home, a
     assert code == 0 and "already downloaded" in err
 
 
+def test_inventory_lists_downloaded_releases_and_says_which_can_be_used(server, cache_home):
+    from atlaskb.releases import inventory
+
+    assert inventory() == []
+    for version in ("5.6.0", "5.4.0"):
+        assert run_cli("release", "get", version, "--base-url", server)[0] == 0
+    with open(run_cli("release", "get", "5.6.0", "--base-url", server)[1].strip(), "a", encoding="utf-8") as fh:
+        fh.write("\n# edited\n")
+    found = inventory()
+    assert [(r["version"], r["source"]) for r in found] == [("5.4.0", "atlas:5.4.0"), ("5.6.0", "atlas:5.6.0")]
+    assert found[0]["state"] == "ok" and len(found[0]["sha256"]) == 64
+    assert "changed since it was downloaded" in found[1]["state"] and found[1]["sha256"] == ""
+    code, out, _ = run_cli("release", "list", "--format", "json")
+    assert code == 0 and json.loads(out) == found
+
+
 def test_latest_takes_the_version_the_file_declares(server, cache_home):
     code, out, err = run_cli("release", "get", "latest", "--base-url", server)
     assert code == 0, err

@@ -1,12 +1,17 @@
-"""`atlaskb.sources.files`: the frontmatter fast path must agree with YAML wherever it answers at all."""
+"""`atlaskb.sources.files`: the frontmatter fast path must agree with YAML wherever it
+answers at all; a small user file is read whole or refused with its name."""
 
 from __future__ import annotations
 
+import os
+
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from atlaskb.sources.files import YamlProblem, _simple_frontmatter, load_frontmatter_yaml
+from atlaskb.errors import SourceError
+from atlaskb.sources.files import YamlProblem, _simple_frontmatter, load_frontmatter_yaml, read_small_file
 
 keys = st.from_regex(r"[A-Za-z_][A-Za-z0-9_-]{0,12}", fullmatch=True)
 values = st.one_of(
@@ -45,3 +50,24 @@ def test_anything_unusual_goes_to_yaml_with_line_numbers():
         assert e.line == 3
     else:
         raise AssertionError("expected a YamlProblem")
+
+
+def test_read_small_file_reads_text_with_newline_line_ends(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_bytes("mitigations:\r\n  - AML.M0002\r  - é\n".encode("utf-8"))
+    assert read_small_file(str(path), 100, "profile", "a coverage profile") == "mitigations:\n  - AML.M0002\n  - é\n"
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.write_bytes(b"x" * (1024 * 1024 + 1)), "larger than 1 MB; not a coverage profile"),
+    (lambda p: p.write_bytes(b"\xff\xfe"), "not UTF-8 text"),
+    (lambda p: p.mkdir(), "is a folder, not a profile file"),
+    (lambda p: None, "no such profile file"),
+    (lambda p: os.mkfifo(p), "cannot read: not a regular file"),  # a plain open would block forever
+])
+def test_read_small_file_refuses_with_the_files_name(tmp_path, make, message):
+    path = tmp_path / "p.yaml"
+    make(path)
+    with pytest.raises(SourceError) as e:
+        read_small_file(str(path), 1024 * 1024, "profile", "a coverage profile")
+    assert str(e.value) == f"{path}: {message}"

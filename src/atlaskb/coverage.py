@@ -80,23 +80,11 @@ def load_profile(path: str) -> Profile:
     objects). Errors name the file and line: SourceError (exit 2) when the file cannot be
     read or is not YAML, UsageError (exit 2) when its shape is wrong.
     """
-    import os
-
     import yaml
 
-    try:
-        if os.path.getsize(path) > _MAX_PROFILE_BYTES:
-            raise SourceError(f"{path}: larger than 1 MB; not a coverage profile")
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except FileNotFoundError:
-        raise SourceError(f"{path}: no such profile file") from None
-    except IsADirectoryError:
-        raise SourceError(f"{path}: is a folder, not a profile file") from None
-    except UnicodeDecodeError:
-        raise SourceError(f"{path}: not UTF-8 text") from None
-    except OSError as e:
-        raise SourceError(f"{path}: cannot read: {e.strerror or e}") from None
+    from atlaskb.sources.files import read_small_file
+
+    text = read_small_file(path, _MAX_PROFILE_BYTES, "profile", "a coverage profile")
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:

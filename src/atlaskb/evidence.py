@@ -67,6 +67,14 @@ def rounded(value, digits: int):
     return value
 
 
+def is_quick(results) -> bool:
+    """True when a results document (or an `Evidence.meta` entry, which carries its
+    provenance) was measured with `--quick`: small budgets and few seeds, so its numbers
+    are indicative only and every reader must say so."""
+    provenance = results.get("provenance") if isinstance(results, dict) else None
+    return bool(isinstance(provenance, dict) and provenance.get("quick"))
+
+
 def load_results(directory: str) -> dict:
     """Read and check `DIR/results.json`. Raises SourceError naming the file (and the
     line, for JSON syntax errors) when it is missing or not of the documented shape."""
@@ -211,6 +219,7 @@ class Evidence(dict):
         self.meta: dict = {}
         self.paths: dict = {}  # (m, t) -> results.json path, for messages
         self.not_measured: dict = {}  # (m, t) -> reason, from the files' `not_measured` lists
+        self.quick = False  # some folder was measured with --quick (`is_quick`): indicative only
 
 
 SWEEP_MARKER = ".atlaskb-sweep.json"  # written by `defend sweep` (atlaskb.defenses.sweep)
@@ -247,6 +256,7 @@ def load_evidence(directories) -> Evidence:
     for directory in evidence_folders(directories):
         data = load_results(directory)
         path = results_path(directory)
+        ev.quick = ev.quick or is_quick(data)
         mitigation = data["mitigation"]
         meta = {k: data[k] for k in ("mitigation", "backend", "device", "dataset", "provenance", "clean_accuracy")}
         meta["directory"] = os.path.abspath(directory)

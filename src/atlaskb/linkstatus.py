@@ -155,6 +155,7 @@ class LinkStatuses:
     not_measured: dict = field(default_factory=dict)  # (mitigation, technique) -> reason
     findings: list = field(default_factory=list)  # rows for links the graph lacks
     unjudged: set = field(default_factory=set)  # links whose rows carry no verdict (of_evidence strict=False)
+    quick: bool = False  # some evidence folder was measured with --quick: indicative only
 
     def status(self, mitigation: str, technique: str) -> LinkStatus:
         key = (mitigation, technique)
@@ -195,7 +196,7 @@ def of_evidence(kb, evidence, strict: bool = True) -> LinkStatuses:
     defend list`)."""
     from atlaskb.evidence import missing_links
 
-    out = LinkStatuses(findings=missing_links(kb, evidence))
+    out = LinkStatuses(findings=missing_links(kb, evidence), quick=bool(getattr(evidence, "quick", False)))
     paths = getattr(evidence, "paths", {})
     for (m, t), rows in sorted(evidence.items()):
         if not kb.graph.has_edge(m, t, key=MITIGATES):

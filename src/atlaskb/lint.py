@@ -83,8 +83,13 @@ def _no_page(kb: KnowledgeBase) -> list[Finding]:
     return out
 
 
+def error_count(findings: list[Finding]) -> int:
+    """How many findings are errors (the rest are warnings): what makes `lint` exit 1."""
+    return sum(1 for f in findings if f.level == "error")
+
+
 def has_errors(findings: list[Finding]) -> bool:
-    return any(f.level == "error" for f in findings)
+    return error_count(findings) > 0
 
 
-__all__ = ["lint", "has_errors"]
+__all__ = ["lint", "error_count", "has_errors"]

@@ -189,6 +189,23 @@ def verified(version: str) -> tuple[str, str]:
     return path, digest
 
 
+def inventory() -> list[dict]:
+    """Every downloaded release, oldest first, as `atlaskb release list` shows it:
+    ``{"version", "source" (atlas:VERSION), "path", "sha256", "state"}``. `state` is
+    "ok" when the file still matches the checksum recorded at download, else why it
+    cannot be used (and `sha256` is empty)."""
+    rows = []
+    for version in cached():
+        try:
+            path, digest = verified(version)
+            state = "ok"
+        except SourceError as e:
+            path, digest, state = path_of(version), "", str(e)
+        rows.append({"version": version, "source": f"{PREFIX}{version}", "path": path, "sha256": digest,
+                     "state": state})
+    return rows
+
+
 def expand(source: str) -> str:
     """A `--source` as a path: ``atlas:VERSION`` names a downloaded release (checked
     against its checksum); anything else is returned as given."""

@@ -76,7 +76,11 @@ class LazyGroup(click.Group):
 def warn_load_problems(findings, label: str | None = None) -> None:
     """One line on stderr when loading met errors: how many, and how to see them. `label`
     names which sources, for commands that load more than one set (`diff`)."""
-    errors = sum(1 for f in findings if f.level == "error")
+    if not findings:
+        return
+    from atlaskb.lint import error_count
+
+    errors = error_count(findings)
     if not errors:
         return
     if label is None:

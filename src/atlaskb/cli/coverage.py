@@ -30,7 +30,9 @@ def deployed_options(have_help: str = HAVE_HELP, profile_help: str = PROFILE_HEL
 
 
 def deployed(have: tuple[str, ...], profile_path: str | None) -> tuple[list[str], dict, dict]:
-    """The mitigations in place from --have and/or --profile: (ids, notes, strengths)."""
+    """The mitigations in place from --have and/or --profile, as named there (IDs,
+    short IDs or names; `coverage.resolve_deployed` makes them IDs): (names, notes,
+    strengths), the profile's notes and strengths keyed as it names them."""
     if not have and not profile_path:
         raise click.UsageError("say what is deployed: --have M1,M2,... or --profile FILE (`--have ''` for none)")
     items = comma_list(have)

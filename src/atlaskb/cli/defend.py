@@ -12,6 +12,8 @@ from atlaskb.cli import comma_list, pass_app
 from atlaskb.cli.paths import OutPath
 from atlaskb.cli.output import Table, counted, emit, format_option
 
+_QUICK_NOTE = "quick run: indicative (small budgets and few seeds; run without --quick for evidence)"
+
 
 @click.group()
 def defend():
@@ -64,6 +66,7 @@ def list_(app, fmt):
 def run(app, mitigation, techniques, backend, device, quick, seeds, dataset, diversity, out):
     """Run MITIGATION's experiments and write DIR/results.json and DIR/plots/."""
     from atlaskb.defenses import runner
+    from atlaskb.evidence import is_quick
     from atlaskb.fsutil import shown
 
     techs = comma_list(techniques)
@@ -74,8 +77,8 @@ def run(app, mitigation, techniques, backend, device, quick, seeds, dataset, div
     click.echo(f"{counted(len(doc['results']), 'result')} for {doc['mitigation']} "
                f"({doc['backend']} on {doc['device']}, {counted(n_seeds, 'seed')}) "
                f"written to {shown(out)}/results.json")
-    if doc["provenance"].get("quick"):
-        click.echo("quick run: indicative (small budgets and few seeds; run without --quick for evidence)")
+    if is_quick(doc):
+        click.echo(_QUICK_NOTE)
 
 
 def _names(app) -> dict:
@@ -128,4 +131,4 @@ def sweep(app, mitigations, techniques, seeds, quick, backend, device, dataset, 
     for path in report.written:
         click.echo(f"written to {shown(path)}/results.json")
     if quick:
-        click.echo("quick run: indicative (small budgets and few seeds; run without --quick for evidence)")
+        click.echo(_QUICK_NOTE)

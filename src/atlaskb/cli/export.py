@@ -85,10 +85,10 @@ def export_navigator(app, score, have, profile_path, evidence_dirs, case_study, 
         _export_case_studies(kb, case_study, navigator, out)
         return
     strength = None
-    have_ids: list[str] = []
+    have_names: list[str] = []
     evidence = None
     if score == "coverage" or (score == "evidence" and (have or profile_path)):
-        have_ids, _, strength = deployed(have, profile_path)
+        have_names, _, strength = deployed(have, profile_path)
     elif have or profile_path:
         raise UsageError("--have and --profile go with --score coverage or evidence")
     if score == "evidence":
@@ -97,7 +97,7 @@ def export_navigator(app, score, have, profile_path, evidence_dirs, case_study, 
         evidence = read_evidence(kb, evidence_dirs)
     elif evidence_dirs:
         raise UsageError("--evidence goes with --score evidence")
-    _write(out, dump_json(layer(kb, score, have_ids, strength, evidence=evidence, navigator=navigator), sort_keys=False) + "\n")
+    _write(out, dump_json(layer(kb, score, have_names, strength, evidence=evidence, navigator=navigator), sort_keys=False) + "\n")
 
 
 def _export_case_studies(kb, case_study: str, navigator: str, out: str | None) -> None:

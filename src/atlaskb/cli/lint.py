@@ -17,7 +17,7 @@ def lint(app, fmt):
     relationships, wrong (N) counts, missing metadata, sub-technique cycles, bad pages.
     Exit 1 when there are errors."""
     import atlaskb
-    from atlaskb.lint import has_errors, lint as run_lint
+    from atlaskb.lint import error_count, has_errors, lint as run_lint
 
     # Not `app.kb`: that one also prints a summary line of the load's errors, which the
     # findings below list one by one.
@@ -29,7 +29,7 @@ def lint(app, fmt):
     else:
         for f in findings:
             click.echo(str(f))
-        errors = sum(f.level == "error" for f in findings)
+        errors = error_count(findings)
         click.echo(f"{counted(len(kb), 'object')}, {counted(kb.graph.number_of_edges(), 'link')}; "
                    f"{counted(errors, 'error')}, {counted(len(findings) - errors, 'warning')}", err=True)
     if has_errors(findings):

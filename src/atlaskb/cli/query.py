@@ -195,14 +195,6 @@ def show_tables(obj: dict, evidence_rows: list[dict] | None, evidence_title: str
     return tables
 
 
-def _evidence_title(evidence_dirs) -> str:
-    """The evidence table's title, which says when a folder holds a quick (indicative) run."""
-    from atlaskb.evidence import evidence_folders, load_results
-
-    quick = any(load_results(d)["provenance"].get("quick") for d in evidence_folders(list(evidence_dirs or ())))
-    return "Measured evidence (quick run: indicative)" if quick else "Measured evidence"
-
-
 def _status_column(entries: list[dict]) -> list[tuple[str, str]]:
     """The evidence column, when `--evidence` gave the entries a status."""
     return [("status_text", "Evidence")] if any("status" in e for e in entries) else []
@@ -238,7 +230,7 @@ def show(app, objects, use_stdin, evidence_dirs, provenance, fmt):
     queries = read_queries(objects, use_stdin)
     kb = app.kb
     statuses = read_evidence(kb, evidence_dirs)  # reports rows for links the sources lack
-    title = _evidence_title(evidence_dirs) if evidence_dirs else ""
+    title = "Measured evidence (quick run: indicative)" if statuses is not None and statuses.quick else ""
     ids, errors = resolve_many(kb, queries, None)
     objs, tables = [], []
     for object_id in ids:

@@ -37,17 +37,9 @@ def get(version, base_url, sha256, force):
 @click.pass_obj
 def list_(app, fmt):
     """The releases downloaded so far, with their files and checksums."""
-    from atlaskb import releases
-    from atlaskb.errors import SourceError
+    from atlaskb.releases import inventory
 
-    rows = []
-    for version in releases.cached():
-        try:
-            path, digest = releases.verified(version)
-            state = "ok"
-        except SourceError as e:
-            path, digest, state = releases.path_of(version), "", str(e)
-        rows.append({"version": version, "source": f"atlas:{version}", "path": path, "sha256": digest, "state": state})
+    rows = inventory()
     emit(rows, Table([("version", "Version"), ("source", "Use as"), ("state", "Checksum"), ("path", "File")], rows,
                      caption=None if rows else "none yet: `atlaskb release get latest`"),
          app.fmt(fmt), app.no_color)

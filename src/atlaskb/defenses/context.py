@@ -16,14 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from atlaskb.defenses import data as data_mod
-from atlaskb.defenses.seeding import rng as named_rng
+from atlaskb.defenses import data, seeding
 
 
 class SeedContext:
-    def __init__(self, backend, ds: data_mod.Dataset, cfg, seed: int):
+    def __init__(self, backend, ds: data.Dataset, cfg, seed: int):
         self.backend, self.ds, self.cfg, self.seed = backend, ds, cfg, int(seed)
-        self.split = data_mod.split(ds, self.rng("split"))
+        self.split = data.split(ds, self.rng("split"))
         tr, att, te = self.split.train, self.split.attacker, self.split.test
         n_test = int(getattr(cfg, "n_test", 0) or 0)
         if n_test and n_test < len(te):
@@ -38,7 +37,7 @@ class SeedContext:
 
     def rng(self, *names) -> np.random.Generator:
         """The stream named `names` for this seed (same names, same numbers, any order)."""
-        return named_rng(self.seed, *names)
+        return seeding.rng(self.seed, *names)
 
     def cached(self, name: str, compute: Callable[[], Any]) -> Any:
         """`compute()` once per seed under `name`; later calls return the same object."""

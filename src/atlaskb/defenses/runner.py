@@ -19,9 +19,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from atlaskb.defenses import get_mitigation, plots, results, rows as rows_mod, stats
+from atlaskb.defenses import get_mitigation, plots, results, stats
 from atlaskb.defenses.config import default_seeds, mode_config
 from atlaskb.defenses.data import get_dataset
+from atlaskb.defenses.rows import aggregate
 from atlaskb.errors import AtlasError, UsageError
 from atlaskb.evidence import rounded
 from atlaskb.fsutil import plan_replace, shown
@@ -235,7 +236,7 @@ def assemble(setup: RunSetup, per_tech: dict, clean: dict, timings: dict, total_
     """Every seed's rows -> (the validated results document, its rows with series).
     `per_tech[t]` and `clean[arm]` hold one entry per seed, in `setup.seed_list` order."""
     mod, be, ds, cfg, chosen = setup.mod, setup.backend, setup.dataset, setup.cfg, setup.chosen
-    rows = [r for t in chosen for r in rows_mod.aggregate(t, per_tech[t])]
+    rows = [r for t in chosen for r in aggregate(t, per_tech[t])]
     doc = {
         "mitigation": mod.MITIGATION, "backend": be.name, "device": be.device, "dataset": ds.name,
         "provenance": {"versions": _versions(be.name), "seeds": list(setup.seed_list),

@@ -45,7 +45,6 @@ from typing import Any
 from atlaskb import __version__, queries
 from atlaskb.kb import KnowledgeBase
 from atlaskb.model import (
-    ACHIEVES,
     CASE_STUDY,
     MITIGATION,
     TACTIC,
@@ -212,9 +211,8 @@ def _object(kb: KnowledgeBase, node: str, sid: str) -> dict[str, Any]:
     if obj_type == TACTIC:
         obj["x_mitre_shortname"] = tactic_shortname(kb, node)
     if obj_type == TECHNIQUE:
-        stated = _stated_tactics(kb, node)
-        inherited = not stated and queries.parent(kb, node) is not None
-        phases = queries.tactics_of(kb, node) if inherited else stated
+        phases = queries.tactics_of(kb, node)  # a sub-technique's parent's, when it states none
+        inherited = queries.tactics_inherited(kb, node)
         if phases:
             obj["kill_chain_phases"] = [{"kill_chain_name": KILL_CHAIN, "phase_name": tactic_shortname(kb, t)}
                                         for t in queries.in_matrix_order(kb, set(phases))]
@@ -231,10 +229,6 @@ def _object(kb: KnowledgeBase, node: str, sid: str) -> dict[str, Any]:
         if key not in _STANDARD and data[key] not in (None, "", [], {}):
             obj[CUSTOM_PREFIX + key] = _jsonable(data[key])
     return obj
-
-
-def _stated_tactics(kb: KnowledgeBase, node: str) -> list[str]:
-    return [v for _, v, k in kb.graph.out_edges(node, keys=True) if k == ACHIEVES]
 
 
 def _relationships(kb: KnowledgeBase, ids: dict[str, str]) -> list[dict[str, Any]]:

@@ -1,4 +1,5 @@
-"""Write a KnowledgeBase as a markdown vault in the format the vault loader reads.
+"""Write a KnowledgeBase as a markdown vault in the format the vault loader reads
+(docs/vault-format.md).
 
 Used by `atlaskb import atlas-yaml FILE --out DIR` and `atlaskb import stix`: with full text (a user's own copy,
 MITRE's prose included) or `facts_only` (IDs, names, dates, maturity, categories and
@@ -41,11 +42,15 @@ def check_vault_out(out: str) -> None:
     plan_replace(out, KIND, LABEL)
 
 
+_MAX_SUMMARIES_BYTES = 8 * 1024 * 1024  # data/summaries/ holds about 80 KB
+
+
 def read_summaries(paths) -> dict[str, str]:
     """Our own {ID: summary} YAML files (or every .yaml/.yml in a folder), merged in order:
-    the descriptions a facts-only vault is written with (`data/summaries/`)."""
+    the descriptions a facts-only vault is written with (`data/summaries/`). A file that
+    cannot be read as text raises SourceError naming it; one of the wrong shape, UsageError."""
     from atlaskb.errors import UsageError
-    from atlaskb.sources.files import YamlProblem, load_frontmatter_yaml
+    from atlaskb.sources.files import YamlProblem, load_frontmatter_yaml, read_small_file
 
     files = []
     for p in paths:
@@ -55,11 +60,10 @@ def read_summaries(paths) -> dict[str, str]:
             files.append(p)
     texts: dict[str, str] = {}
     for f in files:
-        with open(f, encoding="utf-8") as fh:
-            try:
-                data = load_frontmatter_yaml(fh.read())
-            except YamlProblem as e:
-                raise UsageError(f"{f}:{e.line}: {e}") from None
+        try:
+            data = load_frontmatter_yaml(read_small_file(f, _MAX_SUMMARIES_BYTES, "summaries", "a summaries file"))
+        except YamlProblem as e:
+            raise UsageError(f"{f}:{e.line}: {e}") from None
         if not isinstance(data, dict):
             raise UsageError(f"{f}: expected a mapping of ID to summary")
         texts.update({str(k): str(v) for k, v in data.items()})

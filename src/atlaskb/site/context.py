@@ -144,8 +144,8 @@ def _fill_edges(model: SiteModel) -> None:
     procedure_text = _procedure_text(model)
     for u, v, key, data in graph.edges(keys=True, data=True):
         if key == SUBTECHNIQUE_OF:
-            if u not in model.parent or id_sort_key(v) < id_sort_key(model.parent[u]):
-                model.parent[u] = v
+            if u not in model.parent:
+                model.parent[u] = queries.parent(model.kb, u)  # the rule when a source gives two
             model.subtechniques[v].append(refs[u])
         elif key == ACHIEVES:
             model.techniques_of[v].append(refs[u])

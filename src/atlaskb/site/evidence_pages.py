@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
 
-from atlaskb.evidence import attack_label, rounded
+from atlaskb.evidence import attack_label, is_quick, rounded
 from atlaskb.site.context import SiteModel
 
 IMAGE_TYPES = {".svg", ".png", ".jpg", ".jpeg", ".gif", ".webp"}
@@ -323,7 +323,7 @@ def collect(model: SiteModel, evidence) -> tuple[list[EdgeEvidence], dict, dict]
             for row in item.rows:  # an SVG beside its served PNG is the same figure: no note
                 row.not_served = [n for n in row.not_served if os.path.splitext(n)[0] not in figures]
             item.setup = _setup(meta)
-            item.quick = bool(isinstance(meta, dict) and (meta.get("provenance") or {}).get("quick"))
+            item.quick = is_quick(meta)
             edges.append(item)
             by_pair[(link.mitigation.id, link.technique.id)] = item
     return edges, by_pair, plots

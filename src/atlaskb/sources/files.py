@@ -263,6 +263,31 @@ def read_regular(path: str, limit: int) -> bytes:
         os.close(fd)
 
 
+def read_small_file(path: str, limit: int, noun: str, kind: str) -> str:
+    """The whole of a small user file that is not an ATLAS source (a coverage profile, a
+    summaries file) as UTF-8 text with `\\n` line ends, or SourceError naming it:
+    missing, a folder, not a regular file (a FIFO would block), over `limit` bytes, or
+    not UTF-8. `noun` names such a file ("profile": "no such profile file"), `kind` what
+    a too large one is not ("a coverage profile")."""
+    from atlaskb.errors import SourceError
+
+    if os.path.isdir(path):
+        raise SourceError(f"{path}: is a folder, not a {noun} file")
+    try:
+        raw = read_regular(path, limit)
+    except FileNotFoundError:
+        raise SourceError(f"{path}: no such {noun} file") from None
+    except OSError as e:
+        raise SourceError(f"{path}: cannot read: {e.strerror or e}") from None
+    if len(raw) > limit:
+        raise SourceError(f"{path}: larger than {limit // (1024 * 1024)} MB; not {kind}")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SourceError(f"{path}: not UTF-8 text") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")  # as `open` in text mode reads lines
+
+
 def read_text(path: str, display: str, limit: int, findings: list[Finding]) -> str | None:
     """Read a file as UTF-8 text, or add a finding and return None when it cannot be used.
 
