@@ -109,9 +109,11 @@ class CalibratedGate:
     calibration models. That spends the whole budget: Bonferroni would test each of k
     checks at fpr / k, which with a few dozen calibration models is simply each check's
     maximum, and rejects fewer clean models than stated when the checks are correlated.
-    With n calibration models the quantile (numpy's "higher") is the ceil(0.95 (n - 1)) + 1-th
-    smallest score, so a fresh clean model exchangeable with them lies above it with
-    probability at most about fpr (1/21 for n = 20, 2/41 for n = 40: the conformal bound).
+    With n calibration models the quantile (numpy's "higher") is the
+    (ceil((1 - fpr)(n - 1)) + 1)-th smallest score, so a fresh clean model exchangeable with
+    them lies above it with probability about fpr (at fpr = 5%: 1/21 for n = 20, 2/41 for
+    n = 40, the conformal bound); a shift between the defender's models and the supplier's
+    breaks the exchangeability, which is why the measured clean rejection is reported.
     """
 
     center: Mapping[str, float]
