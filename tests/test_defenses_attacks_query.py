@@ -1,5 +1,5 @@
 """Query attacks on a tiny problem keep to their budget, stay inside the eps ball, succeed
-sometimes, and a smaller budget is a prefix of a larger one."""
+sometimes, a smaller budget is a prefix of a larger one, and HopSkipJump refuses l2."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from atlaskb.defenses import data
-from atlaskb.defenses.attacks.query import Boundary, SimBA
+from atlaskb.defenses.attacks.query import Boundary, HopSkipJump, SimBA
 from atlaskb.defenses.systems import Model
 from atlaskb.defenses.threat import ThreatModel
 from atlaskb.engine import get_backend
@@ -64,3 +64,11 @@ def test_simba_budget_binds_and_smaller_budgets_are_prefixes(trained):
         assert small.queries.max() <= b and (small.queries[~small.success] == b).all()
         np.testing.assert_array_equal(small.success, big.success & (big.queries <= b))
         np.testing.assert_array_equal(small.queries, np.minimum(big.queries, b))
+
+
+def test_hopskipjump_refuses_l2():
+    with pytest.raises(ValueError, match="linf"):
+        HopSkipJump(np.zeros((2, 4), np.float32))(Model(get_backend("numpy"), mlp(4, (3,), 2, "relu",
+                                                  np.random.default_rng(0))), np.zeros((1, 4), np.float32),
+                                                  np.zeros(1, int), ThreatModel("labels", "l2", 1.0, 10),
+                                                  np.random.default_rng(0))

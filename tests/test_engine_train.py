@@ -1,6 +1,6 @@
 """Training and attack losses: loss values and gradients (finite differences), ensemble
 input gradients, deterministic training that reduces the loss, subsets, diversity, the
-batch hook, and votes."""
+batch hook, soft targets, and votes."""
 
 from __future__ import annotations
 
@@ -164,3 +164,27 @@ def test_votes():
     assert p.shape == (20, 10) and np.allclose(p.sum(1), 1, atol=1e-5)
     assert np.array_equal(T.predict(be, nets, X), p.argmax(1))
     assert T.logits(be, nets, X, batch_size=7).shape == (3, 20, 10)
+
+
+def test_soft_targets_refuse_a_batch_hook():
+    be = get_backend("numpy")
+    net = mlp(4, (3,), 2, "relu", np.random.default_rng(0))
+    x = np.random.default_rng(0).random((8, 4)).astype(np.float32)
+    q = np.full((8, 2), 0.5, np.float32)
+    T.train(be, net, x, q, epochs=1)  # soft targets train
+    with pytest.raises(ValueError, match="soft targets"):
+        T.train(be, net, x, q, epochs=1, batch_hook=lambda a, b, r: (a, b))
+
+
+def test_soft_targets_train_alike_on_numpy_and_torch():
+    pytest.importorskip("torch")
+    r = np.random.default_rng(0)
+    x = r.random((40, 6)).astype(np.float32)
+    q = r.dirichlet(np.ones(3), 40).astype(np.float32)
+    net = mlp(6, (5,), 3, "relu", np.random.default_rng(1))
+    out = {b: T.train(get_backend(b, "cpu") if b == "torch" else get_backend(b), net, x, q, epochs=3,
+                      batch_size=16, lr=1e-2, rng=np.random.default_rng(2)) for b in ("numpy", "torch")}
+    pn = T.predict_proba(get_backend("numpy"), [out["numpy"]], x)
+    pt = T.predict_proba(get_backend("numpy"), [out["torch"]], x)
+    np.testing.assert_allclose(pn, pt, atol=1e-4)
+    assert out["numpy"].meta["train_loss"][-1] < out["numpy"].meta["train_loss"][0]
