@@ -3,6 +3,8 @@ together, bad input as a message and an exit code (`atlaskb.coverage`'s rules: t
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import yaml
@@ -85,3 +87,25 @@ def test_profile_notes_and_strengths_show_for_mitigations_named_not_by_id(tmp_pa
 def test_coverage_of_a_technique_id_names_its_type():
     code, _, err = run_cli("coverage", "--have", "AML.T0043")
     assert code == 1 and "AML.T0043 is a technique, not a mitigation" in err
+
+
+def test_coverage_lists_covered_techniques_and_tactics_in_kill_chain_order(bundled_kb):
+    from atlaskb import queries
+
+    code, out, err = run_cli("coverage", "--have", "AML.M0015", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert list(data["by_tactic"]) == queries.tactics(bundled_kb)
+    code, table, _ = run_cli("coverage", "--have", "AML.M0015")
+    assert "Covered techniques (9)" in table and "Craft Adversarial Data: White-Box Optimization" in table
+    code, text, _ = run_cli("coverage", "--have", "AML.M0015", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    covered = [r for r in rows if r["section"].startswith("Covered techniques")]
+    assert {r["ID"] for r in covered} == set(data["covered"])
+
+
+def test_gaps_and_recommendations_name_sub_techniques_with_their_parent():
+    code, table, _ = run_cli("coverage", "--have", "AML.M0015", "--gaps", "200")
+    assert "External Harms: User Harm" in table
+    code, table, _ = run_cli("recommend", "--have", "AML.M0015", "--top", "1")
+    assert "Exfiltration via AI Inference API: Invert AI Model" in table

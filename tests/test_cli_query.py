@@ -353,3 +353,60 @@ def test_ids_without_the_aml_prefix_resolve_as_site_build_takes_them():
     assert {r["technique"] for r in json.loads(out)} == {"AML.T0043.002"}
     code, _, err = run_cli("mitigations", "M0003")
     assert code == 1 and "AML.M0003 is a mitigation" in err
+
+
+def _ids(args):
+    code, out, err = run_cli(*args, "--format", "json")
+    assert code == 0, err
+    return [r["id"] for r in json.loads(out)]
+
+
+def test_search_matches_word_forms():
+    found = _ids(("search", "poisoning"))
+    assert "AML.T0020" in found and "AML.T0018.000" in found  # Poison Training Data, Poison AI Model
+    assert "AML.T0020" in _ids(("search", "poisoned", "training"))
+
+
+def test_search_finds_sub_techniques_by_their_parents_name():
+    found = _ids(("search", "prompt", "injection", "--type", "technique"))
+    assert {"AML.T0051", "AML.T0051.000", "AML.T0051.001", "AML.T0051.002"} <= set(found)
+    assert found.index("AML.T0051.000") < 8  # a name match, ranked before description matches
+
+
+def test_one_match_is_singular():
+    code, out, _ = run_cli("search", "AML.T0051.002")
+    assert code == 0 and out.rstrip().endswith("1 match")
+
+
+def test_matrix_fits_80_to_120_columns_without_chopping_words(bundled_kb):
+    from atlaskb import queries
+
+    for width in (80, 100, 120):
+        code, out, err = run_cli("matrix", "--sub", "--width", str(width))
+        assert code == 0, err
+        assert max(len(line) for line in out.splitlines()) <= width
+        for t in bundled_kb.nodes_of_type("technique"):
+            name = bundled_kb.graph.nodes[t]["name"]
+            assert f"{t}  {name}" in out, (width, t)  # whole names, never cut into pieces
+    headers = [line for line in out.splitlines() if line and not line.startswith(" ")]
+    assert [h.split("(")[1].split(")")[0] for h in headers] == queries.tactics(bundled_kb)
+
+
+def test_matrix_piped_is_one_entry_a_line():
+    code, out, _ = run_cli("matrix")  # not a terminal
+    lines = out.splitlines()
+    assert "  AML.T0000  Search Open Technical Databases" in lines
+    assert max(len(line) for line in lines) < 100
+    code, out, _ = run_cli("matrix", "--format", "csv")
+    assert out.splitlines()[0] == "Tactic,Tactic name,ID,Name,Parent"
+
+
+def test_show_keeps_where_it_was_read_for_provenance():
+    code, out, _ = run_cli("show", "AML.T0043.002", "--format", "json")
+    obj = json.loads(out)
+    assert not {"file", "line", "has_page"} & set(obj)
+    code, table, _ = run_cli("show", "AML.T0043.002")
+    assert "has_page" not in table and ".md" not in table
+    code, out, _ = run_cli("show", "AML.T0043.002", "--provenance", "--format", "json")
+    obj = json.loads(out)
+    assert obj["file"].endswith(".md") and obj["line"] >= 1 and obj["has_page"] is True

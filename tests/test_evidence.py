@@ -8,7 +8,7 @@ from atlaskb import load
 from atlaskb.errors import SourceError
 import copy
 
-from atlaskb.evidence import is_quick, load_evidence, load_results, missing_links, validate
+from atlaskb.evidence import attack_label, is_quick, load_evidence, load_results, missing_links, validate
 
 
 def _result(technique="AML.T0043.002", **over):
@@ -108,3 +108,11 @@ def test_is_quick_reads_the_provenance_of_a_results_document_or_a_meta_entry():
     assert is_quick({"provenance": {"quick": True, "seeds": [0]}})
     assert not is_quick({"provenance": {"quick": False}}) and not is_quick({"provenance": {}})
     assert not is_quick(None) and not is_quick({"provenance": "quick"})
+
+
+def test_attack_names_read_as_words():
+    assert attack_label("pgd_linf_adaptive") == "PGD L∞ adaptive"
+    assert attack_label("simba_logprob_margin") == "SimBA log-prob margin"
+    assert attack_label("boundary_label_only") == "Boundary label only"
+    assert attack_label("apgd_linf_adaptive_median_filter") == "APGD L∞ adaptive median filter"
+    assert attack_label("Already readable") == "Already readable" and attack_label("") == ""
