@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 import atlaskb
-from atlaskb.model import parent_of_id, type_of_id, id_sort_key
+from atlaskb.model import id_sort_key
 from conftest import FIXTURES, run_cli
 
 
@@ -173,18 +173,6 @@ def test_relationships_listed_on_either_side_are_merged():
     kb = atlaskb.load(str(FIXTURES / "vault_v2"))
     # AML.T0015's page does not list AML.M0006; the mitigation's page does.
     assert kb.graph.has_edge("AML.M0006", "AML.T0015", key="mitigates")
-
-
-def test_id_helpers():
-    assert type_of_id("AML.TA0001") == "tactic"
-    assert type_of_id("ACME.M0001") == "mitigation"
-    assert type_of_id("AML.CS0012") == "case-study"
-    assert type_of_id("AML.T0043.002") == "technique"
-    assert type_of_id("nonsense") is None
-    assert parent_of_id("AML.T0043.002") == "AML.T0043"
-    assert parent_of_id("AML.T0043") is None
-    assert sorted(["AML.T0043.002", "ACME.T0001", "AML.T0043", "AML.T0005"], key=id_sort_key) == [
-        "AML.T0005", "AML.T0043", "AML.T0043.002", "ACME.T0001"]
 
 
 def test_subtechnique_tactics_come_from_the_parent(bundled_kb):
