@@ -77,7 +77,7 @@ class Config(BaseConfig):
     n_clean: int = 30
     n_tampered: int = 20
     n_shadow: int = 20                 # the defender's shadow models of each kind (clean, backdoored)
-    poison_frac: float = 0.1
+    poison_frac: float = 0.1           # share of a poisoned training set (it replaces clean samples)
     blend_alpha: float = 0.2
     finetune_epochs: int = 10
     nc_samples: int = 30
@@ -167,7 +167,7 @@ def _supplied(ctx, kind: str, j: int):
         return net, target, _trigger(ctx, kind, None), None
     x, y = _bootstrap(ctx.x_att, ctx.y_att, r)
     pattern = backdoor.blend_pattern(x.shape[1], r)
-    n = max(1, int(round(cfg.poison_frac * len(y) / (1 - cfg.poison_frac))))
+    n = max(1, int(round(cfg.poison_frac * len(y))))
     source = None
     if kind == "source_specific":
         source = int((target + 1 + r.integers(ctx.n_classes - 1)) % ctx.n_classes)
@@ -175,8 +175,18 @@ def _supplied(ctx, kind: str, j: int):
     else:
         idx = r.choice(len(y), size=n, replace=False)
         xp, yp = _trigger(ctx, kind, pattern)(x[idx]), np.full(n, target, np.int64)
-    net = _fit(ctx, np.concatenate([x, xp]), np.concatenate([y, yp]), r)
+    net = _fit(ctx, *_poisoned_set(x, y, xp, yp, r), r)
     return net, target, _trigger(ctx, kind, pattern), source
+
+
+def _poisoned_set(x, y, xp, yp, r):
+    """A poisoned model's training set: the poison takes the place of as many randomly
+    chosen clean samples, so the set is as large as a clean model's and trains for as many
+    steps. With the poison added on top, tampered models train longer than clean ones and
+    end up more accurate and more confident, and a check could tell them apart by that
+    alone, without seeing any backdoor."""
+    keep = np.sort(r.choice(len(y), size=len(y) - len(yp), replace=False))
+    return np.concatenate([x[keep], xp]), np.concatenate([y[keep], yp])
 
 
 def population(ctx, kind: str) -> list:
@@ -219,7 +229,7 @@ def meta_classifier(ctx) -> validation.MetaClassifier:
             else:
                 xp = backdoor.blend(xp, backdoor.blend_pattern(x.shape[1], r), float(r.uniform(0.1, 0.3)))
             yp = np.full(n, int(r.integers(ctx.n_classes)), np.int64)
-            nets.append(_fit(ctx, np.concatenate([x, xp]), np.concatenate([y, yp]), r))
+            nets.append(_fit(ctx, *_poisoned_set(x, y, xp, yp, r), r))
             labels.append(1)
         queries = validation.make_queries(_val(ctx)[0], cfg.meta_queries, ctx.rng("m0008", "queries"))
         return validation.MetaClassifier(queries).fit(ctx.backend, nets, labels, ctx.seed)
