@@ -39,6 +39,16 @@ def atlas_yaml_56() -> Path:
     return _shared_file("atlas-data", "ATLAS-5.6.0.yaml")
 
 
+@pytest.fixture(scope="session")
+def raw_release_56() -> dict:
+    """ATLAS-5.6.0.yaml parsed with plain YAML, not through atlaskb: independent facts to
+    check atlaskb's answers against."""
+    import yaml
+
+    with open(_shared_file("atlas-data", "ATLAS-5.6.0.yaml"), encoding="utf-8") as fh:
+        return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 @pytest.fixture
 def atlas_yaml_54() -> Path:
     return _shared_file("atlas-data", "ATLAS-5.4.0.yaml")

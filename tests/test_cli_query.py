@@ -17,19 +17,6 @@ from conftest import FIXTURES, run_cli, run_cli_process
 ANSI = re.compile(r"\x1b\[")
 
 
-
-@pytest.fixture(scope="module")
-def release_56():
-    """ATLAS-5.6.0.yaml parsed directly (not through atlaskb), for independent facts."""
-    from conftest import SHARED
-
-    path = SHARED / "atlas-data" / "ATLAS-5.6.0.yaml"
-    if not path.exists():
-        pytest.skip(f"{path} not available")
-    with open(path, encoding="utf-8") as fh:
-        return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-
-
 def release_mitigations_of(release, technique):
     m = release["matrices"][0]
     return sorted(x["id"] for x in m["mitigations"] if any(t["id"] == technique for t in x.get("techniques", [])))
@@ -44,37 +31,36 @@ def ok(*args, input=None):
 
 # -- answers --------------------------------------------------------------------------------
 
-def test_mitigations_match_the_release(release_56):
+def test_mitigations_match_the_release(raw_release_56):
     rows = json.loads(ok("mitigations", "AML.T0043.002", "--format", "json"))
-    assert [r["id"] for r in rows] == release_mitigations_of(release_56, "AML.T0043.002") \
+    assert [r["id"] for r in rows] == release_mitigations_of(raw_release_56, "AML.T0043.002") \
         == ["AML.M0003", "AML.M0006", "AML.M0010", "AML.M0015"]
     assert all(r["name"] and r["technique"] == "AML.T0043.002" and r["via"] is None for r in rows)
 
 
-def test_mitigations_notes_from_the_release(atlas_yaml_56):
+def test_mitigations_notes_from_the_release(atlas_yaml_56, raw_release_56):
     rows = json.loads(ok("--source", str(atlas_yaml_56), "mitigations", "AML.T0043.002", "--format", "json"))
     notes = {r["id"]: r["note"] for r in rows}
     # Compared with the release itself: MITRE's note text is not copied into our tests.
-    release = yaml.safe_load(atlas_yaml_56.read_text(encoding="utf-8"))
-    (m0003,) = [m for m in release["matrices"][0]["mitigations"] if m["id"] == "AML.M0003"]
+    (m0003,) = [m for m in raw_release_56["matrices"][0]["mitigations"] if m["id"] == "AML.M0003"]
     (link,) = [t for t in m0003["techniques"] if t["id"] == "AML.T0043.002"]
     assert notes["AML.M0003"] == " ".join(link["use"].split())
 
 
-def test_rollup_marks_parent_mitigations(release_56):
+def test_rollup_marks_parent_mitigations(raw_release_56):
     rows = json.loads(ok("mitigations", "AML.T0043.002", "--rollup", "--format", "json"))
     direct = {r["id"] for r in rows if r["via"] is None}
     via_parent = {r["id"] for r in rows if r["via"] == "AML.T0043"}
-    assert direct == set(release_mitigations_of(release_56, "AML.T0043.002"))
-    assert via_parent == set(release_mitigations_of(release_56, "AML.T0043")) - direct
+    assert direct == set(release_mitigations_of(raw_release_56, "AML.T0043.002"))
+    assert via_parent == set(release_mitigations_of(raw_release_56, "AML.T0043")) - direct
     assert via_parent  # the parent has mitigations its sub-technique does not list
 
 
-def test_techniques_grouped_by_tactic_in_kill_chain_order(release_56):
+def test_techniques_grouped_by_tactic_in_kill_chain_order(raw_release_56):
     rows = json.loads(ok("techniques", "AML.M0003", "--format", "json"))
-    m = next(x for x in release_56["matrices"][0]["mitigations"] if x["id"] == "AML.M0003")
+    m = next(x for x in raw_release_56["matrices"][0]["mitigations"] if x["id"] == "AML.M0003")
     assert sorted(r["id"] for r in rows) == sorted(t["id"] for t in m["techniques"])
-    tactic_order = [t["id"] for t in release_56["matrices"][0]["tactics"]]
+    tactic_order = [t["id"] for t in raw_release_56["matrices"][0]["tactics"]]
     firsts = [tactic_order.index(r["tactics"][0]) for r in rows]
     assert firsts == sorted(firsts)
     out = ok("techniques", "AML.M0003")
@@ -82,8 +68,8 @@ def test_techniques_grouped_by_tactic_in_kill_chain_order(release_56):
     assert out.count("AML.T0015") == 3
 
 
-def test_tactics_and_matrix_follow_the_release(release_56):
-    order = [t["id"] for t in release_56["matrices"][0]["tactics"]]
+def test_tactics_and_matrix_follow_the_release(raw_release_56):
+    order = [t["id"] for t in raw_release_56["matrices"][0]["tactics"]]
     rows = json.loads(ok("tactics", "--format", "json"))
     assert [r["id"] for r in rows] == order
     columns = json.loads(ok("matrix", "--format", "json"))
@@ -112,14 +98,14 @@ def test_show_batch_gives_an_array():
     assert objs[2]["techniques"] and objs[1]["techniques"]
 
 
-def test_case_studies_match_the_release(release_56):
-    using = sorted(cs["id"] for cs in release_56["case-studies"]
+def test_case_studies_match_the_release(raw_release_56):
+    using = sorted(cs["id"] for cs in raw_release_56["case-studies"]
                    if any(s.get("technique") == "AML.T0043.002" for s in cs.get("procedure", [])))
     rows = json.loads(ok("case-studies", "AML.T0043.002", "--format", "json"))
     assert [r["id"] for r in rows] == using
     assert all(r["steps"] for r in rows)
     everything = json.loads(ok("case-studies", "--format", "json"))
-    assert len(everything) == len(release_56["case-studies"])
+    assert len(everything) == len(raw_release_56["case-studies"])
 
 
 def test_search_ranks_and_filters():

@@ -7,23 +7,8 @@ import json
 from collections import Counter
 
 import pytest
-import yaml
 
 from conftest import run_cli
-
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-@pytest.fixture(scope="module")
-def release():
-    """ATLAS 5.6.0 read with plain YAML, independently of atlaskb's loader."""
-    from conftest import SHARED
-
-    path = SHARED / "atlas-data" / "ATLAS-5.6.0.yaml"
-    if not path.exists():
-        pytest.skip(f"{path} not available (../shared is absent)")
-    with open(path, encoding="utf-8") as fh:
-        return path, yaml.load(fh, Loader=_Loader)
 
 
 def expected_case_study_scores(data):
@@ -91,8 +76,8 @@ def test_layer_shape(bundled_kb):
     assert len(entries(layer)) == len(layer["techniques"])  # one entry per (technique, tactic)
 
 
-def test_case_study_scores_match_mitres_rule_on_the_release(release):
-    path, data = release
+def test_case_study_scores_match_mitres_rule_on_the_release(atlas_yaml_56, raw_release_56):
+    path, data = atlas_yaml_56, raw_release_56
     layer = navigator("--source", str(path), "export", "navigator", "--score", "case-studies")
     got = {k: e["score"] for k, e in entries(layer).items()}
     expected = expected_case_study_scores(data)
@@ -101,14 +86,14 @@ def test_case_study_scores_match_mitres_rule_on_the_release(release):
     assert layer["metadata"][0] == {"name": "atlas_data_version", "value": "5.6.0"}
 
 
-def test_case_study_scores_from_the_bundled_vault_equal_the_release(release):
-    _, data = release
+def test_case_study_scores_from_the_bundled_vault_equal_the_release(atlas_yaml_56, raw_release_56):
+    data = raw_release_56
     layer = navigator("export", "navigator")
     assert {k: e["score"] for k, e in entries(layer).items()} == expected_case_study_scores(data)
 
 
-def test_technique_in_several_tactics_counts_steps_per_tactic(release):
-    _, data = release
+def test_technique_in_several_tactics_counts_steps_per_tactic(atlas_yaml_56, raw_release_56):
+    data = raw_release_56
     matrix = data["matrices"][0]
     slug = {t["id"]: t["name"].lower().replace(" ", "-") for t in matrix["tactics"]}
     multi = [t for t in matrix["techniques"] if len(t.get("tactics", [])) > 1]
@@ -125,8 +110,8 @@ def test_technique_in_several_tactics_counts_steps_per_tactic(release):
                 assert entry["comment"].startswith(f"{entry['score']} procedure step")
 
 
-def test_mitigation_scores(release):
-    path, data = release
+def test_mitigation_scores(atlas_yaml_56, raw_release_56):
+    path, data = atlas_yaml_56, raw_release_56
     # Distinct mitigations: the release lists some pairs twice in one mitigation.
     pairs = {(m["id"], t["id"]) for m in data["matrices"][0]["mitigations"] for t in m["techniques"]}
     counts = Counter(t for _, t in pairs)
@@ -192,8 +177,8 @@ def test_layer_for_attack_navigator_5():
     assert code == 2
 
 
-def test_case_study_layer_matches_mitres(release):
-    path, _ = release
+def test_case_study_layer_matches_mitres(atlas_yaml_56, raw_release_56):
+    path = atlas_yaml_56
     layer = navigator("--source", str(path), "export", "navigator", "--case-study", "AML.CS0000")
     assert {k: layer[k] for k in ("versions", "domain")} == MITRE_CASE_STUDY_LAYER
     assert layer["name"] == "Evasion of Deep Learning Detector for Malware C&C Traffic"

@@ -8,25 +8,9 @@ import io
 import json
 
 import networkx as nx
-import pytest
-import yaml
 
 from atlaskb.model import id_sort_key
 from conftest import run_cli
-
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-@pytest.fixture(scope="module")
-def release():
-    """ATLAS 5.6.0 read with plain YAML, independently of atlaskb's loader."""
-    from conftest import SHARED
-
-    path = SHARED / "atlas-data" / "ATLAS-5.6.0.yaml"
-    if not path.exists():
-        pytest.skip(f"{path} not available (../shared is absent)")
-    with open(path, encoding="utf-8") as fh:
-        return path, yaml.load(fh, Loader=_Loader)
 
 
 # -- CSV ----------------------------------------------------------------------------------------
@@ -50,8 +34,8 @@ def test_csv_nodes_and_edges(bundled_kb):
     assert all("@AML.TA" in r["steps"] for r in uses)
 
 
-def test_csv_mitigates_pairs_match_the_release(release):
-    path, data = release
+def test_csv_mitigates_pairs_match_the_release(atlas_yaml_56, raw_release_56):
+    path, data = atlas_yaml_56, raw_release_56
     code, out, err = run_cli("--source", str(path), "export", "csv", "--what", "mitigates")
     assert code == 0, err
     rows = read_csv(out)

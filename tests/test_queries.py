@@ -5,7 +5,6 @@ paths. Facts are checked against MITRE's release read directly, not through atla
 from __future__ import annotations
 
 import pytest
-import yaml
 
 import atlaskb
 from atlaskb import queries as q
@@ -14,15 +13,10 @@ from atlaskb.resources import bundled_vault
 from conftest import FIXTURES
 
 
-@pytest.fixture(scope="module")
-def release_56():
-    from conftest import SHARED
-
-    path = SHARED / "atlas-data" / "ATLAS-5.6.0.yaml"
-    if not path.exists():
-        pytest.skip(f"{path} not available")
-    with open(path, encoding="utf-8") as fh:
-        return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["matrices"][0]
+@pytest.fixture
+def release_56(raw_release_56):
+    """The release's matrix (tactics, techniques, mitigations), read independently."""
+    return raw_release_56["matrices"][0]
 
 
 @pytest.fixture(scope="module")
